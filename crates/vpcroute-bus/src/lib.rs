@@ -1,0 +1,9 @@
+//! NATS as vpcroute uses it: the name of every subject ([`subjects`]), how a
+//! process connects ([`connect`]), and typed request/reply ([`request`]).
+
+pub mod connect;
+pub mod request;
+pub mod subjects;
+
+pub use connect::{connect, ConnectError, NatsArgs, Startup};
+pub use request::{decode_request, encode_reply, request, RequestError};

@@ -1,0 +1,133 @@
+//! Typed request/reply over NATS with the `{"ok": ...} | {"error": ...}`
+//! envelope of [`vpcroute_protocol::Reply`].
+
+use serde::{de::DeserializeOwned, Serialize};
+use std::time::Duration;
+use vpcroute_protocol::{ErrorBody, ErrorCode, Reply};
+
+/// Largest request payload a service decodes. NATS itself caps messages
+/// (1 MiB by default); this keeps a huge but valid JSON array from turning
+/// into a huge allocation.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The service answered with a structured error.
+    #[error(transparent)]
+    Service(#[from] ErrorBody),
+    /// Nothing answered, or not in time.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The answer was not a valid reply envelope.
+    #[error("malformed reply: {0}")]
+    MalformedReply(String),
+}
+
+impl RequestError {
+    /// The error as it is shown to a user or returned over the wire.
+    pub fn into_body(self) -> ErrorBody {
+        match self {
+            RequestError::Service(body) => body,
+            RequestError::Unavailable(m) => ErrorBody::new(ErrorCode::Unavailable, m),
+            RequestError::MalformedReply(m) => ErrorBody::new(ErrorCode::Internal, m),
+        }
+    }
+}
+
+/// Sends `req` to `subject` and decodes the reply envelope.
+pub async fn request<Req: Serialize, Resp: DeserializeOwned>(
+    client: &async_nats::Client,
+    subject: &str,
+    req: &Req,
+    timeout: Duration,
+) -> Result<Resp, RequestError> {
+    let payload = serde_json::to_vec(req).expect("request types always serialise");
+    let fut = client.request(subject.to_string(), payload.into());
+    let msg = match tokio::time::timeout(timeout, fut).await {
+        Err(_) => {
+            return Err(RequestError::Unavailable(format!(
+                "no reply on {subject} within {timeout:?}"
+            )))
+        }
+        Ok(Err(e)) => {
+            use async_nats::client::RequestErrorKind;
+            let why = match e.kind() {
+                RequestErrorKind::NoResponders => "no service is listening".to_string(),
+                RequestErrorKind::TimedOut => "timed out".to_string(),
+                _ => e.to_string(),
+            };
+            return Err(RequestError::Unavailable(format!("{subject}: {why}")));
+        }
+        Ok(Ok(msg)) => msg,
+    };
+    let reply: Reply<Resp> = serde_json::from_slice(&msg.payload)
+        .map_err(|e| RequestError::MalformedReply(format!("{subject}: {e}")))?;
+    reply.into_result().map_err(RequestError::Service)
+}
+
+/// Decodes a request payload, turning every way it can be wrong into an
+/// `invalid_request` error that says what is wrong (never echoing the
+/// payload itself, which may hold a key).
+pub fn decode_request<T: DeserializeOwned>(payload: &[u8]) -> Result<T, ErrorBody> {
+    if payload.len() > MAX_REQUEST_BYTES {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "request of {} bytes exceeds the limit of {MAX_REQUEST_BYTES}",
+                payload.len()
+            ),
+        ));
+    }
+    serde_json::from_slice(payload)
+        .map_err(|e| ErrorBody::new(ErrorCode::InvalidRequest, format!("bad request: {e}")))
+}
+
+/// Encodes a reply envelope.
+pub fn encode_reply<T: Serialize>(reply: &Result<T, ErrorBody>) -> bytes::Bytes {
+    let v = match reply {
+        Ok(v) => serde_json::json!({ "ok": v }),
+        Err(e) => serde_json::json!({ "error": e }),
+    };
+    serde_json::to_vec(&v)
+        .expect("reply types always serialise")
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Probe {
+        name: String,
+    }
+
+    #[test]
+    fn bad_payloads_become_invalid_request() {
+        for bad in [
+            &b"not json"[..],
+            b"{\"name\": 3}",
+            b"{}",
+            b"{\"name\":\"a\",\"x\":1}",
+        ] {
+            let err = decode_request::<Probe>(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidRequest, "{bad:?}");
+        }
+        let huge = vec![b' '; MAX_REQUEST_BYTES + 1];
+        assert!(decode_request::<Probe>(&huge)
+            .unwrap_err()
+            .message
+            .contains("exceeds"));
+    }
+
+    #[test]
+    fn replies_use_the_envelope() {
+        let ok: Result<u32, ErrorBody> = Ok(7);
+        assert_eq!(&encode_reply(&ok)[..], br#"{"ok":7}"#);
+        let err: Result<u32, ErrorBody> = Err(ErrorBody::new(ErrorCode::NoSpace, "full"));
+        let v: serde_json::Value = serde_json::from_slice(&encode_reply(&err)).unwrap();
+        assert_eq!(v["error"]["code"], "no_space");
+    }
+}

@@ -1,0 +1,52 @@
+//! Every NATS subject vpcroute uses, in one place.
+//!
+//! Layout: `vpcroute.<service>.<object>.<verb>` for requests and
+//! `vpcroute.events.<service>.<event_type>` for published events, so that a
+//! NATS permission such as `vpcroute.ipam.>` or `vpcroute.events.>` grants
+//! exactly one service's requests or every event feed.
+
+/// Prefix of all vpcroute subjects.
+pub const ROOT: &str = "vpcroute";
+
+/// Requests served by `ipam`.
+pub mod ipam {
+    pub const SERVICE_NAME: &str = "vpcroute-ipam";
+    pub const ZONE_ENABLE: &str = "vpcroute.ipam.zone.enable";
+    pub const ZONE_UPDATE: &str = "vpcroute.ipam.zone.update";
+    pub const ZONE_SHOW: &str = "vpcroute.ipam.zone.show";
+    pub const VPC_ALLOCATE: &str = "vpcroute.ipam.vpc.allocate";
+    pub const VPC_RELEASE: &str = "vpcroute.ipam.vpc.release";
+    pub const VPC_SHOW: &str = "vpcroute.ipam.vpc.show";
+    pub const TIER_ALLOCATE: &str = "vpcroute.ipam.tier.allocate";
+    pub const TIER_RELEASE: &str = "vpcroute.ipam.tier.release";
+    pub const VM_ALLOCATE: &str = "vpcroute.ipam.vm.allocate";
+    pub const VM_RELEASE: &str = "vpcroute.ipam.vm.release";
+    /// Catch-up reads of the ipam event log by consumers.
+    pub const EVENTS_READ: &str = "vpcroute.ipam.events.read";
+    /// Where ipam publishes its events; the event type is the last token.
+    pub const EVENTS_PREFIX: &str = "vpcroute.events.ipam";
+}
+
+/// The subject on which `service` publishes an event of `event_type`.
+pub fn event_subject(events_prefix: &str, event_type: &str) -> String {
+    format!("{events_prefix}.{event_type}")
+}
+
+/// A wildcard matching every event `service` publishes.
+pub fn all_events(events_prefix: &str) -> String {
+    format!("{events_prefix}.>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_subjects_sit_under_their_prefix() {
+        assert_eq!(
+            event_subject(ipam::EVENTS_PREFIX, "vpc_allocated"),
+            "vpcroute.events.ipam.vpc_allocated"
+        );
+        assert_eq!(all_events(ipam::EVENTS_PREFIX), "vpcroute.events.ipam.>");
+    }
+}

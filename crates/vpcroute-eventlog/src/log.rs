@@ -1,0 +1,165 @@
+//! `EventLog`: the handle services hold. It wires the writer thread (all
+//! appends) to a pool of reader connections (all queries).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::error::{Error, ReplayError};
+use crate::reader::{self, ReaderPool};
+use crate::schema;
+use crate::types::{
+    AppendOutcome, AppendReply, AppendRequest, LogOptions, LogStats, StoredEvent, VerifyReport,
+};
+use crate::verify;
+use crate::writer::{Counters, Job, Writer};
+
+/// An open event log. `Send + Sync`: share it (e.g. in an `Arc`) between
+/// threads and tasks; appends from all of them are group-committed together.
+/// Dropping it finishes the queued appends and stops the writer thread.
+///
+/// Only one process may have a log open for writing at a time.
+pub struct EventLog {
+    path: PathBuf,
+    tx: Option<Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    readers: ReaderPool,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventLog {
+    /// Open (or create) the log at `path`. A new file is created with mode
+    /// 0600 before SQLite sees it; the schema is created if missing; the
+    /// writer thread is started. The parent directory must exist.
+    pub fn open(path: &Path, opts: LogOptions) -> Result<EventLog, Error> {
+        schema::create_private_file(path)?;
+        let conn = schema::open_writer(path, opts.durability)?;
+        schema::restrict_side_files(path)?;
+        let counters = Arc::new(Counters::default());
+        let writer = Writer::new(conn, path.to_path_buf(), opts.max_batch, counters.clone())?;
+        let (tx, rx) = mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("eventlog-writer".into())
+            .spawn(move || writer.run(rx))?;
+        Ok(EventLog {
+            path: path.to_path_buf(),
+            tx: Some(tx),
+            writer: Some(handle),
+            readers: ReaderPool::new(path.to_path_buf()),
+            counters,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queue an append; `reply` is called exactly once with the outcome
+    /// after the batch holding it has been durably committed (or has
+    /// failed). Returns at once. `reply` runs on the writer thread: keep it
+    /// short and non-blocking, e.g. send into a `tokio::sync::oneshot`.
+    /// If the log is closed, `reply` gets `Err(Closed)` on this thread.
+    pub fn submit(&self, req: AppendRequest, reply: AppendReply) {
+        let job = Job { req, reply };
+        let rejected = match &self.tx {
+            Some(tx) => match tx.send(job) {
+                Ok(()) => return,
+                Err(mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        (rejected.reply)(Err(Error::Closed));
+    }
+
+    /// Queue an append and get a channel that yields its outcome once it
+    /// is durable.
+    pub fn append_async(&self, req: AppendRequest) -> Receiver<Result<AppendOutcome, Error>> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.submit(
+            req,
+            Box::new(move |outcome| {
+                // The caller may have stopped waiting; that is fine.
+                let _ = tx.send(outcome);
+            }),
+        );
+        rx
+    }
+
+    /// Append and block until the outcome is durable.
+    pub fn append(&self, req: AppendRequest) -> Result<AppendOutcome, Error> {
+        self.append_async(req).recv().map_err(|_| Error::Closed)?
+    }
+
+    /// The fingerprint and result recorded for `request_id`, if any
+    /// (committed appends only).
+    pub fn recorded_result(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<(String, serde_json::Value)>, Error> {
+        let conn = self.readers.get()?;
+        match reader::recorded_raw(&conn, request_id)? {
+            None => Ok(None),
+            Some((fingerprint, text)) => Ok(Some((
+                fingerprint,
+                reader::decode_result(request_id, &text)?,
+            ))),
+        }
+    }
+
+    /// Up to `limit` events with `seq >= from_seq`, ascending.
+    pub fn read_from(&self, from_seq: u64, limit: usize) -> Result<Vec<StoredEvent>, Error> {
+        reader::read_from(&*self.readers.get()?, from_seq, limit)
+    }
+
+    /// Feed every event with `seq >= from_seq` to `f`, in order, one row at
+    /// a time from a single snapshot. Returns the last seq handed to `f`
+    /// (0 if none). The first handler error stops the replay.
+    pub fn replay<F, E>(&self, from_seq: u64, f: F) -> Result<u64, ReplayError<E>>
+    where
+        F: FnMut(StoredEvent) -> Result<(), E>,
+    {
+        reader::replay(&*self.readers.get()?, from_seq, f)
+    }
+
+    /// Last committed seq (0 when empty).
+    pub fn head(&self) -> Result<u64, Error> {
+        reader::head(&*self.readers.get()?)
+    }
+
+    /// Committed version of `stream` (0 when it has no events).
+    pub fn stream_version(&self, stream: &str) -> Result<u64, Error> {
+        reader::stream_version(&*self.readers.get()?, stream)
+    }
+
+    /// Walk the hash chain; see the `verify` module for what is reported.
+    pub fn verify(&self) -> Result<VerifyReport, Error> {
+        verify::verify_conn(&*self.readers.get()?)
+    }
+
+    /// Writer counters since open.
+    pub fn stats(&self) -> LogStats {
+        self.counters.snapshot()
+    }
+}
+
+impl Drop for EventLog {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer finish what is queued and exit.
+        self.tx = None;
+        if let Some(handle) = self.writer.take() {
+            if handle.join().is_err() {
+                tracing::error!("event log writer thread panicked");
+            }
+        }
+    }
+}

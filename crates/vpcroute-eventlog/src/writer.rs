@@ -1,0 +1,443 @@
+//! The single writer thread and its group commit.
+//!
+//! SQLite allows one writer at a time and the expensive part of a durable
+//! append is the fsync at commit. So one thread owns the write connection,
+//! waits for the first queued append, drains whatever else is already queued
+//! (up to `max_batch`), runs them all in ONE transaction and commits once.
+//! Each append runs inside its own SAVEPOINT, so a failed check or insert
+//! undoes only that append. Nobody is answered before the commit returns:
+//! an `Appended` reply always means "on disk".
+//!
+//! The writer caches the chain tip (head seq, last hash) and stream versions
+//! so checks cost no queries. Any failed batch drops these caches and
+//! reloads them from the database, which is the only source of truth.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::chain::{self, ChainInput, Hash};
+use crate::error::Error;
+use crate::reader::{decode_result, recorded_raw};
+use crate::schema;
+use crate::types::{AppendOutcome, AppendReply, AppendRequest, LogStats};
+
+/// Stream-version cache entries kept before the cache is simply cleared;
+/// bounds memory for services that create many short-lived streams.
+const MAX_CACHED_STREAMS: usize = 100_000;
+
+/// One queued append and where its answer goes.
+pub(crate) struct Job {
+    pub req: AppendRequest,
+    pub reply: AppendReply,
+}
+
+/// Counters shared with `EventLog::stats`.
+#[derive(Default)]
+pub(crate) struct Counters {
+    commits: AtomicU64,
+    appends: AtomicU64,
+    events: AtomicU64,
+    largest_batch: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> LogStats {
+        LogStats {
+            commits: self.commits.load(Ordering::Relaxed),
+            appends: self.appends.load(Ordering::Relaxed),
+            events: self.events.load(Ordering::Relaxed),
+            largest_batch: self.largest_batch.load(Ordering::Relaxed),
+        }
+    }
+}
+
+pub(crate) struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    max_batch: usize,
+    counters: Arc<Counters>,
+    /// Seq of the last committed-or-batched event (0 when empty).
+    head: u64,
+    /// Chain hash of event `head`.
+    last_hash: Hash,
+    /// Known current version per stream; misses are read from the database.
+    streams: HashMap<String, u64>,
+    /// Side files are re-tightened after the first commit of each open,
+    /// because SQLite (re)creates the `-wal` lazily.
+    side_files_checked: bool,
+}
+
+/// An event ready to insert: encoded, numbered and hashed.
+struct Row<'a> {
+    seq: u64,
+    stream_version: u64,
+    event_type: &'a str,
+    schema_version: u32,
+    payload: String,
+    hash: Hash,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        conn: Connection,
+        path: PathBuf,
+        max_batch: usize,
+        counters: Arc<Counters>,
+    ) -> Result<Writer, Error> {
+        let mut w = Writer {
+            conn,
+            path,
+            max_batch: max_batch.max(1),
+            counters,
+            head: 0,
+            last_hash: [0; 32],
+            streams: HashMap::new(),
+            side_files_checked: false,
+        };
+        w.reload_tip()?;
+        Ok(w)
+    }
+
+    /// Serve appends until every sender is gone.
+    pub(crate) fn run(mut self, rx: Receiver<Job>) {
+        let mut batch: Vec<Job> = Vec::with_capacity(self.max_batch.min(1024));
+        while let Ok(first) = rx.recv() {
+            batch.push(first);
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let outcomes = self.commit_batch(&batch);
+            for (job, outcome) in batch.drain(..).zip(outcomes) {
+                // A panicking reply callback must not take the writer down
+                // with it (every later append would fail with `Closed`).
+                let reply = job.reply;
+                if std::panic::catch_unwind(AssertUnwindSafe(move || reply(outcome))).is_err() {
+                    tracing::error!("event log append reply callback panicked");
+                }
+            }
+        }
+    }
+
+    /// Run one group commit and produce one outcome per job, in order.
+    fn commit_batch(&mut self, jobs: &[Job]) -> Vec<Result<AppendOutcome, Error>> {
+        match self.try_commit_batch(jobs) {
+            Ok(outcomes) => {
+                let n = jobs.len() as u64;
+                self.counters.commits.fetch_add(1, Ordering::Relaxed);
+                self.counters.appends.fetch_add(n, Ordering::Relaxed);
+                self.counters.largest_batch.fetch_max(n, Ordering::Relaxed);
+                if !self.side_files_checked {
+                    self.side_files_checked = true;
+                    if let Err(e) = schema::restrict_side_files(&self.path) {
+                        tracing::warn!(error = %e, "could not restrict event log side files to 0600");
+                    }
+                }
+                outcomes
+            }
+            Err(e) => {
+                // Nothing of this batch is on disk, and our caches may
+                // describe appends that were rolled back: start over from
+                // the database. Everyone in the batch gets the error (even
+                // a `Duplicate` may have pointed at a rolled-back append).
+                tracing::error!(error = %e, batch = jobs.len(), "event log group commit failed");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                if let Err(reload) = self.reload_tip() {
+                    tracing::error!(error = %reload, "event log could not reload its tip after a failed commit");
+                }
+                jobs.iter().map(|_| Err(e.duplicate())).collect()
+            }
+        }
+    }
+
+    fn try_commit_batch(
+        &mut self,
+        jobs: &[Job],
+    ) -> Result<Vec<Result<AppendOutcome, Error>>, Error> {
+        // IMMEDIATE takes the write lock now, so checks below read state
+        // that nobody else can change before our commit.
+        self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        self.check_tip()?;
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            outcomes.push(self.apply(&job.req)?);
+        }
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(outcomes)
+    }
+
+    /// One append inside the open batch transaction. The outer `Err` is
+    /// fatal for the batch (the transaction is in an unknown state); the
+    /// inner one fails only this append.
+    fn apply(&mut self, req: &AppendRequest) -> Result<Result<AppendOutcome, Error>, Error> {
+        if let Err(e) = validate(req) {
+            return Ok(Err(e));
+        }
+        // Idempotency comes first: a retry must get its original answer even
+        // if the stream has moved on since. This lookup also sees requests
+        // inserted earlier in this very batch (same transaction), which is
+        // how two appends with the same new id in one batch are handled.
+        match recorded_raw(&self.conn, &req.request_id) {
+            Ok(Some((fingerprint, result))) => {
+                return Ok(if fingerprint == req.fingerprint {
+                    decode_result(&req.request_id, &result)
+                        .map(|result| AppendOutcome::Duplicate { result })
+                } else {
+                    Err(Error::RequestIdConflict {
+                        request_id: req.request_id.clone(),
+                    })
+                });
+            }
+            Ok(None) => {}
+            Err(e) => return Ok(Err(e)),
+        }
+        let actual = match self.stream_version(&req.stream) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        };
+        if !req.expected.admits(actual) {
+            return Ok(Err(Error::VersionConflict {
+                stream: req.stream.clone(),
+                expected: req.expected,
+                actual,
+            }));
+        }
+        let now = now_ms();
+        let (rows, result_text) = match self.encode(req, actual, now) {
+            Ok(x) => x,
+            Err(e) => return Ok(Err(e)),
+        };
+
+        self.conn.prepare_cached("SAVEPOINT append")?.execute([])?;
+        match self.insert(req, &rows, &result_text, now) {
+            Ok(()) => {
+                self.conn.prepare_cached("RELEASE append")?.execute([])?;
+            }
+            Err(e) => {
+                let undo = self
+                    .conn
+                    .execute_batch("ROLLBACK TO append; RELEASE append")
+                    .map_err(Error::from);
+                if let Err(undo) = undo {
+                    // The transaction itself is gone or broken (e.g. a
+                    // RAISE(ROLLBACK)): the whole batch fails, with the
+                    // append's own error as the cause.
+                    tracing::error!(error = %undo, "could not undo a failed append");
+                    return Err(e);
+                }
+                return Ok(Err(e));
+            }
+        }
+
+        // Only now, with the rows in the transaction, advance the caches.
+        let first_seq = self.head + 1;
+        if let Some(last) = rows.last() {
+            self.head = last.seq;
+            self.last_hash = last.hash;
+            self.cache_stream(&req.stream, last.stream_version);
+        }
+        self.counters
+            .events
+            .fetch_add(rows.len() as u64, Ordering::Relaxed);
+        Ok(Ok(AppendOutcome::Appended {
+            first_seq,
+            last_seq: self.head,
+            result: req.result.clone(),
+        }))
+    }
+
+    /// Serialize payloads and result, number the events and chain them
+    /// onto the current tip. Pure: nothing changes until the insert works.
+    fn encode<'r>(
+        &self,
+        req: &'r AppendRequest,
+        actual: u64,
+        now: i64,
+    ) -> Result<(Vec<Row<'r>>, String), Error> {
+        let invalid = |what: &str, e: serde_json::Error| Error::InvalidRequest {
+            reason: format!("{what} cannot be encoded as JSON: {e}"),
+        };
+        let mut rows = Vec::with_capacity(req.events.len());
+        let mut prev = self.last_hash;
+        for (i, ev) in (1u64..).zip(&req.events) {
+            let seq = self.head + i;
+            let stream_version = actual + i;
+            let payload = serde_json::to_string(&ev.payload).map_err(|e| invalid("payload", e))?;
+            let hash = chain::link(
+                &prev,
+                &ChainInput {
+                    seq,
+                    stream: &req.stream,
+                    stream_version,
+                    event_type: &ev.event_type,
+                    schema_version: ev.schema_version,
+                    payload: &payload,
+                    request_id: Some(&req.request_id),
+                    recorded_at_ms: now,
+                },
+            );
+            prev = hash;
+            rows.push(Row {
+                seq,
+                stream_version,
+                event_type: &ev.event_type,
+                schema_version: ev.schema_version,
+                payload,
+                hash,
+            });
+        }
+        let result = serde_json::to_string(&req.result).map_err(|e| invalid("result", e))?;
+        Ok((rows, result))
+    }
+
+    fn insert(
+        &self,
+        req: &AppendRequest,
+        rows: &[Row<'_>],
+        result: &str,
+        now: i64,
+    ) -> Result<(), Error> {
+        let mut ins = self.conn.prepare_cached(
+            "INSERT INTO events (seq, stream, stream_version, event_type, schema_version, \
+             payload, request_id, recorded_at_ms, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for row in rows {
+            ins.execute((
+                to_i64(row.seq)?,
+                &req.stream,
+                to_i64(row.stream_version)?,
+                &row.event_type,
+                row.schema_version,
+                &row.payload,
+                &req.request_id,
+                now,
+                hex::encode(row.hash),
+            ))?;
+        }
+        let last_seq = rows.last().map_or(self.head, |r| r.seq);
+        let first_seq = self.head + 1;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO requests (request_id, fingerprint, result, first_seq, last_seq, recorded_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute((
+                &req.request_id,
+                &req.fingerprint,
+                result,
+                to_i64(first_seq)?,
+                to_i64(last_seq)?,
+                now,
+            ))?;
+        Ok(())
+    }
+
+    fn stream_version(&mut self, stream: &str) -> Result<u64, Error> {
+        if let Some(v) = self.streams.get(stream) {
+            return Ok(*v);
+        }
+        let v = crate::reader::stream_version(&self.conn, stream)?;
+        self.cache_stream(stream, v);
+        Ok(v)
+    }
+
+    fn cache_stream(&mut self, stream: &str, version: u64) {
+        if let Some(v) = self.streams.get_mut(stream) {
+            *v = version;
+            return;
+        }
+        if self.streams.len() >= MAX_CACHED_STREAMS {
+            self.streams.clear();
+        }
+        self.streams.insert(stream.to_owned(), version);
+    }
+
+    /// Guard against another process having appended to the file since we
+    /// last looked (only one writer process is supported, but a stale cache
+    /// must never fork the chain): if the tip moved, reload.
+    fn check_tip(&mut self) -> Result<(), Error> {
+        let (head, hash) = read_tip(&self.conn)?;
+        if head != self.head || hash != self.last_hash {
+            tracing::warn!(
+                cached = self.head,
+                actual = head,
+                "event log tip moved under the writer; reloading"
+            );
+            self.head = head;
+            self.last_hash = hash;
+            self.streams.clear();
+        }
+        Ok(())
+    }
+
+    fn reload_tip(&mut self) -> Result<(), Error> {
+        self.streams.clear();
+        let (head, hash) = read_tip(&self.conn)?;
+        self.head = head;
+        self.last_hash = hash;
+        Ok(())
+    }
+}
+
+/// Last seq and its hash, straight from the database.
+fn read_tip(conn: &Connection) -> Result<(u64, Hash), Error> {
+    let tip: Option<(i64, String)> = conn
+        .prepare_cached("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match tip {
+        None => Ok((0, [0; 32])),
+        Some((seq, hash)) => {
+            let seq_u = u64::try_from(seq).map_err(|_| Error::Corrupt {
+                seq: 0,
+                reason: format!("out of sequence: negative seq {seq}"),
+            })?;
+            let hash = chain::parse_hex(&hash).ok_or_else(|| Error::Corrupt {
+                seq: seq_u,
+                reason: "changed: stored hash is not a sha256 hex digest".into(),
+            })?;
+            Ok((seq_u, hash))
+        }
+    }
+}
+
+/// Reject requests that could never be stored meaningfully.
+fn validate(req: &AppendRequest) -> Result<(), Error> {
+    let invalid = |reason: &str| {
+        Err(Error::InvalidRequest {
+            reason: reason.to_owned(),
+        })
+    };
+    if req.request_id.is_empty() {
+        return invalid("request_id must not be empty");
+    }
+    if req.stream.is_empty() {
+        return invalid("stream must not be empty");
+    }
+    if req.events.iter().any(|e| e.event_type.is_empty()) {
+        return invalid("event_type must not be empty");
+    }
+    Ok(())
+}
+
+fn to_i64(v: u64) -> Result<i64, Error> {
+    i64::try_from(v).map_err(|_| Error::InvalidRequest {
+        reason: format!("value {v} exceeds the log's integer range"),
+    })
+}
+
+/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it).
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

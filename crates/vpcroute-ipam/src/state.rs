@@ -1,0 +1,824 @@
+//! The ipam state and its two operations, `decide` and `apply`.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
+use serde::Serialize;
+use vpcroute_allocator::{
+    default_gateway, netmask_to_prefix, parse_canonical_cidr, BlockPool, Family, HostPool,
+};
+use vpcroute_protocol::ipam::{
+    self as msg, IpamEvent, Released, RouterSpec, TierRecord, TierView, Usage, VmRecord, VpcRecord,
+    VpcView, ZoneRecord, ZoneView,
+};
+
+use crate::IpamError;
+
+/// A request that changes state. Queries are not commands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    ZoneEnable(msg::ZoneEnable),
+    ZoneUpdate(msg::ZoneUpdate),
+    VpcAllocate(msg::VpcAllocate),
+    VpcRelease(msg::Release),
+    TierAllocate(msg::TierAllocate),
+    TierRelease(msg::Release),
+    VmAllocate(msg::VmAllocate),
+    VmRelease(msg::Release),
+}
+
+impl Command {
+    pub fn request_id(&self) -> &str {
+        match self {
+            Command::ZoneEnable(c) => &c.request_id,
+            Command::ZoneUpdate(c) => &c.request_id,
+            Command::VpcAllocate(c) => &c.request_id,
+            Command::TierAllocate(c) => &c.request_id,
+            Command::VmAllocate(c) => &c.request_id,
+            Command::VpcRelease(c) | Command::TierRelease(c) | Command::VmRelease(c) => {
+                &c.request_id
+            }
+        }
+    }
+
+    /// What the request asked, without its request id: a retry must ask
+    /// exactly the same thing to be answered from the record, otherwise the
+    /// id was reused by mistake and the request is refused.
+    pub fn fingerprint(&self) -> String {
+        let mut v = serde_json::to_value(self).expect("commands serialise");
+        if let Some(obj) = v.as_object_mut() {
+            obj.remove("request_id");
+        }
+        v.to_string()
+    }
+}
+
+/// The outcome of a command that succeeds: events to append to `stream`
+/// (all of them, atomically) and the reply to record with the request id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub stream: String,
+    pub events: Vec<IpamEvent>,
+    pub reply: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+struct Zone {
+    super_cidrs: Vec<IpNet>,
+    pool: BlockPool,
+    vpcs: BTreeMap<String, ()>,
+}
+
+#[derive(Debug, Clone)]
+struct Vpc {
+    zone: String,
+    cidr: IpNet,
+    router: Option<RouterSpec>,
+    pool: BlockPool,
+    tiers: BTreeMap<String, ()>,
+}
+
+#[derive(Debug, Clone)]
+struct Tier {
+    vpc: String,
+    cidr: IpNet,
+    gateway: IpAddr,
+    interface: Option<String>,
+    hosts: HostPool,
+    vms: BTreeMap<String, IpAddr>,
+}
+
+/// Everything ipam knows. Names of zones, VPCs, tiers and VMs are global
+/// identifiers (CloudStack's UUIDs or names), each unique in its kind.
+#[derive(Debug, Clone, Default)]
+pub struct IpamState {
+    zones: BTreeMap<String, Zone>,
+    vpcs: BTreeMap<String, Vpc>,
+    tiers: BTreeMap<String, Tier>,
+    vm_tier: BTreeMap<String, String>,
+}
+
+/// Names end up in stream ids, logs and interface descriptions, so they are
+/// kept to printable, unambiguous characters.
+fn check_name(kind: &str, name: &str) -> Result<(), IpamError> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(IpamError::InvalidRequest(format!(
+            "{kind} name {name:?} must be 1-255 characters of letters, digits, '-', '_', '.', ':'"
+        )))
+    }
+}
+
+/// Linux interface names: 1-15 bytes, no '/', no white space.
+fn check_interface(name: &str) -> Result<(), IpamError> {
+    let ok = !name.is_empty()
+        && name.len() <= 15
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(IpamError::InvalidRequest(format!(
+            "interface name {name:?} must be 1-15 characters of letters, digits, '-', '_', '.'"
+        )))
+    }
+}
+
+fn parse_cidr(s: &str) -> Result<IpNet, IpamError> {
+    parse_canonical_cidr(s).map_err(|e| IpamError::InvalidCidr(e.to_string()))
+}
+
+fn parse_addr(what: &str, s: &str) -> Result<IpAddr, IpamError> {
+    s.parse()
+        .map_err(|_| IpamError::InvalidCidr(format!("{what} {s:?} is not an IP address")))
+}
+
+/// The prefix length asked for by a netmask or a prefix length, exactly one.
+fn requested_prefix(
+    netmask: &Option<String>,
+    prefix_length: Option<u8>,
+    family: Family,
+) -> Result<u8, IpamError> {
+    match (netmask, prefix_length) {
+        (Some(_), Some(_)) => Err(IpamError::InvalidRequest(
+            "give either a netmask or a prefix length, not both".into(),
+        )),
+        (None, None) => Err(IpamError::InvalidRequest(
+            "a netmask or a prefix length is required".into(),
+        )),
+        (Some(mask), None) => {
+            if family != Family::V4 {
+                return Err(IpamError::InvalidNetmask(
+                    "a dotted netmask describes IPv4 only; use a prefix length for IPv6".into(),
+                ));
+            }
+            let mask: Ipv4Addr = mask.parse().map_err(|_| {
+                IpamError::InvalidNetmask(format!("netmask {mask:?} is not a dotted IPv4 mask"))
+            })?;
+            netmask_to_prefix(mask).map_err(|e| IpamError::InvalidNetmask(e.to_string()))
+        }
+        (None, Some(p)) => {
+            if p > family.bits() {
+                Err(IpamError::InvalidCidr(format!(
+                    "prefix length /{p} is out of range for {family} (at most /{})",
+                    family.bits()
+                )))
+            } else {
+                Ok(p)
+            }
+        }
+    }
+}
+
+fn family_of(f: msg::Family) -> Family {
+    match f {
+        msg::Family::Ipv4 => Family::V4,
+        msg::Family::Ipv6 => Family::V6,
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).expect("replies serialise")
+}
+
+fn usage_of(u: vpcroute_allocator::Usage) -> Usage {
+    Usage {
+        total: u.total,
+        used: u.used,
+        free: u.free,
+        largest_free: u.largest_free,
+    }
+}
+
+/// Every command of a zone goes to one stream: allocations anywhere in a
+/// zone compete for the same space, so the zone is the unit of consistency.
+fn zone_stream(zone: &str) -> String {
+    format!("zone/{zone}")
+}
+
+impl IpamState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decides a command: the events that record it and the reply, or an
+    /// error. Leaves the state as it found it; the caller applies the events
+    /// once they are appended (and on replay). It takes `&mut self` only to
+    /// probe the pools in place (see [`probe_allocate`]).
+    pub fn decide(&mut self, cmd: &Command) -> Result<Decision, IpamError> {
+        match cmd {
+            Command::ZoneEnable(c) => self.decide_zone_enable(c),
+            Command::ZoneUpdate(c) => self.decide_zone_update(c),
+            Command::VpcAllocate(c) => self.decide_vpc_allocate(c),
+            Command::VpcRelease(c) => self.decide_vpc_release(c),
+            Command::TierAllocate(c) => self.decide_tier_allocate(c),
+            Command::TierRelease(c) => self.decide_tier_release(c),
+            Command::VmAllocate(c) => self.decide_vm_allocate(c),
+            Command::VmRelease(c) => self.decide_vm_release(c),
+        }
+    }
+
+    fn parse_super_cidrs(list: &[String]) -> Result<(Vec<IpNet>, BlockPool), IpamError> {
+        if list.is_empty() {
+            return Err(IpamError::InvalidRequest(
+                "at least one super-CIDR is required".into(),
+            ));
+        }
+        let cidrs = list
+            .iter()
+            .map(|s| parse_cidr(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let pool = BlockPool::with_roots(cidrs.iter().copied())
+            .map_err(|e| IpamError::from_alloc(e, "the super-CIDR list"))?;
+        Ok((cidrs, pool))
+    }
+
+    fn decide_zone_enable(&self, c: &msg::ZoneEnable) -> Result<Decision, IpamError> {
+        check_name("zone", &c.zone)?;
+        if self.zones.contains_key(&c.zone) {
+            return Err(IpamError::AlreadyExists {
+                kind: "zone",
+                name: c.zone.clone(),
+            });
+        }
+        let (super_cidrs, _) = Self::parse_super_cidrs(&c.super_cidrs)?;
+        Ok(Decision {
+            stream: zone_stream(&c.zone),
+            reply: to_json(&ZoneRecord {
+                zone: c.zone.clone(),
+                super_cidrs: super_cidrs.clone(),
+            }),
+            events: vec![IpamEvent::ZoneEnabled {
+                zone: c.zone.clone(),
+                super_cidrs,
+            }],
+        })
+    }
+
+    fn decide_zone_update(&self, c: &msg::ZoneUpdate) -> Result<Decision, IpamError> {
+        let zone = self.zone(&c.zone)?;
+        let (super_cidrs, _) = Self::parse_super_cidrs(&c.super_cidrs)?;
+        // Try the change on a copy: removing a super-CIDR that holds a VPC
+        // must fail without touching the live pool.
+        let mut pool = zone.pool.clone();
+        apply_root_change(&mut pool, &zone.super_cidrs, &super_cidrs)
+            .map_err(|e| IpamError::from_alloc(e, &format!("zone {:?}", c.zone)))?;
+        Ok(Decision {
+            stream: zone_stream(&c.zone),
+            reply: to_json(&ZoneRecord {
+                zone: c.zone.clone(),
+                super_cidrs: super_cidrs.clone(),
+            }),
+            events: vec![IpamEvent::ZoneSuperCidrsChanged {
+                zone: c.zone.clone(),
+                super_cidrs,
+            }],
+        })
+    }
+
+    fn decide_vpc_allocate(&mut self, c: &msg::VpcAllocate) -> Result<Decision, IpamError> {
+        check_name("VPC", &c.vpc)?;
+        if self.vpcs.contains_key(&c.vpc) {
+            return Err(IpamError::AlreadyExists {
+                kind: "VPC",
+                name: c.vpc.clone(),
+            });
+        }
+        let zone = self.zone(&c.zone)?;
+        let family = family_of(c.family);
+        let prefix = requested_prefix(&c.netmask, c.prefix_length, family)?;
+        if let Some(r) = &c.router {
+            self.check_router(r)?;
+        }
+        let _ = zone;
+        let scope = format!("zone {:?}", c.zone);
+        let zone = self.zones.get_mut(&c.zone).expect("checked above");
+        let cidr = probe_allocate(&mut zone.pool, family, prefix)
+            .map_err(|e| IpamError::from_alloc(e, &scope))?;
+        Ok(Decision {
+            stream: zone_stream(&c.zone),
+            reply: to_json(&VpcRecord {
+                vpc: c.vpc.clone(),
+                zone: c.zone.clone(),
+                cidr,
+                router: c.router.clone(),
+            }),
+            events: vec![IpamEvent::VpcAllocated {
+                vpc: c.vpc.clone(),
+                zone: c.zone.clone(),
+                cidr,
+                router: c.router.clone(),
+            }],
+        })
+    }
+
+    fn check_router(&self, r: &RouterSpec) -> Result<(), IpamError> {
+        check_name("router", &r.name)?;
+        check_interface(&r.uplink_interface)?;
+        if r.router_id.is_unspecified() || r.router_id.is_broadcast() {
+            return Err(IpamError::InvalidRequest(format!(
+                "router id {} is not usable",
+                r.router_id
+            )));
+        }
+        // A router serves one VPC, and OSPF needs router ids unique in the
+        // routing domain: a duplicate would silently break adjacencies.
+        for (name, vpc) in &self.vpcs {
+            if let Some(other) = &vpc.router {
+                if other.name == r.name {
+                    return Err(IpamError::AlreadyExists {
+                        kind: "router",
+                        name: format!("{} (serves VPC {name:?})", r.name),
+                    });
+                }
+                if other.router_id == r.router_id {
+                    return Err(IpamError::AlreadyExists {
+                        kind: "router id",
+                        name: format!("{} (router {:?})", r.router_id, other.name),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn decide_vpc_release(&self, c: &msg::Release) -> Result<Decision, IpamError> {
+        let vpc = self.vpc(&c.name)?;
+        if let Some(t) = vpc.tiers.keys().next() {
+            return Err(IpamError::NotEmpty {
+                kind: "VPC",
+                name: c.name.clone(),
+                children: format!("{} tier(s), e.g. {t:?}", vpc.tiers.len()),
+            });
+        }
+        Ok(Decision {
+            stream: zone_stream(&vpc.zone),
+            reply: to_json(&Released {
+                name: c.name.clone(),
+                address: vpc.cidr,
+            }),
+            events: vec![IpamEvent::VpcReleased {
+                vpc: c.name.clone(),
+                zone: vpc.zone.clone(),
+                cidr: vpc.cidr,
+            }],
+        })
+    }
+
+    fn decide_tier_allocate(&mut self, c: &msg::TierAllocate) -> Result<Decision, IpamError> {
+        check_name("tier", &c.tier)?;
+        if self.tiers.contains_key(&c.tier) {
+            return Err(IpamError::AlreadyExists {
+                kind: "tier",
+                name: c.tier.clone(),
+            });
+        }
+        let vpc = self.vpc(&c.vpc)?;
+        let family = Family::of_net(&vpc.cidr);
+        let prefix = requested_prefix(&c.netmask, c.prefix_length, family)?;
+        if let Some(iface) = &c.interface {
+            check_interface(iface)?;
+            if let Some(r) = &vpc.router {
+                if &r.uplink_interface == iface {
+                    return Err(IpamError::AlreadyExists {
+                        kind: "interface",
+                        name: format!("{iface} (the uplink of router {:?})", r.name),
+                    });
+                }
+            }
+            for t in vpc.tiers.keys() {
+                if self.tiers[t].interface.as_deref() == Some(iface) {
+                    return Err(IpamError::AlreadyExists {
+                        kind: "interface",
+                        name: format!("{iface} (serves tier {t:?})"),
+                    });
+                }
+            }
+        }
+        let scope = format!("VPC {:?} ({})", c.vpc, vpc.cidr);
+        let (vpc_zone, vpc_cidr) = (vpc.zone.clone(), vpc.cidr);
+        let (cidr, gateway) = match &c.gateway {
+            Some(gw) => {
+                let gateway = parse_addr("gateway", gw)?;
+                if Family::of_addr(&gateway) != family {
+                    return Err(IpamError::InvalidCidr(format!(
+                        "gateway {gateway} is not of the VPC's family ({vpc_cidr})"
+                    )));
+                }
+                let cidr = IpNet::new(gateway, prefix)
+                    .map_err(|e| IpamError::InvalidCidr(e.to_string()))?
+                    .trunc();
+                let pool = &mut self.vpcs.get_mut(&c.vpc).expect("checked above").pool;
+                probe_reserve(pool, cidr).map_err(|e| IpamError::from_alloc(e, &scope))?;
+                (cidr, gateway)
+            }
+            None => {
+                let pool = &mut self.vpcs.get_mut(&c.vpc).expect("checked above").pool;
+                let cidr = probe_allocate(pool, family, prefix)
+                    .map_err(|e| IpamError::from_alloc(e, &scope))?;
+                (cidr, default_gateway(cidr))
+            }
+        };
+        // Refuse a subnet no VM could live in, or a gateway on the network
+        // or broadcast address, before anything is recorded.
+        HostPool::new(cidr, gateway).map_err(|e| IpamError::from_alloc(e, &scope))?;
+        let record = TierRecord {
+            tier: c.tier.clone(),
+            vpc: c.vpc.clone(),
+            cidr,
+            gateway,
+            interface: c.interface.clone(),
+        };
+        Ok(Decision {
+            stream: zone_stream(&vpc_zone),
+            reply: to_json(&record),
+            events: vec![IpamEvent::TierAllocated {
+                tier: record.tier,
+                vpc: record.vpc,
+                cidr,
+                gateway,
+                interface: record.interface,
+            }],
+        })
+    }
+
+    fn decide_tier_release(&self, c: &msg::Release) -> Result<Decision, IpamError> {
+        let tier = self.tier(&c.name)?;
+        if let Some(vm) = tier.vms.keys().next() {
+            return Err(IpamError::NotEmpty {
+                kind: "tier",
+                name: c.name.clone(),
+                children: format!("{} VM(s), e.g. {vm:?}", tier.vms.len()),
+            });
+        }
+        Ok(Decision {
+            stream: zone_stream(&self.vpcs[&tier.vpc].zone),
+            reply: to_json(&Released {
+                name: c.name.clone(),
+                address: tier.cidr,
+            }),
+            events: vec![IpamEvent::TierReleased {
+                tier: c.name.clone(),
+                vpc: tier.vpc.clone(),
+                cidr: tier.cidr,
+            }],
+        })
+    }
+
+    fn decide_vm_allocate(&mut self, c: &msg::VmAllocate) -> Result<Decision, IpamError> {
+        check_name("VM", &c.vm)?;
+        if self.vm_tier.contains_key(&c.vm) {
+            return Err(IpamError::AlreadyExists {
+                kind: "VM",
+                name: c.vm.clone(),
+            });
+        }
+        let tier = self.tier(&c.tier)?;
+        let scope = format!("tier {:?} ({})", c.tier, tier.cidr);
+        let stream = zone_stream(&self.vpcs[&tier.vpc].zone);
+        let tier_cidr = tier.cidr;
+        let hosts = &mut self.tiers.get_mut(&c.tier).expect("checked above").hosts;
+        let ip = match &c.ip {
+            Some(ip) => {
+                let ip = parse_addr("address", ip)?;
+                if !tier_cidr.contains(&ip) {
+                    return Err(IpamError::OutsideParent {
+                        what: ip.to_string(),
+                        parent: scope,
+                    });
+                }
+                hosts
+                    .reserve(ip)
+                    .map_err(|e| IpamError::from_alloc(e, &scope))?;
+                hosts
+                    .release(ip)
+                    .expect("an address just reserved can be released");
+                ip
+            }
+            None => {
+                let ip = hosts
+                    .allocate()
+                    .map_err(|e| IpamError::from_alloc(e, &scope))?;
+                hosts
+                    .release(ip)
+                    .expect("an address just allocated can be released");
+                ip
+            }
+        };
+        Ok(Decision {
+            stream,
+            reply: to_json(&VmRecord {
+                vm: c.vm.clone(),
+                tier: c.tier.clone(),
+                ip,
+            }),
+            events: vec![IpamEvent::VmAddressAllocated {
+                vm: c.vm.clone(),
+                tier: c.tier.clone(),
+                ip,
+            }],
+        })
+    }
+
+    fn decide_vm_release(&self, c: &msg::Release) -> Result<Decision, IpamError> {
+        let tier_name = self
+            .vm_tier
+            .get(&c.name)
+            .ok_or_else(|| IpamError::UnknownVm(c.name.clone()))?;
+        let tier = &self.tiers[tier_name];
+        let ip = tier.vms[&c.name];
+        Ok(Decision {
+            stream: zone_stream(&self.vpcs[&tier.vpc].zone),
+            reply: to_json(&Released {
+                name: c.name.clone(),
+                address: IpNet::from(ip),
+            }),
+            events: vec![IpamEvent::VmAddressReleased {
+                vm: c.name.clone(),
+                tier: tier_name.clone(),
+                ip,
+            }],
+        })
+    }
+
+    /// Moves the state forward by one event. Checks everything before it
+    /// changes anything, so an event that does not fit leaves the state
+    /// as it was and says why (a damaged or foreign log).
+    pub fn apply(&mut self, ev: &IpamEvent) -> Result<(), IpamError> {
+        let bad = |m: String| IpamError::Inconsistent(m);
+        match ev {
+            IpamEvent::ZoneEnabled { zone, super_cidrs } => {
+                if self.zones.contains_key(zone) {
+                    return Err(bad(format!("zone {zone:?} enabled twice")));
+                }
+                let pool = BlockPool::with_roots(super_cidrs.iter().copied())
+                    .map_err(|e| bad(e.to_string()))?;
+                self.zones.insert(
+                    zone.clone(),
+                    Zone {
+                        super_cidrs: super_cidrs.clone(),
+                        pool,
+                        vpcs: BTreeMap::new(),
+                    },
+                );
+            }
+            IpamEvent::ZoneSuperCidrsChanged { zone, super_cidrs } => {
+                let z = self
+                    .zones
+                    .get_mut(zone)
+                    .ok_or_else(|| bad(format!("unknown zone {zone:?}")))?;
+                let mut pool = z.pool.clone();
+                apply_root_change(&mut pool, &z.super_cidrs, super_cidrs)
+                    .map_err(|e| bad(e.to_string()))?;
+                z.pool = pool;
+                z.super_cidrs = super_cidrs.clone();
+            }
+            IpamEvent::VpcAllocated {
+                vpc,
+                zone,
+                cidr,
+                router,
+            } => {
+                if self.vpcs.contains_key(vpc) {
+                    return Err(bad(format!("VPC {vpc:?} allocated twice")));
+                }
+                let z = self
+                    .zones
+                    .get_mut(zone)
+                    .ok_or_else(|| bad(format!("unknown zone {zone:?}")))?;
+                let pool = BlockPool::with_roots([*cidr]).map_err(|e| bad(e.to_string()))?;
+                z.pool.reserve(*cidr).map_err(|e| bad(e.to_string()))?;
+                z.vpcs.insert(vpc.clone(), ());
+                self.vpcs.insert(
+                    vpc.clone(),
+                    Vpc {
+                        zone: zone.clone(),
+                        cidr: *cidr,
+                        router: router.clone(),
+                        pool,
+                        tiers: BTreeMap::new(),
+                    },
+                );
+            }
+            IpamEvent::VpcReleased { vpc, zone, cidr } => {
+                let v = self
+                    .vpcs
+                    .get(vpc)
+                    .ok_or_else(|| bad(format!("unknown VPC {vpc:?}")))?;
+                if &v.zone != zone || &v.cidr != cidr || !v.tiers.is_empty() {
+                    return Err(bad(format!("release of VPC {vpc:?} does not match")));
+                }
+                let z = self.zones.get_mut(zone).expect("a VPC's zone exists");
+                z.pool.release(*cidr).map_err(|e| bad(e.to_string()))?;
+                z.vpcs.remove(vpc);
+                self.vpcs.remove(vpc);
+            }
+            IpamEvent::TierAllocated {
+                tier,
+                vpc,
+                cidr,
+                gateway,
+                interface,
+            } => {
+                if self.tiers.contains_key(tier) {
+                    return Err(bad(format!("tier {tier:?} allocated twice")));
+                }
+                let v = self
+                    .vpcs
+                    .get_mut(vpc)
+                    .ok_or_else(|| bad(format!("unknown VPC {vpc:?}")))?;
+                let hosts = HostPool::new(*cidr, *gateway).map_err(|e| bad(e.to_string()))?;
+                v.pool.reserve(*cidr).map_err(|e| bad(e.to_string()))?;
+                v.tiers.insert(tier.clone(), ());
+                self.tiers.insert(
+                    tier.clone(),
+                    Tier {
+                        vpc: vpc.clone(),
+                        cidr: *cidr,
+                        gateway: *gateway,
+                        interface: interface.clone(),
+                        hosts,
+                        vms: BTreeMap::new(),
+                    },
+                );
+            }
+            IpamEvent::TierReleased { tier, vpc, cidr } => {
+                let t = self
+                    .tiers
+                    .get(tier)
+                    .ok_or_else(|| bad(format!("unknown tier {tier:?}")))?;
+                if &t.vpc != vpc || &t.cidr != cidr || !t.vms.is_empty() {
+                    return Err(bad(format!("release of tier {tier:?} does not match")));
+                }
+                let v = self.vpcs.get_mut(vpc).expect("a tier's VPC exists");
+                v.pool.release(*cidr).map_err(|e| bad(e.to_string()))?;
+                v.tiers.remove(tier);
+                self.tiers.remove(tier);
+            }
+            IpamEvent::VmAddressAllocated { vm, tier, ip } => {
+                if self.vm_tier.contains_key(vm) {
+                    return Err(bad(format!("VM {vm:?} allocated twice")));
+                }
+                let t = self
+                    .tiers
+                    .get_mut(tier)
+                    .ok_or_else(|| bad(format!("unknown tier {tier:?}")))?;
+                t.hosts.reserve(*ip).map_err(|e| bad(e.to_string()))?;
+                t.vms.insert(vm.clone(), *ip);
+                self.vm_tier.insert(vm.clone(), tier.clone());
+            }
+            IpamEvent::VmAddressReleased { vm, tier, ip } => {
+                let t = self
+                    .tiers
+                    .get_mut(tier)
+                    .ok_or_else(|| bad(format!("unknown tier {tier:?}")))?;
+                if t.vms.get(vm) != Some(ip) {
+                    return Err(bad(format!("release of VM {vm:?} does not match")));
+                }
+                t.hosts.release(*ip).map_err(|e| bad(e.to_string()))?;
+                t.vms.remove(vm);
+                self.vm_tier.remove(vm);
+            }
+        }
+        Ok(())
+    }
+
+    fn zone(&self, name: &str) -> Result<&Zone, IpamError> {
+        self.zones
+            .get(name)
+            .ok_or_else(|| IpamError::UnknownZone(name.to_string()))
+    }
+
+    fn vpc(&self, name: &str) -> Result<&Vpc, IpamError> {
+        self.vpcs
+            .get(name)
+            .ok_or_else(|| IpamError::UnknownVpc(name.to_string()))
+    }
+
+    fn tier(&self, name: &str) -> Result<&Tier, IpamError> {
+        self.tiers
+            .get(name)
+            .ok_or_else(|| IpamError::UnknownTier(name.to_string()))
+    }
+
+    // ------------------------------------------------------------- views
+
+    pub fn zone_view(&self, name: &str) -> Result<ZoneView, IpamError> {
+        let z = self.zone(name)?;
+        Ok(ZoneView {
+            zone: name.to_string(),
+            super_cidrs: z.super_cidrs.clone(),
+            usage_ipv4: usage_of(z.pool.usage(Family::V4)),
+            usage_ipv6: usage_of(z.pool.usage(Family::V6)),
+            vpcs: z
+                .vpcs
+                .keys()
+                .map(|v| self.vpc_view(v).expect("a zone's VPCs exist"))
+                .collect(),
+        })
+    }
+
+    pub fn vpc_view(&self, name: &str) -> Result<VpcView, IpamError> {
+        let v = self.vpc(name)?;
+        Ok(VpcView {
+            vpc: name.to_string(),
+            zone: v.zone.clone(),
+            cidr: v.cidr,
+            router: v.router.clone(),
+            usage: usage_of(v.pool.usage(Family::of_net(&v.cidr))),
+            tiers: v
+                .tiers
+                .keys()
+                .map(|t| {
+                    let t_ = &self.tiers[t];
+                    let u = t_.hosts.usage();
+                    TierView {
+                        tier: t.clone(),
+                        cidr: t_.cidr,
+                        gateway: t_.gateway,
+                        interface: t_.interface.clone(),
+                        usage: Usage {
+                            total: u.total,
+                            used: u.used,
+                            free: u.free,
+                            largest_free: None,
+                        },
+                        vms: t_
+                            .vms
+                            .iter()
+                            .map(|(vm, ip)| VmRecord {
+                                vm: vm.clone(),
+                                tier: t.clone(),
+                                ip: *ip,
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        })
+    }
+
+    /// Every zone, in name order: a complete, deterministic picture of the
+    /// state, used to compare a live service with a fresh replay.
+    pub fn dump(&self) -> Vec<ZoneView> {
+        self.zones
+            .keys()
+            .map(|z| self.zone_view(z).expect("zone exists"))
+            .collect()
+    }
+
+    pub fn zone_names(&self) -> impl Iterator<Item = &str> {
+        self.zones.keys().map(String::as_str)
+    }
+}
+
+/// Finds the block `allocate` would hand out, and gives it straight back.
+///
+/// Deciding must not change state, yet copying a pool of 100,000 blocks per
+/// request would make every allocation O(n). The buddy pool's free lists are
+/// canonical (no two free buddies), so allocate-then-release leaves it
+/// exactly as it was, in O(address bits); `apply` stays the one place that
+/// changes state.
+fn probe_allocate(
+    pool: &mut BlockPool,
+    family: Family,
+    prefix: u8,
+) -> Result<IpNet, vpcroute_allocator::AllocError> {
+    let net = pool.allocate(family, prefix)?;
+    pool.release(net)
+        .expect("a block just allocated can be released");
+    Ok(net)
+}
+
+/// Checks that `net` could be reserved, leaving the pool as it was.
+fn probe_reserve(pool: &mut BlockPool, net: IpNet) -> Result<(), vpcroute_allocator::AllocError> {
+    pool.reserve(net)?;
+    pool.release(net)
+        .expect("a block just reserved can be released");
+    Ok(())
+}
+
+/// Moves a pool from one root set to another: removals first (each must be
+/// unused), then additions (each must not overlap what remains).
+fn apply_root_change(
+    pool: &mut BlockPool,
+    old: &[IpNet],
+    new: &[IpNet],
+) -> Result<(), vpcroute_allocator::AllocError> {
+    for r in old.iter().filter(|r| !new.contains(r)) {
+        pool.remove_root(*r)?;
+    }
+    for r in new.iter().filter(|r| !old.contains(r)) {
+        pool.add_root(*r)?;
+    }
+    Ok(())
+}

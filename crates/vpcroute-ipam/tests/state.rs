@@ -1,0 +1,263 @@
+//! The ipam state machine: the design article's scenario, refusals that
+//! change nothing, and replay equal to live.
+
+use vpcroute_ipam::{Command, IpamState};
+use vpcroute_protocol::ipam::*;
+use vpcroute_protocol::ErrorCode;
+
+fn run(state: &mut IpamState, log: &mut Vec<IpamEvent>, cmd: Command) -> serde_json::Value {
+    let d = state
+        .decide(&cmd)
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    for ev in &d.events {
+        state.apply(ev).unwrap();
+        log.push(ev.clone());
+    }
+    d.reply
+}
+
+fn refuse(state: &mut IpamState, cmd: Command) -> ErrorCode {
+    let before = format!("{:?}", state.dump());
+    let err = state.decide(&cmd).expect_err("must be refused");
+    assert_eq!(
+        before,
+        format!("{:?}", state.dump()),
+        "a refusal changed state"
+    );
+    err.code()
+}
+
+fn zone(z: &str, cidrs: &[&str]) -> Command {
+    Command::ZoneEnable(ZoneEnable {
+        request_id: "r".into(),
+        zone: z.into(),
+        super_cidrs: cidrs.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+fn vpc(name: &str, netmask: &str) -> Command {
+    Command::VpcAllocate(VpcAllocate {
+        request_id: "r".into(),
+        vpc: name.into(),
+        zone: "z1".into(),
+        netmask: Some(netmask.into()),
+        prefix_length: None,
+        family: Family::Ipv4,
+        router: None,
+    })
+}
+
+fn tier(name: &str, vpc: &str, gw: Option<&str>, netmask: &str) -> Command {
+    Command::TierAllocate(TierAllocate {
+        request_id: "r".into(),
+        tier: name.into(),
+        vpc: vpc.into(),
+        gateway: gw.map(String::from),
+        netmask: Some(netmask.into()),
+        prefix_length: None,
+        interface: None,
+    })
+}
+
+fn vm(name: &str, tier: &str, ip: Option<&str>) -> Command {
+    Command::VmAllocate(VmAllocate {
+        request_id: "r".into(),
+        vm: name.into(),
+        tier: tier.into(),
+        ip: ip.map(String::from),
+    })
+}
+
+fn release(kind: &str, name: &str) -> Command {
+    let r = Release {
+        request_id: "r".into(),
+        name: name.into(),
+    };
+    match kind {
+        "vpc" => Command::VpcRelease(r),
+        "tier" => Command::TierRelease(r),
+        _ => Command::VmRelease(r),
+    }
+}
+
+#[test]
+fn figure_3_scenario() {
+    let (mut s, mut log) = (IpamState::new(), vec![]);
+    run(&mut s, &mut log, zone("z1", &["10.1.0.0/16"]));
+    let left = run(&mut s, &mut log, vpc("left", "255.255.252.0"));
+    let right = run(&mut s, &mut log, vpc("right", "255.255.252.0"));
+    assert_eq!(left["cidr"], "10.1.0.0/22");
+    assert_eq!(right["cidr"], "10.1.4.0/22");
+    let lt = run(
+        &mut s,
+        &mut log,
+        tier("lt", "left", Some("10.1.1.1"), "255.255.255.0"),
+    );
+    let rt = run(
+        &mut s,
+        &mut log,
+        tier("rt", "right", Some("10.1.5.1"), "255.255.255.0"),
+    );
+    assert_eq!(
+        (lt["cidr"].as_str(), lt["gateway"].as_str()),
+        (Some("10.1.1.0/24"), Some("10.1.1.1"))
+    );
+    assert_eq!(rt["cidr"], "10.1.5.0/24");
+    // Lowest free address that is not the network or the gateway.
+    assert_eq!(
+        run(&mut s, &mut log, vm("lvm1", "lt", None))["ip"],
+        "10.1.1.2"
+    );
+    assert_eq!(
+        run(&mut s, &mut log, vm("rvm1", "rt", None))["ip"],
+        "10.1.5.2"
+    );
+
+    // Replaying the events gives the same state.
+    let mut replayed = IpamState::new();
+    for ev in &log {
+        replayed.apply(ev).unwrap();
+    }
+    assert_eq!(s.dump(), replayed.dump());
+}
+
+#[test]
+fn refusals_are_precise_and_change_nothing() {
+    let (mut s, mut log) = (IpamState::new(), vec![]);
+    run(&mut s, &mut log, zone("z1", &["10.1.0.0/16"]));
+    run(&mut s, &mut log, vpc("left", "255.255.252.0"));
+    run(
+        &mut s,
+        &mut log,
+        tier("lt", "left", Some("10.1.1.1"), "255.255.255.0"),
+    );
+
+    assert_eq!(
+        refuse(&mut s, vpc("big", "255.254.0.0")),
+        ErrorCode::NoSpace
+    );
+    let err = s
+        .decide(&vpc("big", "255.254.0.0"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/15") && err.contains("/17"), "{err}");
+    assert_eq!(
+        refuse(&mut s, vpc("left", "255.255.252.0")),
+        ErrorCode::AlreadyExists
+    );
+    assert_eq!(
+        refuse(&mut s, vpc("x", "255.0.255.0")),
+        ErrorCode::InvalidNetmask
+    );
+    assert_eq!(
+        refuse(&mut s, zone("z2", &["10.1.0.5/16"])),
+        ErrorCode::InvalidCidr
+    );
+    assert_eq!(
+        refuse(&mut s, zone("z2", &["10.0.0.0/33"])),
+        ErrorCode::InvalidCidr
+    );
+    assert_eq!(
+        refuse(&mut s, zone("z2", &["10.0.0.0/8", "10.1.0.0/16"])),
+        ErrorCode::Overlap
+    );
+    let mut unknown = vpc("x", "255.255.255.0");
+    if let Command::VpcAllocate(c) = &mut unknown {
+        c.zone = "nope".into();
+    }
+    assert_eq!(refuse(&mut s, unknown), ErrorCode::UnknownZone);
+    // Outside the VPC, and overlapping another tier.
+    assert_eq!(
+        refuse(
+            &mut s,
+            tier("t2", "left", Some("10.1.9.1"), "255.255.255.0")
+        ),
+        ErrorCode::OutsideParent
+    );
+    assert_eq!(
+        refuse(
+            &mut s,
+            tier("t2", "left", Some("10.1.1.129"), "255.255.255.128")
+        ),
+        ErrorCode::Overlap
+    );
+    assert_eq!(
+        refuse(
+            &mut s,
+            tier("t2", "left", Some("10.1.2.0"), "255.255.255.0")
+        ),
+        ErrorCode::ReservedAddress
+    );
+    assert_eq!(
+        refuse(&mut s, vm("v", "lt", Some("10.1.1.1"))),
+        ErrorCode::ReservedAddress
+    );
+    assert_eq!(
+        refuse(&mut s, vm("v", "lt", Some("10.1.1.255"))),
+        ErrorCode::ReservedAddress
+    );
+    assert_eq!(
+        refuse(&mut s, vm("v", "lt", Some("10.1.2.7"))),
+        ErrorCode::OutsideParent
+    );
+    assert_eq!(
+        refuse(&mut s, vm("v", "lt", Some("not-an-ip"))),
+        ErrorCode::InvalidCidr
+    );
+    assert_eq!(refuse(&mut s, release("vpc", "left")), ErrorCode::NotEmpty);
+    assert_eq!(refuse(&mut s, release("vm", "ghost")), ErrorCode::UnknownVm);
+    let update = Command::ZoneUpdate(ZoneUpdate {
+        request_id: "r".into(),
+        zone: "z1".into(),
+        super_cidrs: vec!["10.2.0.0/16".into()],
+    });
+    assert_eq!(refuse(&mut s, update), ErrorCode::InUse);
+}
+
+#[test]
+fn release_returns_space_and_tiers_by_size_get_first_host_as_gateway() {
+    let (mut s, mut log) = (IpamState::new(), vec![]);
+    run(&mut s, &mut log, zone("z1", &["10.1.0.0/16", "fd00::/48"]));
+    run(&mut s, &mut log, vpc("a", "255.255.255.0"));
+    let t = run(&mut s, &mut log, tier("t", "a", None, "255.255.255.192"));
+    assert_eq!(
+        (t["cidr"].as_str(), t["gateway"].as_str()),
+        (Some("10.1.0.0/26"), Some("10.1.0.1"))
+    );
+    run(&mut s, &mut log, vm("v", "t", Some("10.1.0.9")));
+    run(&mut s, &mut log, release("vm", "v"));
+    run(&mut s, &mut log, release("tier", "t"));
+    run(&mut s, &mut log, release("vpc", "a"));
+    assert_eq!(
+        run(&mut s, &mut log, vpc("b", "255.255.255.0"))["cidr"],
+        "10.1.0.0/24"
+    );
+    let v6 = run(
+        &mut s,
+        &mut log,
+        Command::VpcAllocate(VpcAllocate {
+            request_id: "r".into(),
+            vpc: "six".into(),
+            zone: "z1".into(),
+            netmask: None,
+            prefix_length: Some(56),
+            family: Family::Ipv6,
+            router: None,
+        }),
+    );
+    assert_eq!(v6["cidr"], "fd00::/56");
+    let z = s.zone_view("z1").unwrap();
+    assert_eq!(z.usage_ipv4.used, 256);
+    assert_eq!(z.usage_ipv4.total, 65536);
+}
+
+#[test]
+fn fingerprint_ignores_request_id_only() {
+    let a = vpc("a", "255.255.255.0");
+    let mut b = a.clone();
+    if let Command::VpcAllocate(c) = &mut b {
+        c.request_id = "other".into();
+    }
+    assert_eq!(a.fingerprint(), b.fingerprint());
+    assert_ne!(a.fingerprint(), vpc("a", "255.255.254.0").fingerprint());
+}

@@ -1,0 +1,132 @@
+//! Structured errors as they appear on the wire.
+//!
+//! Every failure a client can see is an [`ErrorBody`]: a stable machine code
+//! and a human message that names the cause. Services keep their own typed
+//! error enums and convert them here exactly once, at the edge.
+
+use serde::{Deserialize, Serialize};
+
+/// Stable error codes. Clients (CloudStack, `vpcctl`, scripts) branch on
+/// these, so a code is never renamed; new ones may be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The payload is not valid JSON or does not match the request schema.
+    InvalidRequest,
+    /// A CIDR or address is malformed, not canonical, or of the wrong family.
+    InvalidCidr,
+    /// A netmask that is not a contiguous run of ones.
+    InvalidNetmask,
+    UnknownZone,
+    UnknownVpc,
+    UnknownTier,
+    UnknownVm,
+    /// A zone, VPC, tier or VM of that name exists already.
+    AlreadyExists,
+    /// No free block of the requested size is left.
+    NoSpace,
+    /// The requested block or address lies outside its parent.
+    OutsideParent,
+    /// The requested block or address overlaps one already allocated.
+    Overlap,
+    /// The object still has children (a VPC with tiers, a tier with VMs).
+    NotEmpty,
+    /// A super-CIDR cannot be removed while allocations use it.
+    InUse,
+    /// The same request id was sent earlier with a different body.
+    RequestIdConflict,
+    /// Optimistic concurrency check failed in the event log.
+    VersionConflict,
+    /// Requested address is reserved (network, gateway, broadcast).
+    ReservedAddress,
+    /// The subnet is too small to hold any VM.
+    SubnetTooSmall,
+    /// An event log failed verification (changed, removed or reordered
+    /// events).
+    CorruptLog,
+    /// No service answered (vpcctl side: nothing listening, or timeout).
+    Unavailable,
+    /// Anything else; the message says what, the service log says more.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidCidr => "invalid_cidr",
+            ErrorCode::InvalidNetmask => "invalid_netmask",
+            ErrorCode::UnknownZone => "unknown_zone",
+            ErrorCode::UnknownVpc => "unknown_vpc",
+            ErrorCode::UnknownTier => "unknown_tier",
+            ErrorCode::UnknownVm => "unknown_vm",
+            ErrorCode::AlreadyExists => "already_exists",
+            ErrorCode::NoSpace => "no_space",
+            ErrorCode::OutsideParent => "outside_parent",
+            ErrorCode::Overlap => "overlap",
+            ErrorCode::NotEmpty => "not_empty",
+            ErrorCode::InUse => "in_use",
+            ErrorCode::RequestIdConflict => "request_id_conflict",
+            ErrorCode::VersionConflict => "version_conflict",
+            ErrorCode::ReservedAddress => "reserved_address",
+            ErrorCode::SubnetTooSmall => "subnet_too_small",
+            ErrorCode::CorruptLog => "corrupt_log",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error object of a failed reply: `{"code": "...", "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(deny_unknown_fields)]
+#[error("{code}: {message}")]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Every reply on the bus is either `{"ok": RESULT}` or `{"error": ERROR}`.
+///
+/// An explicit envelope (rather than "an object, unless it has an `error`
+/// key") keeps the schema of each reply exact and lets a client tell a
+/// result from an error without knowing the result's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply<T> {
+    Ok(T),
+    Error(ErrorBody),
+}
+
+impl<T> Reply<T> {
+    pub fn into_result(self) -> Result<T, ErrorBody> {
+        match self {
+            Reply::Ok(v) => Ok(v),
+            Reply::Error(e) => Err(e),
+        }
+    }
+}
+
+impl<T> From<Result<T, ErrorBody>> for Reply<T> {
+    fn from(r: Result<T, ErrorBody>) -> Self {
+        match r {
+            Ok(v) => Reply::Ok(v),
+            Err(e) => Reply::Error(e),
+        }
+    }
+}

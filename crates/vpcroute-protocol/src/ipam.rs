@@ -1,0 +1,298 @@
+//! Requests, replies and events of the `ipam` service.
+//!
+//! Requests carry CIDRs and addresses as strings on purpose: the service
+//! validates them itself so that a bad value is answered with a precise
+//! `invalid_cidr` error (naming the canonical form when host bits are set)
+//! instead of a generic deserialisation failure. Replies and events carry
+//! typed, already-validated values.
+
+use ipnet::{IpNet, Ipv4Net};
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Address family of a VPC allocation by prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    #[default]
+    Ipv4,
+    Ipv6,
+}
+
+// ---------------------------------------------------------------- requests
+
+/// `vpcroute.ipam.zone.enable`: make a zone dynamically routed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneEnable {
+    pub request_id: String,
+    pub zone: String,
+    pub super_cidrs: Vec<String>,
+}
+
+/// `vpcroute.ipam.zone.update`: replace a zone's set of super-CIDRs.
+/// Super-CIDRs may be added freely; one may be removed only while nothing
+/// is allocated inside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneUpdate {
+    pub request_id: String,
+    pub zone: String,
+    pub super_cidrs: Vec<String>,
+}
+
+/// The VPC's virtual router as CloudStack describes it. Recorded with the
+/// VPC so that router configuration can be rendered from IPAM events alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterSpec {
+    pub name: String,
+    pub router_id: Ipv4Addr,
+    pub uplink_interface: String,
+    /// The uplink's own address with its prefix, e.g. `192.168.100.2/24`.
+    pub uplink_address: Ipv4Net,
+}
+
+/// `vpcroute.ipam.vpc.allocate`: carve a VPC subnet of a given size out of
+/// the zone's super-CIDRs. Exactly one of `netmask` and `prefix_length`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpcAllocate {
+    pub request_id: String,
+    pub vpc: String,
+    pub zone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netmask: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_length: Option<u8>,
+    #[serde(default)]
+    pub family: Family,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<RouterSpec>,
+}
+
+/// `vpcroute.ipam.tier.allocate`: a tier inside its VPC, either fixed by
+/// gateway + netmask (or prefix length), or carved by size alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierAllocate {
+    pub request_id: String,
+    pub tier: String,
+    pub vpc: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netmask: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_length: Option<u8>,
+    /// The VR interface that serves this tier (e.g. `eth2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+}
+
+/// `vpcroute.ipam.vm.allocate`: an address for a VM from its tier, the
+/// lowest free one unless `ip` asks for a specific address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmAllocate {
+    pub request_id: String,
+    pub vm: String,
+    pub tier: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+}
+
+/// `vpcroute.ipam.{vpc,tier,vm}.release`: give an object's space back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    pub request_id: String,
+    pub name: String,
+}
+
+/// `vpcroute.ipam.{zone,vpc}.show`: read-only queries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Show {
+    pub name: String,
+}
+
+/// `vpcroute.ipam.events.read`: a consumer catching up on the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsRead {
+    /// First sequence number wanted (1 for everything).
+    pub from_seq: u64,
+    /// At most this many events (the service caps it).
+    #[serde(default = "default_events_limit")]
+    pub limit: u32,
+}
+
+fn default_events_limit() -> u32 {
+    1000
+}
+
+// ----------------------------------------------------------------- replies
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneRecord {
+    pub zone: String,
+    pub super_cidrs: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpcRecord {
+    pub vpc: String,
+    pub zone: String,
+    pub cidr: IpNet,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<RouterSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierRecord {
+    pub tier: String,
+    pub vpc: String,
+    pub cidr: IpNet,
+    pub gateway: IpAddr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmRecord {
+    pub vm: String,
+    pub tier: String,
+    pub ip: IpAddr,
+}
+
+/// Reply to a release: what was given back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Released {
+    pub name: String,
+    /// The CIDR of a VPC or tier, or the VM's address as a host prefix.
+    pub address: IpNet,
+}
+
+/// Address utilisation of a pool. Counts are numbers of addresses; an IPv6
+/// count can exceed 2^64, hence u128.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Usage {
+    pub total: u128,
+    pub used: u128,
+    pub free: u128,
+    /// One of the largest free blocks (the lowest), if any space is free.
+    pub largest_free: Option<IpNet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneView {
+    pub zone: String,
+    pub super_cidrs: Vec<IpNet>,
+    pub usage_ipv4: Usage,
+    pub usage_ipv6: Usage,
+    pub vpcs: Vec<VpcView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpcView {
+    pub vpc: String,
+    pub zone: String,
+    pub cidr: IpNet,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<RouterSpec>,
+    pub usage: Usage,
+    pub tiers: Vec<TierView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierView {
+    pub tier: String,
+    pub cidr: IpNet,
+    pub gateway: IpAddr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    pub usage: Usage,
+    pub vms: Vec<VmRecord>,
+}
+
+/// Reply to `events.read`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventsPage {
+    pub events: Vec<crate::BusEvent>,
+    /// The log's last sequence number when the page was read.
+    pub head: u64,
+}
+
+// ------------------------------------------------------------------ events
+
+/// Every fact `ipam` records. Replaying these in order rebuilds its state
+/// exactly: events hold the chosen CIDRs and addresses, never "allocate
+/// something", so replay does not depend on the allocation policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum IpamEvent {
+    ZoneEnabled {
+        zone: String,
+        super_cidrs: Vec<IpNet>,
+    },
+    ZoneSuperCidrsChanged {
+        zone: String,
+        super_cidrs: Vec<IpNet>,
+    },
+    VpcAllocated {
+        vpc: String,
+        zone: String,
+        cidr: IpNet,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        router: Option<RouterSpec>,
+    },
+    VpcReleased {
+        vpc: String,
+        zone: String,
+        cidr: IpNet,
+    },
+    TierAllocated {
+        tier: String,
+        vpc: String,
+        cidr: IpNet,
+        gateway: IpAddr,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interface: Option<String>,
+    },
+    TierReleased {
+        tier: String,
+        vpc: String,
+        cidr: IpNet,
+    },
+    VmAddressAllocated {
+        vm: String,
+        tier: String,
+        ip: IpAddr,
+    },
+    VmAddressReleased {
+        vm: String,
+        tier: String,
+        ip: IpAddr,
+    },
+}
+
+impl IpamEvent {
+    /// Schema version of the payloads written today. Bump it when a payload
+    /// changes shape, and keep reading the old one.
+    pub const SCHEMA_VERSION: u32 = 1;
+
+    /// The `type` tag, also used as the last token of the event's subject.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            IpamEvent::ZoneEnabled { .. } => "zone_enabled",
+            IpamEvent::ZoneSuperCidrsChanged { .. } => "zone_super_cidrs_changed",
+            IpamEvent::VpcAllocated { .. } => "vpc_allocated",
+            IpamEvent::VpcReleased { .. } => "vpc_released",
+            IpamEvent::TierAllocated { .. } => "tier_allocated",
+            IpamEvent::TierReleased { .. } => "tier_released",
+            IpamEvent::VmAddressAllocated { .. } => "vm_address_allocated",
+            IpamEvent::VmAddressReleased { .. } => "vm_address_released",
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The wire format of vpcroute: every request, reply, error and event that
+//! crosses NATS is a type in this crate, and `schemas/` holds the JSON Schema
+//! of each. Services and `vpcctl` share these types so the two ends of a
+//! subject can never disagree on a field name.
+//!
+//! This crate is data only: no I/O, no NATS, no SQLite.
+
+pub mod error;
+pub mod event;
+pub mod ipam;
+
+pub use error::{ErrorBody, ErrorCode, Reply};
+pub use event::BusEvent;

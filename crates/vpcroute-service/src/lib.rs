@@ -1,0 +1,160 @@
+//! What every vpcroute service shares: the common command line, tracing,
+//! opening (and verifying) its event log, and turning stored events into
+//! bus events. Each service's own logic lives in its crate; this is only
+//! the frame around it.
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use vpcroute_bus::NatsArgs;
+use vpcroute_eventlog::{Durability, EventLog, LogOptions, StoredEvent};
+use vpcroute_protocol::ipam::EventsPage;
+use vpcroute_protocol::BusEvent;
+
+/// The command line every service takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Directory holding the service's event log (created 0700).
+    #[arg(long, env = "VPCROUTE_DATA_DIR", default_value = ".vpcroute")]
+    pub data_dir: PathBuf,
+    /// Acknowledge appends before they are fsync'd. Only for benchmarks and
+    /// throwaway tests: an acknowledged request can then be lost on a crash.
+    #[arg(long, hide = true)]
+    pub unsafe_no_fsync: bool,
+}
+
+/// Logs go to stderr; `RUST_LOG` picks the level (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open event log {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: vpcroute_eventlog::Error,
+    },
+    /// A log whose hash chain does not verify is never served from: the
+    /// state rebuilt from it could be wrong in ways nobody would notice.
+    #[error("event log {path} failed verification, refusing to start: {source}")]
+    Corrupt {
+        path: PathBuf,
+        source: vpcroute_eventlog::Error,
+    },
+    #[error("event log {path} cannot be replayed at event {seq}: {reason}")]
+    Replay {
+        path: PathBuf,
+        seq: u64,
+        reason: String,
+    },
+}
+
+/// Opens `<data_dir>/<service>.sqlite`, verifies its hash chain and returns
+/// it ready for replay.
+pub fn open_log(args: &ServiceArgs, service: &str) -> Result<Arc<EventLog>, StartupError> {
+    let dir = &args.data_dir;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| StartupError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+    // An existing directory keeps its mode from DirBuilder; tighten it.
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    let path = dir.join(format!("{service}.sqlite"));
+    let opts = LogOptions {
+        durability: if args.unsafe_no_fsync {
+            Durability::Relaxed
+        } else {
+            Durability::Full
+        },
+        ..LogOptions::default()
+    };
+    let log = EventLog::open(&path, opts).map_err(|source| StartupError::Open {
+        path: path.clone(),
+        source,
+    })?;
+    let report = log.verify().map_err(|source| StartupError::Corrupt {
+        path: path.clone(),
+        source,
+    })?;
+    tracing::info!(path = %path.display(), events = report.events_checked, "event log verified");
+    Ok(Arc::new(log))
+}
+
+/// Replays every event of `log` through `apply`, turning the first failure
+/// into a start-up error that names the event.
+pub fn replay<F, E>(log: &EventLog, mut apply: F) -> Result<u64, StartupError>
+where
+    F: FnMut(&StoredEvent) -> Result<(), E>,
+    E: std::fmt::Display,
+{
+    let res = log.replay(1, |ev: StoredEvent| {
+        apply(&ev).map_err(|e| (ev.seq, e.to_string()))
+    });
+    res.map_err(|e| {
+        let (seq, reason) = match e {
+            vpcroute_eventlog::ReplayError::Handler(failed) => failed,
+            vpcroute_eventlog::ReplayError::Log(e) => (0, e.to_string()),
+        };
+        StartupError::Replay {
+            path: log.path().to_path_buf(),
+            seq,
+            reason,
+        }
+    })
+}
+
+/// A stored event as it is published on the bus.
+pub fn bus_event(source: &str, ev: StoredEvent) -> BusEvent {
+    BusEvent {
+        source: source.to_string(),
+        seq: ev.seq,
+        stream: ev.stream,
+        stream_version: ev.stream_version,
+        event_type: ev.event_type,
+        schema_version: ev.schema_version,
+        recorded_at_ms: ev.recorded_at_ms,
+        payload: ev.payload,
+    }
+}
+
+/// Most events returned by one `events.read` page.
+pub const MAX_EVENTS_PAGE: u32 = 1000;
+
+/// Answers a consumer's catch-up read.
+pub fn events_page(
+    log: &EventLog,
+    source: &str,
+    from_seq: u64,
+    limit: u32,
+) -> Result<EventsPage, vpcroute_eventlog::Error> {
+    let head = log.head()?;
+    let events = log
+        .read_from(from_seq.max(1), limit.clamp(1, MAX_EVENTS_PAGE) as usize)?
+        .into_iter()
+        .map(|e| bus_event(source, e))
+        .collect();
+    Ok(EventsPage { events, head })
+}
+
+/// Where a service keeps the file `name` under its data directory.
+pub fn data_file(args: &ServiceArgs, name: &str) -> PathBuf {
+    Path::new(&args.data_dir).join(name)
+}

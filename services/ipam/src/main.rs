@@ -1,0 +1,59 @@
+//! `vpcroute-ipam`: the address authority of a CloudStack region.
+//!
+//! Start-up: open and verify the event log, rebuild the state by replaying
+//! it, connect to NATS, register the request endpoints (NATS Services API),
+//! then run one event loop. See `server.rs` for how a request becomes a
+//! durable event and a reply.
+
+mod server;
+
+use clap::Parser;
+use vpcroute_bus::{connect, subjects, Startup};
+use vpcroute_ipam::IpamState;
+use vpcroute_protocol::ipam::IpamEvent;
+use vpcroute_service::{init_tracing, open_log, replay, ServiceArgs};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vpcroute-ipam",
+    version,
+    about = "vpcroute address management service"
+)]
+struct Args {
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    init_tracing();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("vpcroute-ipam: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let log = open_log(&args.service, "ipam")?;
+    let mut state = IpamState::new();
+    let head = replay(&log, |ev| {
+        let event: IpamEvent = serde_json::from_value(ev.payload.clone())
+            .map_err(|e| format!("undecodable {} event: {e}", ev.event_type))?;
+        state.apply(&event).map_err(|e| e.to_string())
+    })?;
+    tracing::info!(head, "state rebuilt from the event log");
+
+    // A service comes up even while NATS is down, and connects when it can.
+    let client = connect(
+        &args.service.nats,
+        subjects::ipam::SERVICE_NAME,
+        Startup::RetryForever,
+    )
+    .await?;
+    server::serve(client, log, state).await
+}

@@ -1,0 +1,169 @@
+//! How vpcctl prints: JSON for programs (`--json`), aligned text for people.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use serde::Serialize;
+use vpcroute_protocol::ipam::{Usage, VpcView, ZoneRecord, ZoneView};
+use vpcroute_protocol::{ErrorBody, ErrorCode};
+
+use crate::Output;
+
+pub fn print_ok(out: &Output, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out.json).expect("json"));
+    } else {
+        println!("{}", out.human.trim_end());
+    }
+}
+
+/// Failures go to stdout as JSON with `--json` (so a caller parses one
+/// stream), to stderr as text otherwise.
+pub fn print_err(e: &ErrorBody, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "error": e })).expect("json")
+        );
+    } else {
+        eprintln!("vpcctl: error: {} ({})", e.message, e.code);
+    }
+}
+
+pub fn record<T: Serialize>(r: &T, human: String) -> Output {
+    Output {
+        json: serde_json::to_value(r).expect("json"),
+        human,
+    }
+}
+
+pub fn zone_record(r: &ZoneRecord) -> Output {
+    let cidrs: Vec<String> = r.super_cidrs.iter().map(|c| c.to_string()).collect();
+    record(
+        r,
+        format!("zone {} super-CIDRs {}", r.zone, cidrs.join(", ")),
+    )
+}
+
+fn usage_line(u: &Usage) -> String {
+    let pct = if u.total == 0 {
+        0.0
+    } else {
+        u.used as f64 * 100.0 / u.total as f64
+    };
+    let largest = u
+        .largest_free
+        .map(|n| format!(", largest free block {n}"))
+        .unwrap_or_default();
+    format!(
+        "{} of {} addresses used ({pct:.1}%){largest}",
+        u.used, u.total
+    )
+}
+
+fn write_vpc(s: &mut String, v: &VpcView) {
+    let _ = writeln!(s, "  vpc {} {}  [{}]", v.vpc, v.cidr, usage_line(&v.usage));
+    if let Some(r) = &v.router {
+        let _ = writeln!(
+            s,
+            "    router {} id {} uplink {} {}",
+            r.name, r.router_id, r.uplink_interface, r.uplink_address
+        );
+    }
+    for t in &v.tiers {
+        let iface = t
+            .interface
+            .as_deref()
+            .map(|i| format!(" on {i}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "    tier {} {} gateway {}{iface}  [{}]",
+            t.tier,
+            t.cidr,
+            t.gateway,
+            usage_line(&t.usage)
+        );
+        for vm in &t.vms {
+            let _ = writeln!(s, "      vm {} {}", vm.vm, vm.ip);
+        }
+    }
+}
+
+pub fn zone_view(z: &ZoneView) -> Output {
+    let mut s = String::new();
+    let cidrs: Vec<String> = z.super_cidrs.iter().map(|c| c.to_string()).collect();
+    let _ = writeln!(s, "zone {}  super-CIDRs {}", z.zone, cidrs.join(", "));
+    if z.usage_ipv4.total > 0 {
+        let _ = writeln!(s, "  IPv4: {}", usage_line(&z.usage_ipv4));
+    }
+    if z.usage_ipv6.total > 0 {
+        let _ = writeln!(s, "  IPv6: {}", usage_line(&z.usage_ipv6));
+    }
+    for v in &z.vpcs {
+        write_vpc(&mut s, v);
+    }
+    record(z, s)
+}
+
+pub fn vpc_view(v: &VpcView) -> Output {
+    let mut s = String::new();
+    write_vpc(&mut s, v);
+    record(v, s)
+}
+
+/// `vpcctl log verify`: every `*.sqlite` log in the directory.
+pub fn verify_logs(dir: &Path) -> Result<Output, ErrorBody> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| {
+            ErrorBody::new(
+                ErrorCode::InvalidRequest,
+                format!("cannot read {}: {e}", dir.display()),
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "sqlite"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            format!("no event log (*.sqlite) in {}", dir.display()),
+        ));
+    }
+    let mut report = Vec::new();
+    let mut human = String::new();
+    for f in files {
+        match vpcroute_eventlog::verify_file(&f) {
+            Ok(r) => {
+                let _ = writeln!(
+                    human,
+                    "{}: ok, {} events, head {}",
+                    f.display(),
+                    r.events_checked,
+                    r.head
+                );
+                report.push(serde_json::json!({
+                    "file": f.display().to_string(), "ok": true,
+                    "events": r.events_checked, "head": r.head,
+                }));
+            }
+            Err(vpcroute_eventlog::Error::Corrupt { seq, reason }) => {
+                return Err(ErrorBody::new(
+                    ErrorCode::CorruptLog,
+                    format!("{}: event {seq} {reason}", f.display()),
+                ))
+            }
+            Err(e) => {
+                return Err(ErrorBody::new(
+                    ErrorCode::CorruptLog,
+                    format!("{}: {e}", f.display()),
+                ))
+            }
+        }
+    }
+    Ok(Output {
+        json: serde_json::json!({ "logs": report }),
+        human,
+    })
+}
