@@ -27,6 +27,39 @@ pub mod ipam {
     pub const EVENTS_PREFIX: &str = "vpcroute.events.ipam";
 }
 
+/// Requests served by `area-registry`.
+pub mod areas {
+    pub const SERVICE_NAME: &str = "vpcroute-area-registry";
+    /// Create or change a zone's OSPF settings.
+    pub const ZONE_SET: &str = "vpcroute.areas.zone.set";
+    /// A zone's settings (without key) and its VPCs' areas.
+    pub const ZONE_SHOW: &str = "vpcroute.areas.zone.show";
+    /// One VPC's area.
+    pub const VPC_SHOW: &str = "vpcroute.areas.vpc.show";
+    /// Catch-up reads of the registry's log. Replies hold OSPF keys: only
+    /// the config-renderer is allowed this subject.
+    pub const EVENTS_READ: &str = "vpcroute.areas.events.read";
+    /// Published events, keys redacted.
+    pub const EVENTS_PREFIX: &str = "vpcroute.events.areas";
+}
+
+/// Requests served by `config-renderer`.
+pub mod config {
+    pub const SERVICE_NAME: &str = "vpcroute-config-renderer";
+    /// The current configuration of one router (text holds the key).
+    pub const ROUTER_GET: &str = "vpcroute.config.router.get";
+    /// Every router with its current version.
+    pub const ROUTER_LIST: &str = "vpcroute.config.router.list";
+    pub const EVENTS_READ: &str = "vpcroute.config.events.read";
+    pub const EVENTS_PREFIX: &str = "vpcroute.events.config";
+    /// `vpcroute.config.updated.<router>`: a router has a new version.
+    pub const UPDATED_PREFIX: &str = "vpcroute.config.updated";
+
+    pub fn updated(router: &str) -> String {
+        format!("{UPDATED_PREFIX}.{router}")
+    }
+}
+
 /// The subject on which `service` publishes an event of `event_type`.
 pub fn event_subject(events_prefix: &str, event_type: &str) -> String {
     format!("{events_prefix}.{event_type}")

@@ -322,7 +322,19 @@ impl IpamState {
     }
 
     fn check_router(&self, r: &RouterSpec) -> Result<(), IpamError> {
-        check_name("router", &r.name)?;
+        // Router names become a NATS subject token and an FRR hostname.
+        if r.name.is_empty()
+            || r.name.len() > 63
+            || !r
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(IpamError::InvalidRequest(format!(
+                "router name {:?} must be 1-63 characters of letters, digits, '-', '_'",
+                r.name
+            )));
+        }
         check_interface(&r.uplink_interface)?;
         if r.router_id.is_unspecified() || r.router_id.is_broadcast() {
             return Err(IpamError::InvalidRequest(format!(

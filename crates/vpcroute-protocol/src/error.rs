@@ -41,6 +41,13 @@ pub enum ErrorCode {
     ReservedAddress,
     /// The subnet is too small to hold any VM.
     SubnetTooSmall,
+    /// OSPF settings FRR would not accept (timer out of range, dead not
+    /// above hello, key too long ...).
+    InvalidSettings,
+    UnknownRouter,
+    /// The router's configuration cannot be rendered yet (its VPC has no
+    /// area yet, or its zone no OSPF settings).
+    NotReady,
     /// An event log failed verification (changed, removed or reordered
     /// events).
     CorruptLog,
@@ -70,6 +77,9 @@ impl ErrorCode {
             ErrorCode::VersionConflict => "version_conflict",
             ErrorCode::ReservedAddress => "reserved_address",
             ErrorCode::SubnetTooSmall => "subnet_too_small",
+            ErrorCode::InvalidSettings => "invalid_settings",
+            ErrorCode::UnknownRouter => "unknown_router",
+            ErrorCode::NotReady => "not_ready",
             ErrorCode::CorruptLog => "corrupt_log",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",

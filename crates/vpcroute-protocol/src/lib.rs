@@ -5,6 +5,8 @@
 //!
 //! This crate is data only: no I/O, no NATS, no SQLite.
 
+pub mod areas;
+pub mod config;
 pub mod error;
 pub mod event;
 pub mod ipam;

@@ -3,6 +3,9 @@
 //! bus events. Each service's own logic lives in its crate; this is only
 //! the frame around it.
 
+pub mod commit;
+pub mod follow;
+
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,0 +1,76 @@
+//! Requests, replies and events of the `config-renderer` service: each
+//! router's desired configuration, versioned.
+
+use serde::{Deserialize, Serialize};
+
+/// Configuration dialect of a router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DialectName {
+    #[default]
+    Frr,
+    Quagga,
+}
+
+/// `vpcroute.config.router.get`: the current configuration of a router
+/// (what a router resyncs from after a restart).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfigGet {
+    pub router: String,
+    #[serde(default)]
+    pub dialect: DialectName,
+}
+
+/// The configuration text: one integrated `frr.conf`, or Quagga's split
+/// `zebra.conf` and `ospfd.conf`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConfigText {
+    Frr(String),
+    Quagga { zebra: String, ospfd: String },
+}
+
+/// Reply to `router.get`. The text holds the zone's OSPF key: it is sent
+/// only to whoever may ask (router-sync, operators) and never logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterConfig {
+    pub router: String,
+    /// Goes up by one on every change of the router's configuration text,
+    /// and only then.
+    pub version: u64,
+    pub dialect: DialectName,
+    pub vpc: String,
+    pub zone: String,
+    pub config: ConfigText,
+}
+
+/// `vpcroute.config.router.list` reply item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterSummary {
+    pub router: String,
+    pub version: u64,
+    pub vpc: String,
+    pub zone: String,
+}
+
+/// `vpcroute.config.router.list` request (no fields today; an object so
+/// that filters can be added).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterList {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+}
+
+/// Published on `vpcroute.config.updated.<router>` when a router's
+/// configuration gets a new version. Carries no text (and so no key): the
+/// router's syncer fetches it with `router.get`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfigUpdated {
+    pub router: String,
+    pub version: u64,
+    pub vpc: String,
+    pub zone: String,
+}

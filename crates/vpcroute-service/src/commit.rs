@@ -1,0 +1,351 @@
+//! From a decided command to a durable event, a published event and a
+//! reply: the write path every vpcroute service shares.
+//!
+//! A service's event loop decides a command and applies it in memory at
+//! once, then hands the events to [`Committer::commit`]. The event log's
+//! writer thread commits many commands per fsync (group commit). The reply
+//! is sent only when the commit is durable, by the *acknowledger* task,
+//! which receives outcomes in commit order, publishes the events on NATS in
+//! sequence order, then answers the client.
+//!
+//! If an append fails, the in-memory state is ahead of the log, so the
+//! process stops (fail-stop): on restart the replay restores exactly what
+//! is durable, and a client that got no answer retries with its request id.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_nats::service::Request;
+use tokio::sync::mpsc;
+use vpcroute_bus::encode_reply;
+use vpcroute_eventlog::{
+    AppendOutcome, AppendRequest, EventLog, ExpectedVersion, NewEvent, StoredEvent,
+};
+use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode};
+
+/// Sends a reply without holding up the event loop.
+pub fn respond<T: serde::Serialize>(request: Request, reply: Result<T, ErrorBody>) {
+    let bytes = encode_reply(&reply);
+    tokio::spawn(async move {
+        if let Err(e) = request.respond(Ok(bytes)).await {
+            tracing::warn!("could not send reply: {e}");
+        }
+    });
+}
+
+/// How a stored event is published (a service may redact secrets).
+pub type Publish = Arc<dyn Fn(StoredEvent) -> BusEvent + Send + Sync>;
+
+/// Where a service publishes its events.
+#[derive(Clone)]
+pub struct Publisher {
+    /// The prefix of the event subjects (`vpcroute.events.ipam`).
+    pub events_prefix: &'static str,
+    pub publish: Publish,
+}
+
+impl Publisher {
+    /// Publishes events unchanged, as `source`.
+    pub fn plain(source: &'static str, events_prefix: &'static str) -> Publisher {
+        Publisher {
+            events_prefix,
+            publish: Arc::new(move |ev| crate::bus_event(source, ev)),
+        }
+    }
+}
+
+/// An append's outcome on its way to the acknowledger.
+struct Ack {
+    request: Option<Request>,
+    request_id: String,
+    outcome: Result<AppendOutcome, vpcroute_eventlog::Error>,
+}
+
+pub struct Committer {
+    log: Arc<EventLog>,
+    acks: mpsc::UnboundedSender<Ack>,
+    done: mpsc::UnboundedReceiver<String>,
+    /// Request ids decided but not yet durable, with their fingerprints and
+    /// streams. A retry that arrives meanwhile must not be decided again.
+    inflight: HashMap<String, (String, String)>,
+    /// Next expected version of each stream, counting in-flight appends.
+    versions: HashMap<String, u64>,
+}
+
+/// The error for a request id reused with a different body.
+pub fn id_conflict(request_id: &str) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::RequestIdConflict,
+        format!("request id {request_id:?} was already used for a different request"),
+    )
+}
+
+impl Committer {
+    pub fn new(client: async_nats::Client, log: Arc<EventLog>, publisher: Publisher) -> Self {
+        let (acks, ack_rx) = mpsc::unbounded_channel();
+        let (done_tx, done) = mpsc::unbounded_channel();
+        tokio::spawn(acknowledger(
+            client,
+            log.clone(),
+            publisher,
+            ack_rx,
+            done_tx,
+        ));
+        Committer {
+            log,
+            acks,
+            done,
+            inflight: HashMap::new(),
+            versions: HashMap::new(),
+        }
+    }
+
+    pub fn log(&self) -> &Arc<EventLog> {
+        &self.log
+    }
+
+    /// Waits for the next append to become durable and forgets it as in
+    /// flight. Cancel-safe: meant for a `select!` arm of the event loop.
+    pub async fn settle(&mut self) {
+        if let Some(id) = self.done.recv().await {
+            self.inflight.remove(&id);
+        }
+    }
+
+    /// Handles a request id seen before. Returns the request back when it
+    /// is new and must be decided; otherwise it has been answered (from
+    /// the record, or queued behind its in-flight original).
+    pub fn retry_or_new(
+        &mut self,
+        request: Request,
+        request_id: &str,
+        fingerprint: &str,
+    ) -> Option<Request> {
+        if request_id.is_empty() || request_id.len() > 128 {
+            respond::<()>(
+                request,
+                Err(ErrorBody::new(
+                    ErrorCode::InvalidRequest,
+                    "request_id must be 1-128 characters",
+                )),
+            );
+            return None;
+        }
+        // Durable already: answer from the record, or refuse a reused id.
+        match self.log.recorded_result(request_id) {
+            Ok(Some((recorded_fp, result))) => {
+                let reply = if recorded_fp == fingerprint {
+                    Ok(result)
+                } else {
+                    Err(id_conflict(request_id))
+                };
+                respond(request, reply);
+                return None;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                respond::<()>(
+                    request,
+                    Err(ErrorBody::new(ErrorCode::Internal, e.to_string())),
+                );
+                return None;
+            }
+        }
+        // Decided but not durable yet: it must not be decided a second
+        // time. An empty append with the same id is ordered behind the
+        // original in the writer, which answers it with the original's
+        // recorded reply once that is durable.
+        if let Some((_, stream)) = self.inflight.get(request_id) {
+            let stream = stream.clone();
+            self.submit(
+                Some(request),
+                AppendRequest {
+                    request_id: request_id.to_string(),
+                    fingerprint: fingerprint.to_string(),
+                    stream,
+                    expected: ExpectedVersion::Any,
+                    events: vec![],
+                    result: serde_json::Value::Null,
+                },
+            );
+            return None;
+        }
+        Some(request)
+    }
+
+    /// Appends the events of a decided (and already applied) command to
+    /// `stream`, recording `reply` under `request_id`; the reply goes to
+    /// `request` (if any) once durable.
+    pub fn commit(
+        &mut self,
+        request: Option<Request>,
+        request_id: String,
+        fingerprint: String,
+        stream: String,
+        events: Vec<NewEvent>,
+        reply: serde_json::Value,
+    ) {
+        let log = &self.log;
+        let version = self
+            .versions
+            .entry(stream.clone())
+            .or_insert_with(|| log.stream_version(&stream).unwrap_or(0));
+        let expected = ExpectedVersion::Exact(*version);
+        *version += events.len() as u64;
+        self.inflight
+            .insert(request_id.clone(), (fingerprint.clone(), stream.clone()));
+        self.submit(
+            request,
+            AppendRequest {
+                request_id,
+                fingerprint,
+                stream,
+                expected,
+                events,
+                result: reply,
+            },
+        );
+    }
+
+    fn submit(&self, request: Option<Request>, append: AppendRequest) {
+        let acks = self.acks.clone();
+        let request_id = append.request_id.clone();
+        self.log.submit(
+            append,
+            Box::new(move |outcome| {
+                // The acknowledger outlives every append; if it is gone the
+                // process is shutting down and the reply cannot be sent.
+                let _ = acks.send(Ack {
+                    request,
+                    request_id,
+                    outcome,
+                });
+            }),
+        );
+    }
+}
+
+/// Receives append outcomes in commit order: publishes each appended event
+/// on NATS in sequence order, then replies to the client.
+async fn acknowledger(
+    client: async_nats::Client,
+    log: Arc<EventLog>,
+    publisher: Publisher,
+    mut acks: mpsc::UnboundedReceiver<Ack>,
+    done: mpsc::UnboundedSender<String>,
+) {
+    while let Some(ack) = acks.recv().await {
+        let reply = match ack.outcome {
+            Ok(AppendOutcome::Appended {
+                first_seq,
+                last_seq,
+                result,
+            }) => {
+                if last_seq >= first_seq {
+                    publish(&client, &log, &publisher, first_seq, last_seq).await;
+                }
+                Ok(result)
+            }
+            Ok(AppendOutcome::Duplicate { result }) => Ok(result),
+            Err(vpcroute_eventlog::Error::RequestIdConflict { request_id }) => {
+                Err(id_conflict(&request_id))
+            }
+            Err(e) => {
+                // The state in memory holds a change the log does not:
+                // stop rather than serve it (see the module comment).
+                tracing::error!("event log append failed, stopping: {e}");
+                eprintln!("event log append failed, stopping: {e}");
+                std::process::exit(70);
+            }
+        };
+        let _ = done.send(ack.request_id);
+        if let Some(request) = ack.request {
+            respond(request, reply);
+        }
+    }
+}
+
+async fn publish(
+    client: &async_nats::Client,
+    log: &EventLog,
+    publisher: &Publisher,
+    first: u64,
+    last: u64,
+) {
+    let events = match log.read_from(first, (last - first + 1) as usize) {
+        Ok(evs) => evs,
+        Err(e) => {
+            // Consumers notice the gap in sequence numbers and read the
+            // events back, so a failed publish loses nothing.
+            tracing::warn!("cannot read back events {first}..={last} to publish: {e}");
+            return;
+        }
+    };
+    for ev in events {
+        let subject =
+            vpcroute_bus::subjects::event_subject(publisher.events_prefix, &ev.event_type);
+        let body = serde_json::to_vec(&(publisher.publish)(ev)).expect("events serialise");
+        if let Err(e) = client.publish(subject, body.into()).await {
+            tracing::warn!("cannot publish event: {e}");
+        }
+    }
+}
+
+/// Answers a consumer's catch-up read (`<service>.events.read`) off the
+/// event loop, since it reads SQLite.
+pub fn serve_events_read(log: Arc<EventLog>, source: &'static str, request: Request) {
+    tokio::spawn(async move {
+        let reply = match vpcroute_bus::decode_request::<vpcroute_protocol::ipam::EventsRead>(
+            &request.message.payload,
+        ) {
+            Err(e) => Err(e),
+            Ok(q) => tokio::task::spawn_blocking(move || {
+                crate::events_page(&log, source, q.from_seq, q.limit)
+                    .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))
+            })
+            .await
+            .unwrap_or_else(|e| Err(ErrorBody::new(ErrorCode::Internal, e.to_string()))),
+        };
+        respond(request, reply);
+    });
+}
+
+/// A service registered with the NATS Services API (so `$SRV.PING`,
+/// `$SRV.INFO` and `$SRV.STATS` discover it), with all its endpoints merged
+/// into one stream of `(kind, request)` for one event loop.
+pub struct Endpoints<K> {
+    /// Kept alive: dropping it would stop the discovery responders.
+    pub service: async_nats::service::Service,
+    pub requests: futures::stream::SelectAll<futures::stream::BoxStream<'static, (K, Request)>>,
+}
+
+pub async fn start_endpoints<K: Copy + Send + 'static>(
+    client: &async_nats::Client,
+    service_name: &str,
+    description: &str,
+    endpoints: &[(K, &str, &str)],
+) -> Result<Endpoints<K>, Box<dyn std::error::Error>> {
+    use async_nats::service::ServiceExt;
+    use futures::StreamExt;
+    let service = client
+        .service_builder()
+        .description(description)
+        .start(service_name, env!("CARGO_PKG_VERSION"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut streams = Vec::new();
+    for (kind, name, subject) in endpoints {
+        let kind = *kind;
+        let ep = service
+            .endpoint_builder()
+            .name(*name)
+            .add(*subject)
+            .await
+            .map_err(|e| e.to_string())?;
+        streams.push(ep.map(move |req| (kind, req)).boxed());
+    }
+    Ok(Endpoints {
+        service,
+        requests: futures::stream::select_all(streams),
+    })
+}
