@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::{de::DeserializeOwned, Serialize};
 use vpcroute_bus::{connect, request, subjects, NatsArgs, Startup};
 use vpcroute_protocol::ipam::*;
+use vpcroute_protocol::{areas, config};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 
 #[derive(Debug, Parser)]
@@ -71,25 +72,165 @@ enum Cmd {
     /// Read-only views.
     #[command(subcommand)]
     Show(ShowCmd),
+    /// Virtual routers: desired configuration.
+    #[command(subcommand)]
+    Router(RouterCmd),
     /// Event log maintenance.
     #[command(subcommand)]
     Log(LogCmd),
 }
 
 #[derive(Debug, Subcommand)]
+enum RouterCmd {
+    /// Print a router's current desired configuration (it holds the OSPF
+    /// key: handle the output as a secret).
+    Config {
+        router: String,
+        #[arg(long, value_enum, default_value = "frr")]
+        dialect: DialectArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DialectArg {
+    Frr,
+    Quagga,
+}
+
+#[derive(Debug, Subcommand)]
 enum ZoneCmd {
-    /// Enable dynamic routing in a zone, with its super-CIDRs.
+    /// Enable dynamic routing in a zone, with its super-CIDRs and OSPF
+    /// settings (defaults: backbone 0.0.0.0, hello 10, dead 40, retransmit
+    /// 5, transmit delay 1, MD5 with a generated key).
     Enable {
         zone: String,
         #[arg(long = "super-cidr", required = true)]
         super_cidrs: Vec<String>,
+        #[command(flatten)]
+        ospf: OspfArgs,
     },
-    /// Replace a zone's super-CIDRs (one in use cannot be removed).
+    /// Change a zone: replace its super-CIDRs (one in use cannot be
+    /// removed) and/or change OSPF settings (unnamed ones are kept).
     Update {
         zone: String,
-        #[arg(long = "super-cidr", required = true)]
+        #[arg(long = "super-cidr")]
         super_cidrs: Vec<String>,
+        #[command(flatten)]
+        ospf: OspfArgs,
     },
+}
+
+/// Zone-wide OSPF settings. The key is read from a file or standard input,
+/// never from the command line, where `ps` and shell history would keep it.
+#[derive(Debug, Args)]
+struct OspfArgs {
+    /// Backbone area id (dotted, e.g. 0.0.0.0).
+    #[arg(long)]
+    backbone_area: Option<String>,
+    #[arg(long)]
+    hello_interval: Option<u16>,
+    #[arg(long)]
+    dead_interval: Option<u32>,
+    #[arg(long)]
+    retransmit_interval: Option<u16>,
+    #[arg(long)]
+    transmit_delay: Option<u16>,
+    /// OSPF authentication on the backbone uplinks.
+    #[arg(long, value_enum)]
+    auth: Option<AuthArg>,
+    /// MD5 key id (1-255).
+    #[arg(long)]
+    auth_key_id: Option<u8>,
+    /// File holding the key, or - for standard input.
+    #[arg(long)]
+    auth_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
+enum AuthArg {
+    None,
+    Plaintext,
+    Md5,
+}
+
+impl OspfArgs {
+    fn is_empty(&self) -> bool {
+        self.backbone_area.is_none()
+            && self.hello_interval.is_none()
+            && self.dead_interval.is_none()
+            && self.retransmit_interval.is_none()
+            && self.transmit_delay.is_none()
+            && self.auth.is_none()
+            && self.auth_key_id.is_none()
+            && self.auth_key_file.is_none()
+    }
+
+    /// Builds the area-registry request; reads the key.
+    fn to_request(&self, request_id: &str, zone: &str) -> Result<areas::ZoneOspfSet, ErrorBody> {
+        let invalid = |m: String| ErrorBody::new(ErrorCode::InvalidSettings, m);
+        let backbone = self
+            .backbone_area
+            .as_deref()
+            .map(|a| {
+                a.parse::<areas::AreaId>()
+                    .map_err(|_| invalid(format!("backbone area {a:?} is not an area id")))
+            })
+            .transpose()?;
+        let key = match &self.auth_key_file {
+            None => None,
+            Some(path) => Some(areas::Secret::new(read_key(path)?)),
+        };
+        let auth = match (self.auth, key) {
+            (None, None) if self.auth_key_id.is_none() => None,
+            (Some(AuthArg::None), None) => Some(areas::AuthRequest::None),
+            (Some(AuthArg::None), Some(_)) => {
+                return Err(invalid("--auth none takes no key".into()))
+            }
+            (Some(AuthArg::Plaintext), Some(key)) => Some(areas::AuthRequest::Plaintext { key }),
+            (Some(AuthArg::Plaintext), None) => {
+                return Err(invalid(
+                    "plaintext authentication needs --auth-key-file".into(),
+                ))
+            }
+            // A key or key id alone means MD5, the default.
+            (Some(AuthArg::Md5) | None, key) => Some(areas::AuthRequest::Md5 {
+                key_id: self.auth_key_id.unwrap_or(1),
+                key,
+            }),
+        };
+        Ok(areas::ZoneOspfSet {
+            request_id: request_id.to_string(),
+            zone: zone.to_string(),
+            backbone,
+            hello_interval: self.hello_interval,
+            dead_interval: self.dead_interval,
+            retransmit_interval: self.retransmit_interval,
+            transmit_delay: self.transmit_delay,
+            auth,
+        })
+    }
+}
+
+/// Reads a key from a file or standard input (`-`), without its line end.
+fn read_key(path: &std::path::Path) -> Result<String, ErrorBody> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
+            ErrorBody::new(
+                ErrorCode::InvalidRequest,
+                format!("cannot read key from standard input: {e}"),
+            )
+        })?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(|e| {
+            ErrorBody::new(
+                ErrorCode::InvalidRequest,
+                format!("cannot read key file {}: {e}", path.display()),
+            )
+        })?
+    };
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,6 +371,10 @@ impl Ctx {
             .await
             .map_err(|e| e.into_body())
     }
+
+    async fn call_ospf(&self, set: &areas::ZoneOspfSet) -> Result<areas::ZoneOspfView, ErrorBody> {
+        self.call(subjects::areas::ZONE_SET, set).await
+    }
 }
 
 async fn run(cli: Cli) -> Result<Output, ErrorBody> {
@@ -250,7 +395,16 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
     };
     let rid = ctx.request_id.clone();
     match cli.command {
-        Cmd::Zone(ZoneCmd::Enable { zone, super_cidrs }) => {
+        Cmd::Zone(ZoneCmd::Enable {
+            zone,
+            super_cidrs,
+            ospf,
+        }) => {
+            // Read the key and check the flags before anything is sent, so
+            // a bad flag changes nothing anywhere.
+            let ospf_set = (!ospf.is_empty())
+                .then(|| ospf.to_request(&rid, &zone))
+                .transpose()?;
             let r: ZoneRecord = ctx
                 .call(
                     subjects::ipam::ZONE_ENABLE,
@@ -261,11 +415,43 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
                     },
                 )
                 .await?;
-            Ok(output::zone_record(&r))
+            // The area registry gives a new zone default settings by
+            // itself; explicit ones follow. Re-running the command with the
+            // same --request-id completes a half-done enable.
+            let ospf_view = match ospf_set {
+                Some(set) => Some(ctx.call_ospf(&set).await?),
+                None => None,
+            };
+            Ok(output::zone_record(&r, ospf_view.as_ref()))
         }
-        Cmd::Zone(ZoneCmd::Update { zone, super_cidrs }) => {
-            let r: ZoneRecord = ctx
-                .call(
+        Cmd::Zone(ZoneCmd::Update {
+            zone,
+            super_cidrs,
+            ospf,
+        }) => {
+            if super_cidrs.is_empty() && ospf.is_empty() {
+                return Err(ErrorBody::new(
+                    ErrorCode::InvalidRequest,
+                    "nothing to update: give --super-cidr and/or OSPF settings",
+                ));
+            }
+            let ospf_set = (!ospf.is_empty())
+                .then(|| ospf.to_request(&rid, &zone))
+                .transpose()?;
+            let ospf_view = match ospf_set {
+                Some(set) => Some(ctx.call_ospf(&set).await?),
+                None => None,
+            };
+            let r = if super_cidrs.is_empty() {
+                let v: ZoneView = ctx
+                    .call(subjects::ipam::ZONE_SHOW, &Show { name: zone })
+                    .await?;
+                ZoneRecord {
+                    zone: v.zone,
+                    super_cidrs: v.super_cidrs,
+                }
+            } else {
+                ctx.call(
                     subjects::ipam::ZONE_UPDATE,
                     &ZoneUpdate {
                         request_id: rid,
@@ -273,8 +459,9 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
                         super_cidrs,
                     },
                 )
-                .await?;
-            Ok(output::zone_record(&r))
+                .await?
+            };
+            Ok(output::zone_record(&r, ospf_view.as_ref()))
         }
         Cmd::Vpc(VpcCmd::Create {
             vpc,
@@ -364,15 +551,40 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
         Cmd::Vm(VmCmd::Delete { vm }) => release(&ctx, subjects::ipam::VM_RELEASE, vm).await,
         Cmd::Show(ShowCmd::Zone { zone }) => {
             let v: ZoneView = ctx
-                .call(subjects::ipam::ZONE_SHOW, &Show { name: zone })
+                .call(subjects::ipam::ZONE_SHOW, &Show { name: zone.clone() })
                 .await?;
-            Ok(output::zone_view(&v))
+            // OSPF settings come from the area registry; show the zone
+            // without them if the registry does not answer.
+            let ospf: Option<areas::ZoneOspfView> = ctx
+                .call(subjects::areas::ZONE_SHOW, &Show { name: zone })
+                .await
+                .ok();
+            Ok(output::zone_view(&v, ospf.as_ref()))
         }
         Cmd::Show(ShowCmd::Vpc { vpc }) => {
             let v: VpcView = ctx
-                .call(subjects::ipam::VPC_SHOW, &Show { name: vpc })
+                .call(subjects::ipam::VPC_SHOW, &Show { name: vpc.clone() })
                 .await?;
-            Ok(output::vpc_view(&v))
+            let area: Option<areas::VpcArea> = ctx
+                .call(subjects::areas::VPC_SHOW, &Show { name: vpc })
+                .await
+                .ok();
+            Ok(output::vpc_view(&v, area.map(|a| a.area_id)))
+        }
+        Cmd::Router(RouterCmd::Config { router, dialect }) => {
+            let c: config::RouterConfig = ctx
+                .call(
+                    subjects::config::ROUTER_GET,
+                    &config::RouterConfigGet {
+                        router,
+                        dialect: match dialect {
+                            DialectArg::Frr => config::DialectName::Frr,
+                            DialectArg::Quagga => config::DialectName::Quagga,
+                        },
+                    },
+                )
+                .await?;
+            Ok(output::router_config(&c))
         }
         Cmd::Log(_) => unreachable!("handled above"),
     }

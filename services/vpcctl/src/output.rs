@@ -4,6 +4,8 @@ use std::fmt::Write;
 use std::path::Path;
 
 use serde::Serialize;
+use vpcroute_protocol::areas::{AreaId, ZoneOspfView};
+use vpcroute_protocol::config::{ConfigText, RouterConfig};
 use vpcroute_protocol::ipam::{Usage, VpcView, ZoneRecord, ZoneView};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 
@@ -37,11 +39,25 @@ pub fn record<T: Serialize>(r: &T, human: String) -> Output {
     }
 }
 
-pub fn zone_record(r: &ZoneRecord) -> Output {
+pub fn zone_record(r: &ZoneRecord, ospf: Option<&ZoneOspfView>) -> Output {
     let cidrs: Vec<String> = r.super_cidrs.iter().map(|c| c.to_string()).collect();
-    record(
+    let mut out = record(
         r,
         format!("zone {} super-CIDRs {}", r.zone, cidrs.join(", ")),
+    );
+    if let Some(o) = ospf {
+        out.json["ospf"] = serde_json::to_value(o).expect("json");
+        out.human.push('\n');
+        out.human.push_str(&ospf_line(o));
+    }
+    out
+}
+
+fn ospf_line(o: &ZoneOspfView) -> String {
+    let key = o.key_id.map(|k| format!(" key id {k}")).unwrap_or_default();
+    format!(
+        "  OSPF: backbone {}, hello {}s, dead {}s, retransmit {}s, transmit delay {}s, auth {}{key} (revision {})",
+        o.backbone, o.hello_interval, o.dead_interval, o.retransmit_interval, o.transmit_delay, o.auth, o.revision
     )
 }
 
@@ -61,8 +77,15 @@ fn usage_line(u: &Usage) -> String {
     )
 }
 
-fn write_vpc(s: &mut String, v: &VpcView) {
-    let _ = writeln!(s, "  vpc {} {}  [{}]", v.vpc, v.cidr, usage_line(&v.usage));
+fn write_vpc(s: &mut String, v: &VpcView, area: Option<AreaId>) {
+    let area = area.map(|a| format!(" area {a}")).unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "  vpc {} {}{area}  [{}]",
+        v.vpc,
+        v.cidr,
+        usage_line(&v.usage)
+    );
     if let Some(r) = &v.router {
         let _ = writeln!(
             s,
@@ -90,10 +113,15 @@ fn write_vpc(s: &mut String, v: &VpcView) {
     }
 }
 
-pub fn zone_view(z: &ZoneView) -> Output {
+pub fn zone_view(z: &ZoneView, ospf: Option<&ZoneOspfView>) -> Output {
     let mut s = String::new();
     let cidrs: Vec<String> = z.super_cidrs.iter().map(|c| c.to_string()).collect();
     let _ = writeln!(s, "zone {}  super-CIDRs {}", z.zone, cidrs.join(", "));
+    if let Some(o) = ospf {
+        let _ = writeln!(s, "{}", ospf_line(o));
+    }
+    let area_of =
+        |vpc: &str| ospf.and_then(|o| o.areas.iter().find(|a| a.vpc == vpc).map(|a| a.area_id));
     if z.usage_ipv4.total > 0 {
         let _ = writeln!(s, "  IPv4: {}", usage_line(&z.usage_ipv4));
     }
@@ -101,15 +129,39 @@ pub fn zone_view(z: &ZoneView) -> Output {
         let _ = writeln!(s, "  IPv6: {}", usage_line(&z.usage_ipv6));
     }
     for v in &z.vpcs {
-        write_vpc(&mut s, v);
+        write_vpc(&mut s, v, area_of(&v.vpc));
     }
-    record(z, s)
+    let mut out = record(z, s);
+    if let Some(o) = ospf {
+        out.json["ospf"] = serde_json::to_value(o).expect("json");
+        if let Some(vpcs) = out.json["vpcs"].as_array_mut() {
+            for v in vpcs {
+                let area = v["vpc"].as_str().and_then(area_of);
+                v["area_id"] = serde_json::to_value(area).expect("json");
+            }
+        }
+    }
+    out
 }
 
-pub fn vpc_view(v: &VpcView) -> Output {
+/// `show vpc`: the ipam view plus `area_id` (null while the area registry
+/// has not assigned one, or does not answer).
+pub fn vpc_view(v: &VpcView, area: Option<AreaId>) -> Output {
     let mut s = String::new();
-    write_vpc(&mut s, v);
-    record(v, s)
+    write_vpc(&mut s, v, area);
+    let mut out = record(v, s);
+    out.json["area_id"] = serde_json::to_value(area).expect("json");
+    out
+}
+
+pub fn router_config(c: &RouterConfig) -> Output {
+    let human = match &c.config {
+        ConfigText::Frr(text) => text.clone(),
+        ConfigText::Quagga { zebra, ospfd } => {
+            format!("! ---- zebra.conf ----\n{zebra}\n! ---- ospfd.conf ----\n{ospfd}")
+        }
+    };
+    record(c, human)
 }
 
 /// `vpcctl log verify`: every `*.sqlite` log in the directory.
