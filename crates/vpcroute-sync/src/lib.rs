@@ -1,0 +1,13 @@
+//! router-sync's pure logic, no I/O:
+//! - [`frrconf`]: the part of an FRR configuration vpcroute manages, parsed
+//!   from rendered text or from `show running-config`;
+//! - [`plan`]: the smallest ordered list of vtysh commands that turns the
+//!   running configuration into the desired one;
+//! - [`redact`]: command text made safe for logs (keys removed).
+
+pub mod frrconf;
+pub mod plan;
+pub mod redact;
+
+pub use frrconf::FrrConfig;
+pub use plan::{plan, Plan};

@@ -1,0 +1,329 @@
+//! The smallest ordered list of vtysh commands from a running
+//! configuration to a desired one, worked out on the configuration model
+//! rather than by diffing text (as `frr-reload.py` does).
+//!
+//! Order matters to FRR and to the network:
+//! 1. `router ospf` additions first — above all `area X range`, which FRR
+//!    8.4 only honours reliably when it exists before the area's
+//!    interfaces join (see docs/frr-notes.md);
+//! 2. then each desired interface: new and changed lines before stale ones
+//!    are removed, so an MD5 key rotation adds the new key before the old
+//!    one goes and the adjacency never lacks a common key;
+//! 3. then interfaces vpcroute no longer wants are cleared;
+//! 4. then stale `router ospf` lines, after no interface needs them.
+//!
+//! Lines that did not change produce no command, so an adjacency the
+//! change does not concern is never touched.
+
+use std::collections::BTreeSet;
+
+use crate::frrconf::FrrConfig;
+
+/// What a line sets, so an old and a new value of the same setting are
+/// recognised as a change rather than an addition and a removal.
+fn line_key(line: &str) -> String {
+    let w: Vec<&str> = line.split_whitespace().collect();
+    match w.as_slice() {
+        ["ip", "ospf", "message-digest-key", id, ..] => format!("ip ospf message-digest-key {id}"),
+        ["ip", "ospf", "authentication-key", ..] => "ip ospf authentication-key".into(),
+        ["ip", "ospf", "authentication", ..] => "ip ospf authentication".into(),
+        ["ip", "ospf", "passive", ..] => "ip ospf passive".into(),
+        ["ip", "ospf", setting, _value] => format!("ip ospf {setting}"),
+        ["description", ..] => "description".into(),
+        ["ospf", "router-id", ..] => "ospf router-id".into(),
+        ["area", area, "range", cidr, ..] => format!("area {area} range {cidr}"),
+        ["log-adjacency-changes", ..] => "log-adjacency-changes".into(),
+        ["network", cidr, ..] => format!("network {cidr}"),
+        _ => line.to_string(),
+    }
+}
+
+/// The command that removes `line`.
+fn no_form(line: &str) -> String {
+    let w: Vec<&str> = line.split_whitespace().collect();
+    match w.as_slice() {
+        ["ip", "ospf", "area", ..] => "no ip ospf area".into(),
+        ["ip", "ospf", "message-digest-key", id, ..] => {
+            format!("no ip ospf message-digest-key {id}")
+        }
+        ["ip", "ospf", "authentication-key", ..] => "no ip ospf authentication-key".into(),
+        ["ip", "ospf", "authentication", ..] => "no ip ospf authentication".into(),
+        ["description", ..] => "no description".into(),
+        ["ospf", "router-id", ..] => "no ospf router-id".into(),
+        _ => format!("no {line}"),
+    }
+}
+
+/// Settings FRR refuses to overwrite in place: the old value must go first.
+fn must_remove_before_change(key: &str) -> bool {
+    key == "ip ospf area" || key.starts_with("ip ospf message-digest-key ")
+}
+
+/// Where a command runs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Context {
+    Interface(String),
+    RouterOspf,
+    /// `configure terminal` level.
+    Config,
+}
+
+/// An ordered list of `(context, command)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub steps: Vec<(Context, String)>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    fn push(&mut self, ctx: Context, cmd: impl Into<String>) {
+        self.steps.push((ctx, cmd.into()));
+    }
+
+    /// The plan as a vtysh script: `configure terminal`, each context
+    /// entered once per run of its commands, `end`.
+    pub fn script(&self) -> String {
+        let mut out = String::from("configure terminal\n");
+        let mut current: Option<&Context> = None;
+        for (ctx, cmd) in &self.steps {
+            if current != Some(ctx) {
+                if matches!(
+                    current,
+                    Some(Context::Interface(_)) | Some(Context::RouterOspf)
+                ) {
+                    out.push_str("exit\n");
+                }
+                match ctx {
+                    Context::Interface(name) => out.push_str(&format!("interface {name}\n")),
+                    Context::RouterOspf => out.push_str("router ospf\n"),
+                    Context::Config => {}
+                }
+                current = Some(ctx);
+            }
+            out.push_str(cmd);
+            out.push('\n');
+        }
+        out.push_str("end\n");
+        out
+    }
+}
+
+/// Changes one context's lines from `running` to `desired`: returns the
+/// additions/changes and the removals, separately, so the caller orders
+/// them.
+fn diff_lines(desired: &[String], running: &[String]) -> (Vec<String>, Vec<String>) {
+    let running_set: BTreeSet<&str> = running.iter().map(String::as_str).collect();
+    let desired_keys: BTreeSet<String> = desired.iter().map(|l| line_key(l)).collect();
+    let mut adds = Vec::new();
+    for line in desired {
+        if running_set.contains(line.as_str()) {
+            continue;
+        }
+        let key = line_key(line);
+        if must_remove_before_change(&key) {
+            if let Some(old) = running.iter().find(|r| line_key(r) == key) {
+                adds.push(no_form(old));
+            }
+        }
+        adds.push(line.clone());
+    }
+    let removes = running
+        .iter()
+        .filter(|r| !desired_keys.contains(&line_key(r)))
+        .map(|r| no_form(r))
+        .collect();
+    (adds, removes)
+}
+
+/// The commands that make `running` into `desired`; empty when they agree.
+pub fn plan(desired: &FrrConfig, running: &FrrConfig) -> Plan {
+    let mut p = Plan::default();
+    let empty = Vec::new();
+
+    // A router vpcroute no longer configures at all (its VPC is gone).
+    let Some(desired_ospf) = &desired.router_ospf else {
+        for (name, lines) in &running.interfaces {
+            for l in lines {
+                p.push(Context::Interface(name.clone()), no_form(l));
+            }
+        }
+        if running.router_ospf.is_some() {
+            p.push(Context::Config, "no router ospf");
+        }
+        return p;
+    };
+    let running_ospf = running.router_ospf.as_ref().unwrap_or(&empty);
+    let (ospf_adds, ospf_removes) = diff_lines(desired_ospf, running_ospf);
+    for cmd in ospf_adds {
+        p.push(Context::RouterOspf, cmd);
+    }
+    for (name, lines) in &desired.interfaces {
+        let running_lines = running.interfaces.get(name).unwrap_or(&empty);
+        let (adds, removes) = diff_lines(lines, running_lines);
+        for cmd in adds.into_iter().chain(removes) {
+            p.push(Context::Interface(name.clone()), cmd);
+        }
+    }
+    for (name, lines) in &running.interfaces {
+        if !desired.interfaces.contains_key(name) {
+            for l in lines {
+                p.push(Context::Interface(name.clone()), no_form(l));
+            }
+        }
+    }
+    for cmd in ospf_removes {
+        p.push(Context::RouterOspf, cmd);
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str) -> FrrConfig {
+        FrrConfig::parse(text)
+    }
+
+    const BASE: &str = r"interface eth1
+ ip ospf area 0.0.0.0
+ ip ospf hello-interval 10
+ ip ospf authentication message-digest
+ ip ospf message-digest-key 1 md5 OLDKEY
+exit
+interface eth2
+ ip ospf area 0.0.0.5
+ ip ospf passive
+exit
+router ospf
+ ospf router-id 10.255.0.1
+ area 0.0.0.5 range 10.1.0.0/22
+exit
+";
+
+    #[test]
+    fn equal_configs_need_nothing() {
+        assert!(plan(&cfg(BASE), &cfg(BASE)).is_empty());
+    }
+
+    #[test]
+    fn new_tier_touches_only_its_interface() {
+        let desired =
+            format!("{BASE}interface eth3\n ip ospf area 0.0.0.5\n ip ospf passive\nexit\n");
+        let p = plan(&cfg(&desired), &cfg(BASE));
+        assert_eq!(
+            p.steps,
+            vec![
+                (
+                    Context::Interface("eth3".into()),
+                    "ip ospf area 0.0.0.5".into()
+                ),
+                (Context::Interface("eth3".into()), "ip ospf passive".into()),
+            ]
+        );
+        assert_eq!(
+            p.script(),
+            "configure terminal\ninterface eth3\nip ospf area 0.0.0.5\nip ospf passive\nend\n"
+        );
+    }
+
+    #[test]
+    fn key_rotation_adds_new_key_before_removing_old() {
+        let desired = BASE.replace(
+            "message-digest-key 1 md5 OLDKEY",
+            "message-digest-key 2 md5 NEWKEY",
+        );
+        let p = plan(&cfg(&desired), &cfg(BASE));
+        let cmds: Vec<&str> = p.steps.iter().map(|(_, c)| c.as_str()).collect();
+        assert_eq!(
+            cmds,
+            vec![
+                "ip ospf message-digest-key 2 md5 NEWKEY",
+                "no ip ospf message-digest-key 1"
+            ]
+        );
+    }
+
+    #[test]
+    fn same_key_id_new_key_replaces() {
+        let desired = BASE.replace("OLDKEY", "NEWKEY");
+        let cmds: Vec<String> = plan(&cfg(&desired), &cfg(BASE))
+            .steps
+            .into_iter()
+            .map(|s| s.1)
+            .collect();
+        assert_eq!(
+            cmds,
+            vec![
+                "no ip ospf message-digest-key 1",
+                "ip ospf message-digest-key 1 md5 NEWKEY"
+            ]
+        );
+    }
+
+    #[test]
+    fn timer_change_is_one_command() {
+        let desired = BASE.replace("hello-interval 10", "hello-interval 5");
+        let p = plan(&cfg(&desired), &cfg(BASE));
+        assert_eq!(
+            p.steps,
+            vec![(
+                Context::Interface("eth1".into()),
+                "ip ospf hello-interval 5".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn range_is_added_before_interfaces_and_removed_after() {
+        let running = "interface eth1\n ip ospf area 0.0.0.0\nexit\nrouter ospf\n ospf router-id 1.1.1.1\n area 0.0.0.4 range 10.9.0.0/22\nexit\ninterface eth9\n ip ospf area 0.0.0.4\nexit\n";
+        let desired = "interface eth1\n ip ospf area 0.0.0.0\nexit\ninterface eth2\n ip ospf area 0.0.0.5\nexit\nrouter ospf\n ospf router-id 1.1.1.1\n area 0.0.0.5 range 10.1.0.0/22\nexit\n";
+        let steps = plan(&cfg(desired), &cfg(running)).steps;
+        let pos = |c: &str| steps.iter().position(|(_, s)| s == c).unwrap();
+        assert!(pos("area 0.0.0.5 range 10.1.0.0/22") < pos("ip ospf area 0.0.0.5"));
+        assert!(pos("no ip ospf area") < pos("no area 0.0.0.4 range 10.9.0.0/22"));
+    }
+
+    #[test]
+    fn area_change_removes_old_area_first() {
+        let desired = BASE.replace("ip ospf area 0.0.0.5", "ip ospf area 0.0.0.6");
+        let cmds: Vec<String> = plan(&cfg(&desired), &cfg(BASE))
+            .steps
+            .into_iter()
+            .map(|s| s.1)
+            .collect();
+        assert_eq!(cmds, vec!["no ip ospf area", "ip ospf area 0.0.0.6"]);
+    }
+
+    #[test]
+    fn hand_added_lines_are_removed() {
+        let running = BASE.replace(
+            "router ospf\n",
+            "router ospf\n network 10.99.0.0/16 area 0.0.0.0\n",
+        );
+        let cmds: Vec<String> = plan(&cfg(BASE), &cfg(&running))
+            .steps
+            .into_iter()
+            .map(|s| s.1)
+            .collect();
+        assert_eq!(cmds, vec!["no network 10.99.0.0/16 area 0.0.0.0"]);
+    }
+
+    #[test]
+    fn empty_router_gets_everything_and_deleted_vpc_clears_everything() {
+        let p = plan(&cfg(BASE), &FrrConfig::default());
+        assert_eq!(p.steps.len(), 8);
+        assert_eq!(
+            p.steps[0],
+            (Context::RouterOspf, "ospf router-id 10.255.0.1".into())
+        );
+        let gone = plan(&FrrConfig::default(), &cfg(BASE));
+        assert_eq!(
+            gone.steps.last().unwrap(),
+            &(Context::Config, "no router ospf".into())
+        );
+    }
+}
