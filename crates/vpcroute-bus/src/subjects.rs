@@ -60,6 +60,21 @@ pub mod config {
     }
 }
 
+/// Requests served by `router-sync`.
+pub mod sync {
+    pub const SERVICE_NAME: &str = "vpcroute-router-sync";
+    /// One router's status (`RouterStatus`).
+    pub const ROUTER_STATUS: &str = "vpcroute.sync.router.status";
+    pub const EVENTS_READ: &str = "vpcroute.sync.events.read";
+    pub const EVENTS_PREFIX: &str = "vpcroute.events.sync";
+    /// `vpcroute.sync.status.<router>`: published after every check.
+    pub const STATUS_PREFIX: &str = "vpcroute.sync.status";
+
+    pub fn status(router: &str) -> String {
+        format!("{STATUS_PREFIX}.{router}")
+    }
+}
+
 /// The subject on which `service` publishes an event of `event_type`.
 pub fn event_subject(events_prefix: &str, event_type: &str) -> String {
     format!("{events_prefix}.{event_type}")

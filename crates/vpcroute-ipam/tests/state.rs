@@ -261,3 +261,13 @@ fn fingerprint_ignores_request_id_only() {
     assert_eq!(a.fingerprint(), b.fingerprint());
     assert_ne!(a.fingerprint(), vpc("a", "255.255.254.0").fingerprint());
 }
+
+#[test]
+fn huge_ipv6_counts_serialise() {
+    let (mut s, mut log) = (IpamState::new(), vec![]);
+    run(&mut s, &mut log, zone("z6", &["fd00::/8"]));
+    let view = s.zone_view("z6").unwrap();
+    let v = serde_json::to_value(&view).expect("u128 counts above 2^64 serialise");
+    let back: vpcroute_protocol::ipam::ZoneView = serde_json::from_value(v).unwrap();
+    assert_eq!(back.usage_ipv6.total, 1u128 << 120);
+}

@@ -3,9 +3,11 @@
 //!   from rendered text or from `show running-config`;
 //! - [`plan`]: the smallest ordered list of vtysh commands that turns the
 //!   running configuration into the desired one;
+//! - [`ospf_state`]: neighbours, routes and summaries from FRR's JSON;
 //! - [`redact`]: command text made safe for logs (keys removed).
 
 pub mod frrconf;
+pub mod ospf_state;
 pub mod plan;
 pub mod redact;
 

@@ -89,6 +89,9 @@ enum RouterCmd {
         #[arg(long, value_enum, default_value = "frr")]
         dialect: DialectArg,
     },
+    /// Show what router-sync reports: applied version, last error, OSPF
+    /// neighbours and routes.
+    Status { router: String },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -585,6 +588,15 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
                 )
                 .await?;
             Ok(output::router_config(&c))
+        }
+        Cmd::Router(RouterCmd::Status { router }) => {
+            let st: vpcroute_protocol::sync::RouterStatus = ctx
+                .call(
+                    subjects::sync::ROUTER_STATUS,
+                    &vpcroute_protocol::sync::RouterStatusGet { router },
+                )
+                .await?;
+            Ok(output::router_status(&st))
         }
         Cmd::Log(_) => unreachable!("handled above"),
     }

@@ -219,3 +219,31 @@ pub fn verify_logs(dir: &Path) -> Result<Output, ErrorBody> {
         human,
     })
 }
+
+pub fn router_status(st: &vpcroute_protocol::sync::RouterStatus) -> Output {
+    let v = |x: Option<u64>| x.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+    let mut s = format!(
+        "router {}: {}  desired version {}, applied {}\n  applies {}, repairs {}, failures {}; {} OSPF routes\n",
+        st.router,
+        st.state,
+        v(st.desired_version),
+        v(st.applied_version),
+        st.applies,
+        st.repairs,
+        st.failures,
+        st.ospf_routes
+    );
+    if let Some(e) = &st.last_error {
+        let _ = writeln!(s, "  last error: {e}");
+    }
+    for n in &st.neighbors {
+        let _ = writeln!(
+            s,
+            "  neighbour {} {} {}",
+            n.router_id,
+            n.state,
+            n.interface.as_deref().unwrap_or("")
+        );
+    }
+    record(st, s)
+}

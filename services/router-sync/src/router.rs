@@ -1,0 +1,499 @@
+//! One managed router: its desired configuration, its sync loop, its
+//! status.
+//!
+//! Every `drift_interval` (and at once when the config-renderer announces a
+//! new version) the task reads the running configuration, plans the
+//! commands that bring it to the desired one (`vpcroute_sync::plan`),
+//! applies them live through vtysh, and verifies twice: the running
+//! configuration read back must need no further command, and the VPC's
+//! summary must be in the backbone database. A failure is retried with
+//! exponential backoff and reported in the status and the event log.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use vpcroute_bus::{request, subjects, RequestError};
+use vpcroute_protocol::config::{
+    ConfigText, DialectName, RouterConfig, RouterConfigGet, RouterConfigUpdated,
+};
+use vpcroute_protocol::sync::RouterStatus;
+use vpcroute_protocol::ErrorCode;
+use vpcroute_sync::{ospf_state, plan, FrrConfig};
+
+use crate::vtysh::Vtysh;
+
+/// What router-sync records. No key ever: errors are redacted at the
+/// source and commands are only counted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SyncEvent {
+    /// A new desired version was applied and verified.
+    Applied {
+        router: String,
+        version: u64,
+        commands: usize,
+    },
+    /// The router had drifted from a version already applied (a hand edit,
+    /// a daemon restarted empty) and was put back.
+    DriftRepaired {
+        router: String,
+        version: u64,
+        commands: usize,
+    },
+    ApplyFailed {
+        router: String,
+        version: Option<u64>,
+        error: String,
+    },
+    /// The router's VPC is gone: vpcroute's configuration was removed.
+    Cleared { router: String, commands: usize },
+}
+
+impl SyncEvent {
+    pub fn router(&self) -> &str {
+        match self {
+            SyncEvent::Applied { router, .. }
+            | SyncEvent::DriftRepaired { router, .. }
+            | SyncEvent::ApplyFailed { router, .. }
+            | SyncEvent::Cleared { router, .. } => router,
+        }
+    }
+
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            SyncEvent::Applied { .. } => "applied",
+            SyncEvent::DriftRepaired { .. } => "drift_repaired",
+            SyncEvent::ApplyFailed { .. } => "apply_failed",
+            SyncEvent::Cleared { .. } => "cleared",
+        }
+    }
+}
+
+/// The configuration the router should have.
+#[derive(Debug, Clone)]
+enum Desired {
+    /// Not known yet (config-renderer not reached, or nothing rendered).
+    Unknown,
+    Config {
+        version: u64,
+        model: FrrConfig,
+    },
+    /// The router's VPC was deleted while we managed it.
+    Removed,
+}
+
+pub struct RouterTask {
+    name: String,
+    vtysh: Vtysh,
+    client: async_nats::Client,
+    record: mpsc::UnboundedSender<SyncEvent>,
+    status: watch::Sender<RouterStatus>,
+    desired: Desired,
+    applied: Option<u64>,
+    drift_interval: Duration,
+    effect_timeout: Duration,
+    consecutive_failures: u32,
+    retry_at: Option<Instant>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Why a sync attempt failed.
+enum Failure {
+    /// vtysh could not be run or the daemons did not answer.
+    Unreachable(String),
+    Apply(String),
+}
+
+impl RouterTask {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: String,
+        vtysh: Vtysh,
+        client: async_nats::Client,
+        record: mpsc::UnboundedSender<SyncEvent>,
+        applied: Option<u64>,
+        drift_interval: Duration,
+        effect_timeout: Duration,
+    ) -> RouterTask {
+        let (status, _) = watch::channel(RouterStatus {
+            router: name.clone(),
+            state: "starting".into(),
+            desired_version: None,
+            applied_version: applied,
+            last_error: None,
+            neighbors: vec![],
+            ospf_routes: 0,
+            applies: 0,
+            failures: 0,
+            repairs: 0,
+            updated_at_ms: now_ms(),
+        });
+        RouterTask {
+            name,
+            vtysh,
+            client,
+            record,
+            status,
+            desired: Desired::Unknown,
+            applied,
+            drift_interval,
+            effect_timeout,
+            consecutive_failures: 0,
+            retry_at: None,
+        }
+    }
+
+    pub fn status(&self) -> watch::Receiver<RouterStatus> {
+        self.status.subscribe()
+    }
+
+    pub async fn run(mut self) {
+        let mut updates = match self
+            .client
+            .subscribe(subjects::config::updated(&self.name))
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(router = %self.name, "cannot subscribe to updates: {e}");
+                return;
+            }
+        };
+        let mut tick = tokio::time::interval(self.drift_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Ask for the current configuration at start, and again every so
+        // often in case an announcement was missed.
+        let mut fetch = true;
+        let mut last_fetch = Instant::now();
+        loop {
+            tokio::select! {
+                msg = updates.next() => {
+                    let Some(msg) = msg else { return };
+                    if let Ok(u) = serde_json::from_slice::<RouterConfigUpdated>(&msg.payload) {
+                        let known = match &self.desired { Desired::Config { version, .. } => *version, _ => 0 };
+                        if u.version > known {
+                            fetch = true;
+                            self.retry_at = None; // a new version is worth trying at once
+                        }
+                    }
+                }
+                _ = tick.tick() => {}
+            }
+            if last_fetch.elapsed() > self.drift_interval * 15 {
+                fetch = true;
+            }
+            if fetch {
+                if self.fetch_desired().await {
+                    last_fetch = Instant::now();
+                    fetch = false;
+                }
+            }
+            if self.retry_at.is_some_and(|t| Instant::now() < t) {
+                continue;
+            }
+            match self.sync_once(&mut fetch).await {
+                Ok(()) => {
+                    self.consecutive_failures = 0;
+                    self.retry_at = None;
+                }
+                Err(f) => self.failed(f),
+            }
+            self.publish_status().await;
+        }
+    }
+
+    /// Gets the current desired configuration. False when the
+    /// config-renderer could not be asked (try again later).
+    async fn fetch_desired(&mut self) -> bool {
+        let q = RouterConfigGet {
+            router: self.name.clone(),
+            dialect: DialectName::Frr,
+        };
+        let reply: Result<RouterConfig, RequestError> = request(
+            &self.client,
+            subjects::config::ROUTER_GET,
+            &q,
+            Duration::from_secs(5),
+        )
+        .await;
+        match reply {
+            Ok(c) => {
+                if let ConfigText::Frr(text) = &c.config {
+                    self.desired = Desired::Config {
+                        version: c.version,
+                        model: FrrConfig::parse(text),
+                    };
+                }
+                true
+            }
+            Err(RequestError::Service(e)) if e.code == ErrorCode::UnknownRouter => {
+                // Only a router we configured before can be "removed":
+                // a config-renderer still catching up after a restart
+                // must not make us wipe a router.
+                if matches!(self.desired, Desired::Config { .. }) {
+                    self.desired = Desired::Removed;
+                }
+                true
+            }
+            Err(RequestError::Service(e)) if e.code == ErrorCode::NotReady => true,
+            Err(e) => {
+                tracing::debug!(router = %self.name, "config-renderer not reachable: {e}");
+                false
+            }
+        }
+    }
+
+    async fn sync_once(&mut self, fetch: &mut bool) -> Result<(), Failure> {
+        let running = self.running().await?;
+        let (version, desired) = match &self.desired {
+            Desired::Unknown => return Ok(()),
+            Desired::Removed => {
+                let p = plan(&FrrConfig::default(), &running);
+                if !p.is_empty() {
+                    self.configure(&p.script()).await?;
+                    let _ = self.record.send(SyncEvent::Cleared {
+                        router: self.name.clone(),
+                        commands: p.steps.len(),
+                    });
+                }
+                return Ok(());
+            }
+            Desired::Config { version, model } => (*version, model.clone()),
+        };
+        let p = plan(&desired, &running);
+        if p.is_empty() {
+            if self.applied != Some(version) {
+                self.applied = Some(version);
+                let _ = self.record.send(SyncEvent::Applied {
+                    router: self.name.clone(),
+                    version,
+                    commands: 0,
+                });
+            }
+            return Ok(());
+        }
+        // A router that lost everything was restarted: make sure we apply
+        // the newest configuration, not one fetched before it went away.
+        if running.is_empty() && self.applied.is_some() && !*fetch {
+            *fetch = true;
+            self.fetch_desired().await;
+            *fetch = false;
+            return Box::pin(self.sync_once(fetch)).await;
+        }
+        let drift = self.applied == Some(version);
+        self.set_state("applying");
+        self.configure(&p.script()).await?;
+        // Verify 1: what the router now runs needs no further command.
+        let after = self.running().await?;
+        let rest = plan(&desired, &after);
+        if !rest.is_empty() {
+            return Err(Failure::Apply(format!(
+                "running configuration still differs after apply ({} command(s) short, first: {})",
+                rest.steps.len(),
+                vpcroute_sync::redact::redact_line(&rest.steps[0].1)
+            )));
+        }
+        // Verify 2: the VPC's summary reached the backbone database.
+        self.wait_for_summaries(&desired).await?;
+        self.applied = Some(version);
+        let ev = if drift {
+            SyncEvent::DriftRepaired {
+                router: self.name.clone(),
+                version,
+                commands: p.steps.len(),
+            }
+        } else {
+            SyncEvent::Applied {
+                router: self.name.clone(),
+                version,
+                commands: p.steps.len(),
+            }
+        };
+        tracing::info!(router = %self.name, version, commands = p.steps.len(), drift, "configuration applied and verified");
+        self.status.send_modify(|s| {
+            if drift {
+                s.repairs += 1
+            } else {
+                s.applies += 1
+            }
+        });
+        let _ = self.record.send(ev);
+        Ok(())
+    }
+
+    async fn running(&self) -> Result<FrrConfig, Failure> {
+        let text = self
+            .vtysh
+            .show("show running-config")
+            .await
+            .map_err(|e| Failure::Unreachable(e.to_string()))?;
+        Ok(FrrConfig::parse(&text))
+    }
+
+    async fn configure(&self, script: &str) -> Result<(), Failure> {
+        self.vtysh
+            .configure(script)
+            .await
+            .map_err(|e| Failure::Apply(e.to_string()))
+    }
+
+    /// Waits until every VPC range of the desired configuration is
+    /// originated into the backbone by this router.
+    async fn wait_for_summaries(&self, desired: &FrrConfig) -> Result<(), Failure> {
+        let expected = expected_summaries(desired);
+        if expected.is_empty() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + self.effect_timeout;
+        loop {
+            let db = self
+                .vtysh
+                .show_json("show ip ospf database summary json")
+                .await
+                .map_err(|e| Failure::Unreachable(e.to_string()))?;
+            let missing: Vec<&(String, String, String)> = expected
+                .iter()
+                .filter(|(backbone, net, rid)| !ospf_state::has_summary(&db, backbone, net, rid))
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Failure::Apply(format!(
+                    "summary {} not in the backbone database after {:?}",
+                    missing[0].1, self.effect_timeout
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn failed(&mut self, f: Failure) {
+        self.consecutive_failures += 1;
+        let backoff = Duration::from_millis(500 * 2u64.pow(self.consecutive_failures.min(6)));
+        self.retry_at = Some(Instant::now() + backoff.min(Duration::from_secs(30)));
+        let (state, error) = match f {
+            Failure::Unreachable(e) => ("unreachable", e),
+            Failure::Apply(e) => ("failed", e),
+        };
+        tracing::warn!(router = %self.name, state, "sync failed: {error}");
+        let version = match &self.desired {
+            Desired::Config { version, .. } => Some(*version),
+            _ => None,
+        };
+        if state == "failed" {
+            let _ = self.record.send(SyncEvent::ApplyFailed {
+                router: self.name.clone(),
+                version,
+                error: error.clone(),
+            });
+        }
+        self.status.send_modify(|s| {
+            s.state = state.into();
+            s.last_error = Some(error);
+            s.failures += 1;
+        });
+    }
+
+    fn set_state(&self, state: &str) {
+        self.status.send_modify(|s| s.state = state.into());
+    }
+
+    /// Refreshes the OSPF part of the status and publishes it.
+    async fn publish_status(&self) {
+        let neighbors = self
+            .vtysh
+            .show_json("show ip ospf neighbor json")
+            .await
+            .map(|v| ospf_state::neighbors(&v))
+            .unwrap_or_default();
+        let routes = self
+            .vtysh
+            .show_json("show ip ospf route json")
+            .await
+            .map(|v| ospf_state::route_count(&v))
+            .unwrap_or(0);
+        let desired_version = match &self.desired {
+            Desired::Config { version, .. } => Some(*version),
+            _ => None,
+        };
+        let in_sync = self.retry_at.is_none();
+        let applied = self.applied;
+        self.status.send_modify(|s| {
+            s.neighbors = neighbors;
+            s.ospf_routes = routes;
+            s.desired_version = desired_version;
+            s.applied_version = applied;
+            s.updated_at_ms = now_ms();
+            if in_sync {
+                s.last_error = None;
+                s.state = match desired_version {
+                    None => "no_config".into(),
+                    Some(_) => "in_sync".into(),
+                };
+            }
+        });
+        let status = self.status.borrow().clone();
+        let body = serde_json::to_vec(&status).expect("status serialises");
+        if let Err(e) = self
+            .client
+            .publish(subjects::sync::status(&self.name), body.into())
+            .await
+        {
+            tracing::debug!("cannot publish status: {e}");
+        }
+    }
+}
+
+/// `(backbone area, VPC network address, router id)` for every VPC range
+/// that has at least one interface in its area (a range with no active
+/// network inside is, rightly, not originated).
+fn expected_summaries(desired: &FrrConfig) -> Vec<(String, String, String)> {
+    let Some(ospf) = &desired.router_ospf else {
+        return vec![];
+    };
+    let router_id = ospf
+        .iter()
+        .find_map(|l| l.strip_prefix("ospf router-id "))
+        .unwrap_or_default()
+        .to_string();
+    let area_of = |lines: &Vec<String>| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix("ip ospf area "))
+            .map(str::to_string)
+    };
+    let backbone = desired
+        .interfaces
+        .values()
+        .find(|lines| lines.iter().any(|l| l == "description vpcroute uplink"))
+        .and_then(area_of)
+        .unwrap_or_else(|| "0.0.0.0".into());
+    ospf.iter()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            match w.as_slice() {
+                ["area", area, "range", cidr, ..] => Some((area.to_string(), cidr.to_string())),
+                _ => None,
+            }
+        })
+        .filter(|(area, _)| {
+            desired
+                .interfaces
+                .values()
+                .any(|lines| area_of(lines).as_deref() == Some(area.as_str()))
+        })
+        .map(|(_, cidr)| {
+            let net = cidr.split('/').next().unwrap_or_default().to_string();
+            (backbone.clone(), net, router_id.clone())
+        })
+        .collect()
+}
