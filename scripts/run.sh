@@ -34,7 +34,7 @@ nats-server -a 127.0.0.1 -p "$PORT" >"$STATE/logs/nats.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 
-for svc in ipam; do
+for svc in ipam area-registry config-renderer; do
     "$BIN/vpcroute-$svc" --data-dir "$STATE/$svc" >"$STATE/logs/$svc.log" 2>&1 &
     pids+=($!)
 done

@@ -80,9 +80,8 @@ async fn run(
                     continue;
                 }
                 // A gap, or payloads must come from the log.
-                match catch_up(&client, &cfg, &tx, &mut next).await {
-                    Err(Closed) => return,
-                    Ok(()) => {}
+                if let Err(Closed) = catch_up(&client, &cfg, &tx, &mut next).await {
+                    return;
                 }
             }
             _ = poll.tick() => {

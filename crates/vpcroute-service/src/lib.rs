@@ -29,13 +29,24 @@ pub struct ServiceArgs {
     pub unsafe_no_fsync: bool,
 }
 
-/// Logs go to stderr; `RUST_LOG` picks the level (default `info`).
+/// Logs go to stderr; `RUST_LOG` picks the level (default `info`), except
+/// that `async_nats` never logs at `trace`: there it prints every message
+/// payload, and `zone.set` requests, `events.read` replies of the area
+/// registry and router configurations hold OSPF keys.
 pub fn init_tracing() {
+    use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let no_payloads = tracing_subscriber::filter::filter_fn(|meta| {
+        !(*meta.level() == tracing::Level::TRACE && meta.target().starts_with("async_nats"))
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter)
+                .with_filter(no_payloads),
+        )
         .init();
 }
 

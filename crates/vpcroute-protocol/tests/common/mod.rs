@@ -160,10 +160,11 @@ impl Schemas {
     }
 
     fn subject_entry(&self, subject: &str) -> Option<&Value> {
-        self.index["subjects"]
-            .as_array()?
-            .iter()
-            .find(|e| e["subject"].as_str().is_some_and(|p| subject_matches(p, subject)))
+        self.index["subjects"].as_array()?.iter().find(|e| {
+            e["subject"]
+                .as_str()
+                .is_some_and(|p| subject_matches(p, subject))
+        })
     }
 
     /// The request schema (path relative to `schemas/`) of a subject.
@@ -178,10 +179,11 @@ impl Schemas {
 
     /// The schema of an event published on `subject`.
     pub fn event_schema(&self, subject: &str) -> Option<&str> {
-        self.index["events"]
-            .as_array()?
-            .iter()
-            .find(|e| e["subject"].as_str().is_some_and(|p| subject_matches(p, subject)))?["schema"]
+        self.index["events"].as_array()?.iter().find(|e| {
+            e["subject"]
+                .as_str()
+                .is_some_and(|p| subject_matches(p, subject))
+        })?["schema"]
             .as_str()
     }
 

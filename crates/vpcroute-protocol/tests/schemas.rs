@@ -1,0 +1,1236 @@
+//! The JSON Schemas in `schemas/` against the Rust types they describe.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use common::{Schemas, BASE_URI};
+use ipnet::{IpNet, Ipv4Net};
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::{json, Value};
+use vpcroute_bus::subjects;
+use vpcroute_protocol::ipam::*;
+use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode, Reply};
+
+const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
+
+fn schemas() -> Schemas {
+    Schemas::load()
+}
+
+/// A message as it is on the wire: written as bytes, parsed back. (Going
+/// through bytes rather than `to_value` keeps u128 counts above 2^64, which
+/// `serde_json::Value` cannot hold as integers.)
+fn wire<T: Serialize>(v: &T) -> Value {
+    serde_json::from_slice(&serde_json::to_vec(v).expect("serialises")).expect("parses")
+}
+
+fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[track_caller]
+fn assert_valid(s: &Schemas, uri: &str, instance: &Value) {
+    if let Err(errors) = s.check(uri, instance) {
+        panic!(
+            "{instance} should be valid against {uri}:\n  {}",
+            errors.join("\n  ")
+        );
+    }
+}
+
+#[track_caller]
+fn assert_invalid(s: &Schemas, uri: &str, instance: &Value) {
+    assert!(
+        s.check(uri, instance).is_err(),
+        "{instance} should be rejected by {uri}"
+    );
+}
+
+/// Every `$ref` string anywhere in `v`.
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if k == "$ref" {
+                    out.push(x.as_str().expect("$ref is a string").to_string());
+                } else {
+                    refs(x, out);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+        _ => {}
+    }
+}
+
+/// Resolves `reference` (relative to the document `rel`) to a document path
+/// and a JSON pointer, by hand, independently of the validator.
+fn resolve_ref(rel: &str, reference: &str) -> (String, String) {
+    let (path, fragment) = reference.split_once('#').unwrap_or((reference, ""));
+    let doc = if path.is_empty() {
+        rel.to_string()
+    } else if let Some(abs) = path.strip_prefix(BASE_URI) {
+        abs.to_string()
+    } else {
+        let mut parts: Vec<&str> = rel.split('/').collect();
+        parts.pop();
+        for seg in path.split('/') {
+            match seg {
+                ".." => {
+                    assert!(parts.pop().is_some(), "{rel}: {reference} leaves schemas/");
+                }
+                "." => {}
+                s => parts.push(s),
+            }
+        }
+        parts.join("/")
+    };
+    (doc, fragment.to_string())
+}
+
+// ------------------------------------------------------------------- 1
+
+#[test]
+fn every_schema_is_a_valid_draft_2020_12_schema_with_its_id() {
+    let s = schemas();
+    assert!(s.docs.len() >= 25, "only {} schema files", s.docs.len());
+    for (rel, doc) in &s.docs {
+        assert_eq!(doc["$schema"], DRAFT_2020_12, "{rel}: $schema");
+        assert_eq!(
+            doc["$id"].as_str(),
+            Some(Schemas::id_of(rel).as_str()),
+            "{rel}: $id must mirror the path"
+        );
+        if let Err(e) = jsonschema::meta::validate(doc) {
+            panic!("{rel} is not a valid schema: {e}");
+        }
+        s.try_validator(rel)
+            .unwrap_or_else(|e| panic!("{rel} does not compile: {e}"));
+    }
+}
+
+#[test]
+fn every_ref_resolves() {
+    let s = schemas();
+    let mut checked = 0;
+    for (rel, doc) in &s.docs {
+        let mut found = Vec::new();
+        refs(doc, &mut found);
+        for r in found {
+            let (target, pointer) = resolve_ref(rel, &r);
+            let target_doc = s
+                .docs
+                .get(&target)
+                .unwrap_or_else(|| panic!("{rel}: $ref {r:?} names a missing file {target}"));
+            assert!(
+                target_doc.pointer(&pointer).is_some(),
+                "{rel}: $ref {r:?}: {target} has nothing at {pointer:?}"
+            );
+            // And the validator resolves it the same way.
+            let abs = format!("{}#{pointer}", Schemas::id_of(&target));
+            s.try_validator(&abs)
+                .unwrap_or_else(|e| panic!("{rel}: $ref {r:?}: {e}"));
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} $refs checked");
+}
+
+#[test]
+fn a_dangling_ref_is_caught() {
+    // The loader must not silently accept a reference to nothing.
+    let s = schemas();
+    for bad in [
+        json!({"$ref": "https://vpcroute.dev/schemas/common.json#/$defs/no_such_def"}),
+        json!({"$ref": "https://vpcroute.dev/schemas/no_such_file.json"}),
+    ] {
+        assert!(s.options().build(&bad).is_err(), "{bad} compiled");
+    }
+}
+
+// ------------------------------------------------------------------- 2
+
+/// Validates each `examples` entry of the schema at `uri` and returns them.
+fn check_examples(s: &Schemas, uri: &str, node: &Value) -> Vec<Value> {
+    let examples = node["examples"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{uri}: no examples array"))
+        .clone();
+    assert!(!examples.is_empty(), "{uri}: empty examples");
+    for ex in &examples {
+        assert_valid(s, uri, ex);
+    }
+    examples
+}
+
+#[test]
+fn every_example_is_valid() {
+    let s = schemas();
+    for (rel, doc) in &s.docs {
+        if rel != "common.json" {
+            let examples = check_examples(&s, rel, doc);
+            if rel.ends_with(".reply.json") {
+                assert!(
+                    examples.iter().any(|e| e.get("ok").is_some()),
+                    "{rel}: no ok example"
+                );
+                assert!(
+                    examples.iter().any(|e| e.get("error").is_some()),
+                    "{rel}: no error example"
+                );
+            }
+        }
+        if let Some(defs) = doc.get("$defs").and_then(Value::as_object) {
+            for (name, def) in defs {
+                let uri = format!("{rel}#/$defs/{name}");
+                if rel == "common.json" || def.get("examples").is_some() {
+                    check_examples(&s, &uri, def);
+                }
+            }
+        }
+    }
+}
+
+/// Deserialises every example of `rel` into `T`: the examples are not only
+/// valid against the schema but real messages. Read from the file's text,
+/// as a client reads a message: u128 counts above 2^64 do not survive a
+/// detour through `serde_json::Value` (they become floats).
+fn examples_as<T: DeserializeOwned>(s: &Schemas, rel: &str) -> Vec<T> {
+    #[derive(serde::Deserialize)]
+    struct Doc<T> {
+        examples: Vec<T>,
+    }
+    let text = std::fs::read_to_string(s.dir.join(rel)).unwrap();
+    let doc: Doc<T> = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{rel}: an example does not deserialise: {e}"));
+    assert_eq!(
+        doc.examples.len(),
+        s.docs[rel]["examples"].as_array().unwrap().len()
+    );
+    doc.examples
+}
+
+#[test]
+fn examples_deserialise_into_the_rust_types() {
+    let s = schemas();
+    examples_as::<ZoneEnable>(&s, "ipam/zone.enable.request.json");
+    examples_as::<ZoneUpdate>(&s, "ipam/zone.update.request.json");
+    examples_as::<Show>(&s, "ipam/zone.show.request.json");
+    examples_as::<VpcAllocate>(&s, "ipam/vpc.allocate.request.json");
+    examples_as::<Release>(&s, "ipam/vpc.release.request.json");
+    examples_as::<Show>(&s, "ipam/vpc.show.request.json");
+    examples_as::<TierAllocate>(&s, "ipam/tier.allocate.request.json");
+    examples_as::<Release>(&s, "ipam/tier.release.request.json");
+    examples_as::<VmAllocate>(&s, "ipam/vm.allocate.request.json");
+    examples_as::<Release>(&s, "ipam/vm.release.request.json");
+    examples_as::<EventsRead>(&s, "ipam/events.read.request.json");
+
+    examples_as::<Reply<ZoneRecord>>(&s, "ipam/zone.enable.reply.json");
+    examples_as::<Reply<ZoneRecord>>(&s, "ipam/zone.update.reply.json");
+    examples_as::<Reply<ZoneView>>(&s, "ipam/zone.show.reply.json");
+    examples_as::<Reply<VpcRecord>>(&s, "ipam/vpc.allocate.reply.json");
+    examples_as::<Reply<Released>>(&s, "ipam/vpc.release.reply.json");
+    examples_as::<Reply<VpcView>>(&s, "ipam/vpc.show.reply.json");
+    examples_as::<Reply<TierRecord>>(&s, "ipam/tier.allocate.reply.json");
+    examples_as::<Reply<Released>>(&s, "ipam/tier.release.reply.json");
+    examples_as::<Reply<VmRecord>>(&s, "ipam/vm.allocate.reply.json");
+    examples_as::<Reply<Released>>(&s, "ipam/vm.release.reply.json");
+    examples_as::<Reply<EventsPage>>(&s, "ipam/events.read.reply.json");
+
+    let errors: Vec<Value> = s.docs["error.json"]["examples"]
+        .as_array()
+        .unwrap()
+        .to_vec();
+    for e in errors {
+        serde_json::from_value::<Reply<()>>(e).expect("error example is a Reply");
+    }
+    for ev in examples_as::<BusEvent>(&s, "events/ipam.event.json") {
+        let payload: IpamEvent = serde_json::from_value(ev.payload).expect("payload");
+        assert_eq!(payload.event_type(), ev.event_type);
+    }
+}
+
+// ------------------------------------------------------------------- 3
+
+const REQ: &str = "ipam/";
+
+fn router() -> RouterSpec {
+    RouterSpec {
+        name: "r-vpc-blue".into(),
+        router_id: Ipv4Addr::new(10, 255, 0, 7),
+        uplink_interface: "eth1".into(),
+        uplink_address: "192.168.100.2/24".parse::<Ipv4Net>().unwrap(),
+    }
+}
+
+fn requests() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            subjects::ipam::ZONE_ENABLE,
+            wire(&ZoneEnable {
+                request_id: "r1".into(),
+                zone: "zone-1".into(),
+                super_cidrs: vec!["10.0.0.0/8".into(), "fd00::/32".into()],
+            }),
+        ),
+        (
+            subjects::ipam::ZONE_UPDATE,
+            wire(&ZoneUpdate {
+                request_id: "r2".into(),
+                zone: "zone-1".into(),
+                super_cidrs: vec!["10.0.0.0/8".into(), "2001:db8::/32".into()],
+            }),
+        ),
+        (
+            subjects::ipam::ZONE_SHOW,
+            wire(&Show {
+                name: "zone-1".into(),
+            }),
+        ),
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            wire(&VpcAllocate {
+                request_id: "r3".into(),
+                vpc: "vpc-blue".into(),
+                zone: "zone-1".into(),
+                netmask: Some("255.255.0.0".into()),
+                prefix_length: None,
+                family: Family::Ipv4,
+                router: Some(router()),
+            }),
+        ),
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            wire(&VpcAllocate {
+                request_id: "r4".into(),
+                vpc: "vpc-v6".into(),
+                zone: "zone-1".into(),
+                netmask: None,
+                prefix_length: Some(48),
+                family: Family::Ipv6,
+                router: None,
+            }),
+        ),
+        (
+            subjects::ipam::VPC_RELEASE,
+            wire(&Release {
+                request_id: "r5".into(),
+                name: "vpc-blue".into(),
+            }),
+        ),
+        (
+            subjects::ipam::VPC_SHOW,
+            wire(&Show {
+                name: "vpc-blue".into(),
+            }),
+        ),
+        (
+            subjects::ipam::TIER_ALLOCATE,
+            wire(&TierAllocate {
+                request_id: "r6".into(),
+                tier: "tier-web".into(),
+                vpc: "vpc-blue".into(),
+                gateway: Some("10.1.0.1".into()),
+                netmask: Some("255.255.255.0".into()),
+                prefix_length: None,
+                interface: Some("eth2".into()),
+            }),
+        ),
+        (
+            subjects::ipam::TIER_ALLOCATE,
+            wire(&TierAllocate {
+                request_id: "r7".into(),
+                tier: "tier-v6".into(),
+                vpc: "vpc-v6".into(),
+                gateway: Some("fd00:0:1:2::1".into()),
+                netmask: None,
+                prefix_length: Some(64),
+                interface: None,
+            }),
+        ),
+        (
+            subjects::ipam::TIER_RELEASE,
+            wire(&Release {
+                request_id: "r8".into(),
+                name: "tier-web".into(),
+            }),
+        ),
+        (
+            subjects::ipam::VM_ALLOCATE,
+            wire(&VmAllocate {
+                request_id: "r9".into(),
+                vm: "vm-1".into(),
+                tier: "tier-web".into(),
+                ip: None,
+            }),
+        ),
+        (
+            subjects::ipam::VM_ALLOCATE,
+            wire(&VmAllocate {
+                request_id: "r10".into(),
+                vm: "vm-2".into(),
+                tier: "tier-v6".into(),
+                ip: Some("fd00:0:1:2::a".into()),
+            }),
+        ),
+        (
+            subjects::ipam::VM_RELEASE,
+            wire(&Release {
+                request_id: "r11".into(),
+                name: "vm-1".into(),
+            }),
+        ),
+        (
+            subjects::ipam::EVENTS_READ,
+            wire(&EventsRead {
+                from_seq: 1,
+                limit: 1000,
+            }),
+        ),
+    ]
+}
+
+#[test]
+fn real_requests_are_valid() {
+    let s = schemas();
+    let mut seen = BTreeSet::new();
+    for (subject, msg) in requests() {
+        let schema = s.request_schema(subject).expect("indexed");
+        assert!(schema.starts_with(REQ));
+        assert_valid(&s, schema, &msg);
+        seen.insert(subject);
+    }
+    assert_eq!(seen.len(), 11, "a request subject is not exercised");
+    // Defaults may be left out, as serde allows.
+    assert_valid(&s, "ipam/events.read.request.json", &json!({"from_seq": 7}));
+}
+
+fn usage(total: u128, used: u128, largest_free: Option<&str>) -> Usage {
+    Usage {
+        total,
+        used,
+        free: total - used,
+        largest_free: largest_free.map(net),
+    }
+}
+
+fn ipam_events() -> Vec<IpamEvent> {
+    let all = vec![
+        IpamEvent::ZoneEnabled {
+            zone: "zone-1".into(),
+            super_cidrs: vec![net("10.0.0.0/8"), net("fd00::/32")],
+        },
+        IpamEvent::ZoneSuperCidrsChanged {
+            zone: "zone-1".into(),
+            super_cidrs: vec![net("10.0.0.0/8")],
+        },
+        IpamEvent::VpcAllocated {
+            vpc: "vpc-blue".into(),
+            zone: "zone-1".into(),
+            cidr: net("10.1.0.0/16"),
+            router: Some(router()),
+        },
+        IpamEvent::VpcAllocated {
+            vpc: "vpc-v6".into(),
+            zone: "zone-1".into(),
+            cidr: net("fd00:0:1::/48"),
+            router: None,
+        },
+        IpamEvent::VpcReleased {
+            vpc: "vpc-blue".into(),
+            zone: "zone-1".into(),
+            cidr: net("10.1.0.0/16"),
+        },
+        IpamEvent::TierAllocated {
+            tier: "tier-web".into(),
+            vpc: "vpc-blue".into(),
+            cidr: net("10.1.0.0/24"),
+            gateway: ip("10.1.0.1"),
+            interface: Some("eth2".into()),
+        },
+        IpamEvent::TierReleased {
+            tier: "tier-web".into(),
+            vpc: "vpc-blue".into(),
+            cidr: net("10.1.0.0/24"),
+        },
+        IpamEvent::VmAddressAllocated {
+            vm: "vm-1".into(),
+            tier: "tier-v6".into(),
+            ip: IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 1, 2, 0, 0, 0, 0xa)),
+        },
+        IpamEvent::VmAddressReleased {
+            vm: "vm-1".into(),
+            tier: "tier-web".into(),
+            ip: ip("10.1.0.10"),
+        },
+    ];
+    // Adding a variant breaks this match: give it a schema ($defs/<type> in
+    // events/ipam.event.json) and an instance above.
+    for ev in &all {
+        match ev {
+            IpamEvent::ZoneEnabled { .. }
+            | IpamEvent::ZoneSuperCidrsChanged { .. }
+            | IpamEvent::VpcAllocated { .. }
+            | IpamEvent::VpcReleased { .. }
+            | IpamEvent::TierAllocated { .. }
+            | IpamEvent::TierReleased { .. }
+            | IpamEvent::VmAddressAllocated { .. }
+            | IpamEvent::VmAddressReleased { .. } => {}
+        }
+    }
+    all
+}
+
+fn bus_event(seq: u64, ev: &IpamEvent) -> BusEvent {
+    BusEvent {
+        source: "ipam".into(),
+        seq,
+        stream: "zone/zone-1".into(),
+        stream_version: seq,
+        event_type: ev.event_type().into(),
+        schema_version: IpamEvent::SCHEMA_VERSION,
+        recorded_at_ms: 1_718_000_000_000,
+        payload: serde_json::to_value(ev).unwrap(),
+    }
+}
+
+fn err(code: ErrorCode) -> ErrorBody {
+    ErrorBody::new(code, format!("something is {code}"))
+}
+
+#[test]
+fn real_replies_are_valid() {
+    let s = schemas();
+    let zone = ZoneRecord {
+        zone: "zone-1".into(),
+        super_cidrs: vec![net("10.0.0.0/8"), net("fd00::/32")],
+    };
+    let vpc = VpcRecord {
+        vpc: "vpc-blue".into(),
+        zone: "zone-1".into(),
+        cidr: net("10.1.0.0/16"),
+        router: Some(router()),
+    };
+    let vpc6 = VpcRecord {
+        vpc: "vpc-v6".into(),
+        zone: "zone-1".into(),
+        cidr: net("fd00:0:1::/48"),
+        router: None,
+    };
+    let tier = TierRecord {
+        tier: "tier-web".into(),
+        vpc: "vpc-blue".into(),
+        cidr: net("10.1.0.0/24"),
+        gateway: ip("10.1.0.1"),
+        interface: Some("eth2".into()),
+    };
+    let tier6 = TierRecord {
+        tier: "tier-v6".into(),
+        vpc: "vpc-v6".into(),
+        cidr: net("fd00:0:1:2::/64"),
+        gateway: ip("fd00:0:1:2::1"),
+        interface: None,
+    };
+    let vm = VmRecord {
+        vm: "vm-1".into(),
+        tier: "tier-web".into(),
+        ip: ip("10.1.0.10"),
+    };
+    let vm6 = VmRecord {
+        vm: "vm-2".into(),
+        tier: "tier-v6".into(),
+        ip: ip("fd00:0:1:2::a"),
+    };
+    let tier_view = TierView {
+        tier: "tier-web".into(),
+        cidr: net("10.1.0.0/24"),
+        gateway: ip("10.1.0.1"),
+        interface: None,
+        usage: usage(256, 256, None),
+        vms: vec![vm.clone()],
+    };
+    let tier6_view = TierView {
+        tier: "tier-v6".into(),
+        cidr: net("fd00:0:1:2::/64"),
+        gateway: ip("fd00:0:1:2::1"),
+        interface: Some("eth3".into()),
+        usage: usage(1 << 64, 3, Some("fd00:0:1:2:8000::/65")),
+        vms: vec![vm6.clone()],
+    };
+    let vpc_view = VpcView {
+        vpc: "vpc-blue".into(),
+        zone: "zone-1".into(),
+        cidr: net("10.1.0.0/16"),
+        router: Some(router()),
+        usage: usage(65536, 256, Some("10.1.128.0/17")),
+        tiers: vec![tier_view],
+    };
+    let vpc6_view = VpcView {
+        vpc: "vpc-v6".into(),
+        zone: "zone-1".into(),
+        cidr: net("fd00:0:1::/48"),
+        router: None,
+        usage: usage(1 << 80, 1 << 64, Some("fd00:0:1:8000::/49")),
+        tiers: vec![tier6_view],
+    };
+    let zone_view = ZoneView {
+        zone: "zone-1".into(),
+        super_cidrs: vec![net("10.0.0.0/8"), net("fd00::/32")],
+        usage_ipv4: usage(1 << 24, 65536, Some("10.128.0.0/9")),
+        usage_ipv6: usage(1 << 96, 1 << 80, Some("fd00:8000::/33")),
+        vpcs: vec![vpc_view.clone(), vpc6_view.clone()],
+    };
+    let empty_zone = ZoneView {
+        zone: "zone-2".into(),
+        super_cidrs: vec![],
+        usage_ipv4: Usage::default(),
+        usage_ipv6: Usage::default(),
+        vpcs: vec![],
+    };
+    let released = |name: &str, a: &str| Released {
+        name: name.into(),
+        address: net(a),
+    };
+    let page = EventsPage {
+        events: ipam_events()
+            .iter()
+            .enumerate()
+            .map(|(i, ev)| bus_event(i as u64 + 1, ev))
+            .collect(),
+        head: 9,
+    };
+
+    let ok: Vec<(&str, Value)> = vec![
+        (subjects::ipam::ZONE_ENABLE, wire(&Reply::Ok(zone.clone()))),
+        (subjects::ipam::ZONE_UPDATE, wire(&Reply::Ok(zone))),
+        (subjects::ipam::ZONE_SHOW, wire(&Reply::Ok(zone_view))),
+        (subjects::ipam::ZONE_SHOW, wire(&Reply::Ok(empty_zone))),
+        (subjects::ipam::VPC_ALLOCATE, wire(&Reply::Ok(vpc))),
+        (subjects::ipam::VPC_ALLOCATE, wire(&Reply::Ok(vpc6))),
+        (
+            subjects::ipam::VPC_RELEASE,
+            wire(&Reply::Ok(released("vpc-blue", "10.1.0.0/16"))),
+        ),
+        (subjects::ipam::VPC_SHOW, wire(&Reply::Ok(vpc_view))),
+        (subjects::ipam::VPC_SHOW, wire(&Reply::Ok(vpc6_view))),
+        (subjects::ipam::TIER_ALLOCATE, wire(&Reply::Ok(tier))),
+        (subjects::ipam::TIER_ALLOCATE, wire(&Reply::Ok(tier6))),
+        (
+            subjects::ipam::TIER_RELEASE,
+            wire(&Reply::Ok(released("tier-web", "10.1.0.0/24"))),
+        ),
+        (subjects::ipam::VM_ALLOCATE, wire(&Reply::Ok(vm))),
+        (subjects::ipam::VM_ALLOCATE, wire(&Reply::Ok(vm6))),
+        (
+            subjects::ipam::VM_RELEASE,
+            wire(&Reply::Ok(released("vm-2", "fd00:0:1:2::a/128"))),
+        ),
+        (subjects::ipam::EVENTS_READ, wire(&Reply::Ok(page))),
+        (
+            subjects::ipam::EVENTS_READ,
+            wire(&Reply::Ok(EventsPage {
+                events: vec![],
+                head: 0,
+            })),
+        ),
+    ];
+    for (subject, msg) in &ok {
+        s.check_reply(subject, msg)
+            .unwrap_or_else(|e| panic!("{subject}: {msg}\n  {}", e.join("\n  ")));
+    }
+    // Every reply schema takes every error.
+    for entry in s.index["subjects"].as_array().unwrap() {
+        let subject = entry["subject"].as_str().unwrap();
+        for code in all_error_codes() {
+            let msg = wire(&Reply::<()>::Error(err(code)));
+            s.check_reply(subject, &msg)
+                .unwrap_or_else(|e| panic!("{subject}: {msg}\n  {}", e.join("\n  ")));
+        }
+    }
+}
+
+#[test]
+fn malformed_replies_are_rejected() {
+    let s = schemas();
+    let uri = "ipam/vm.allocate.reply.json";
+    let vm = json!({"vm": "vm-1", "tier": "t", "ip": "10.1.0.10"});
+    let e = json!({"code": "unknown_vm", "message": "no"});
+    assert_valid(&s, uri, &json!({ "ok": vm }));
+    for bad in [
+        json!({ "ok": vm, "error": e }),
+        json!({}),
+        json!({ "ok": {"vm": "vm-1", "tier": "t"} }),
+        json!({ "ok": {"vm": "vm-1", "tier": "t", "ip": "10.1.0.300"} }),
+        json!({ "error": {"code": "no_such_code", "message": "x"} }),
+        json!({ "error": {"code": "unknown_vm"} }),
+        json!({ "error": {"code": "unknown_vm", "message": "x", "detail": 1} }),
+        json!({ "result": vm }),
+    ] {
+        assert_invalid(&s, uri, &bad);
+    }
+    // A u128 count is an integer, never negative or fractional.
+    let uri = "common.json#/$defs/usage";
+    assert_valid(&s, uri, &wire(&usage(u128::MAX, 0, Some("::/0"))));
+    for bad in [
+        json!({"total": -1, "used": 0, "free": 0, "largest_free": null}),
+        json!({"total": 1.5, "used": 0, "free": 0, "largest_free": null}),
+        json!({"total": "1", "used": 0, "free": 0, "largest_free": null}),
+        json!({"total": 1, "used": 0, "free": 1}),
+    ] {
+        assert_invalid(&s, uri, &bad);
+    }
+}
+
+#[test]
+fn real_events_are_valid() {
+    let s = schemas();
+    let defs = s.docs["events/ipam.event.json"]["$defs"]
+        .as_object()
+        .unwrap();
+    for (i, ev) in ipam_events().iter().enumerate() {
+        let subject = subjects::event_subject(subjects::ipam::EVENTS_PREFIX, ev.event_type());
+        assert_eq!(
+            s.event_schema(&subject),
+            Some("events/ipam.event.json"),
+            "{subject}"
+        );
+        assert!(
+            defs.contains_key(ev.event_type()),
+            "no $defs/{}",
+            ev.event_type()
+        );
+        let msg = wire(&bus_event(i as u64 + 1, ev));
+        s.check_event(&subject, &msg)
+            .unwrap_or_else(|e| panic!("{subject}: {msg}\n  {}", e.join("\n  ")));
+        assert_valid(&s, "events/ipam.event.json#/$defs/payload", &msg["payload"]);
+    }
+}
+
+#[test]
+fn malformed_events_are_rejected() {
+    let s = schemas();
+    let uri = "events/ipam.event.json";
+    let ev = IpamEvent::VpcReleased {
+        vpc: "vpc-blue".into(),
+        zone: "zone-1".into(),
+        cidr: net("10.1.0.0/16"),
+    };
+    let good = wire(&bus_event(5, &ev));
+    assert_valid(&s, uri, &good);
+    let mut bad = Vec::new();
+    // event_type disagrees with the payload's type.
+    let mut v = good.clone();
+    v["event_type"] = json!("vpc_allocated");
+    bad.push(v);
+    // Unknown event type.
+    let mut v = good.clone();
+    v["event_type"] = json!("vpc_exploded");
+    v["payload"]["type"] = json!("vpc_exploded");
+    bad.push(v);
+    // Payload field missing / extra / wrong type.
+    let mut v = good.clone();
+    v["payload"].as_object_mut().unwrap().remove("cidr");
+    bad.push(v);
+    let mut v = good.clone();
+    v["payload"]["router"] = json!(null);
+    v["payload"]["extra"] = json!(1);
+    bad.push(v);
+    let mut v = good.clone();
+    v["payload"]["cidr"] = json!("10.1.0.0");
+    bad.push(v);
+    // Envelope field missing / extra / negative seq.
+    let mut v = good.clone();
+    v.as_object_mut().unwrap().remove("seq");
+    bad.push(v);
+    let mut v = good.clone();
+    v["subject"] = json!("vpcroute.events.ipam.vpc_released");
+    bad.push(v);
+    let mut v = good.clone();
+    v["seq"] = json!(-1);
+    bad.push(v);
+    for v in bad {
+        assert_invalid(&s, uri, &v);
+    }
+}
+
+#[test]
+fn invalid_requests_are_rejected() {
+    let s = schemas();
+    let base = |subject: &str| {
+        requests()
+            .into_iter()
+            .find(|(sub, _)| *sub == subject)
+            .unwrap()
+            .1
+    };
+    let with = |mut v: Value, key: &str, x: Value| {
+        v[key] = x;
+        v
+    };
+    let without = |mut v: Value, key: &str| {
+        v.as_object_mut().unwrap().remove(key);
+        v
+    };
+    let vpc = base(subjects::ipam::VPC_ALLOCATE);
+    let zone = base(subjects::ipam::ZONE_ENABLE);
+    let tier = base(subjects::ipam::TIER_ALLOCATE);
+    let vm = base(subjects::ipam::VM_ALLOCATE);
+    let read = base(subjects::ipam::EVENTS_READ);
+    let show = base(subjects::ipam::ZONE_SHOW);
+    let release = base(subjects::ipam::VM_RELEASE);
+
+    // Rejected by serde too: the schema is no looser than the Rust types.
+    let serde_rejects: Vec<(&str, Value)> = vec![
+        // missing field
+        (subjects::ipam::VPC_ALLOCATE, without(vpc.clone(), "zone")),
+        (
+            subjects::ipam::ZONE_ENABLE,
+            without(zone.clone(), "super_cidrs"),
+        ),
+        (
+            subjects::ipam::VM_RELEASE,
+            without(release.clone(), "request_id"),
+        ),
+        (
+            subjects::ipam::EVENTS_READ,
+            without(read.clone(), "from_seq"),
+        ),
+        // extra field
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            with(vpc.clone(), "size", json!(16)),
+        ),
+        (
+            subjects::ipam::ZONE_SHOW,
+            with(show.clone(), "verbose", json!(true)),
+        ),
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            with(
+                vpc.clone(),
+                "router",
+                json!({"name": "r", "router_id": "10.0.0.1", "uplink_interface": "eth1",
+                       "uplink_address": "192.168.1.2/24", "asn": 65000}),
+            ),
+        ),
+        // wrong type
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            with(
+                without(vpc.clone(), "netmask"),
+                "prefix_length",
+                json!("16"),
+            ),
+        ),
+        (
+            subjects::ipam::ZONE_ENABLE,
+            with(zone.clone(), "super_cidrs", json!("10.0.0.0/8")),
+        ),
+        (
+            subjects::ipam::EVENTS_READ,
+            with(read.clone(), "from_seq", json!(-1)),
+        ),
+        (
+            subjects::ipam::EVENTS_READ,
+            with(read.clone(), "limit", json!(1.5)),
+        ),
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            with(vpc.clone(), "family", json!("ipv5")),
+        ),
+    ];
+    for (subject, msg) in &serde_rejects {
+        assert!(
+            s.check_request(subject, msg).is_err(),
+            "{subject}: {msg} should be rejected by the schema"
+        );
+        let serde_ok = match *subject {
+            subjects::ipam::VPC_ALLOCATE => {
+                serde_json::from_value::<VpcAllocate>(msg.clone()).is_ok()
+            }
+            subjects::ipam::ZONE_ENABLE => {
+                serde_json::from_value::<ZoneEnable>(msg.clone()).is_ok()
+            }
+            subjects::ipam::VM_RELEASE => serde_json::from_value::<Release>(msg.clone()).is_ok(),
+            subjects::ipam::EVENTS_READ => {
+                serde_json::from_value::<EventsRead>(msg.clone()).is_ok()
+            }
+            subjects::ipam::ZONE_SHOW => serde_json::from_value::<Show>(msg.clone()).is_ok(),
+            subjects::ipam::VM_ALLOCATE => {
+                serde_json::from_value::<VmAllocate>(msg.clone()).is_ok()
+            }
+            other => unreachable!("{other}"),
+        };
+        assert!(!serde_ok, "{subject}: serde accepts {msg}");
+    }
+
+    // Rejected by the schema though serde lets them through: the service
+    // refuses them, or they are not part of the contract (null for an
+    // absent optional field, a struct written as an array).
+    let service_rejects: Vec<(&str, Value)> = vec![
+        (
+            subjects::ipam::VM_ALLOCATE,
+            with(vm.clone(), "ip", json!(null)),
+        ),
+        (subjects::ipam::ZONE_SHOW, json!(["zone-1"])),
+        // bad CIDRs and addresses
+        (
+            subjects::ipam::ZONE_ENABLE,
+            with(zone.clone(), "super_cidrs", json!(["10.0.0.0/33"])),
+        ),
+        (
+            subjects::ipam::ZONE_ENABLE,
+            with(zone.clone(), "super_cidrs", json!(["10.0.0/8"])),
+        ),
+        (
+            subjects::ipam::ZONE_ENABLE,
+            with(zone.clone(), "super_cidrs", json!(["10.0.0.256/24"])),
+        ),
+        (
+            subjects::ipam::ZONE_ENABLE,
+            with(zone.clone(), "super_cidrs", json!(["10.0.0.0"])),
+        ),
+        (
+            subjects::ipam::ZONE_ENABLE,
+            with(zone.clone(), "super_cidrs", json!(["fd00::/129"])),
+        ),
+        (
+            subjects::ipam::ZONE_ENABLE,
+            with(zone.clone(), "super_cidrs", json!(["fd00:::/48"])),
+        ),
+        (
+            subjects::ipam::ZONE_ENABLE,
+            with(zone.clone(), "super_cidrs", json!(["not-a-cidr"])),
+        ),
+        (
+            subjects::ipam::ZONE_ENABLE,
+            with(zone.clone(), "super_cidrs", json!([" 10.0.0.0/8"])),
+        ),
+        (
+            subjects::ipam::TIER_ALLOCATE,
+            with(tier.clone(), "gateway", json!("10.1.0")),
+        ),
+        (
+            subjects::ipam::VM_ALLOCATE,
+            with(vm.clone(), "ip", json!("10.1.0.10/32")),
+        ),
+        (
+            subjects::ipam::VM_ALLOCATE,
+            with(vm.clone(), "ip", json!("fd00::1::2")),
+        ),
+        // netmasks
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            with(vpc.clone(), "netmask", json!("255.0.255.0")),
+        ),
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            with(vpc.clone(), "netmask", json!("/16")),
+        ),
+        // exactly one of netmask and prefix_length
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            with(vpc.clone(), "prefix_length", json!(16)),
+        ),
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            without(vpc.clone(), "netmask"),
+        ),
+        (
+            subjects::ipam::TIER_ALLOCATE,
+            with(tier.clone(), "prefix_length", json!(24)),
+        ),
+        // a netmask is IPv4 only; an IPv4 prefix is at most /32
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            with(vpc.clone(), "family", json!("ipv6")),
+        ),
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            with(without(vpc.clone(), "netmask"), "prefix_length", json!(33)),
+        ),
+        // names, interfaces, request ids
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            with(vpc.clone(), "vpc", json!("")),
+        ),
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            with(vpc.clone(), "vpc", json!("vpc blue")),
+        ),
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            with(vpc.clone(), "request_id", json!("")),
+        ),
+        (
+            subjects::ipam::VPC_ALLOCATE,
+            with(vpc.clone(), "request_id", json!("x".repeat(129))),
+        ),
+        (
+            subjects::ipam::TIER_ALLOCATE,
+            with(tier.clone(), "interface", json!("eth2/3")),
+        ),
+        (
+            subjects::ipam::TIER_ALLOCATE,
+            with(tier.clone(), "interface", json!("a-very-long-interface")),
+        ),
+    ];
+    for (subject, msg) in &service_rejects {
+        assert!(
+            s.check_request(subject, msg).is_err(),
+            "{subject}: {msg} should be rejected by the schema"
+        );
+    }
+
+    // IPv6 prefixes beyond /32 are fine when the family says so.
+    let v6 = requests()
+        .into_iter()
+        .filter(|(sub, _)| *sub == subjects::ipam::VPC_ALLOCATE)
+        .nth(1)
+        .unwrap()
+        .1;
+    assert_valid(&s, "ipam/vpc.allocate.request.json", &v6);
+    assert_invalid(
+        &s,
+        "ipam/vpc.allocate.request.json",
+        &with(v6, "prefix_length", json!(129)),
+    );
+}
+
+#[test]
+fn address_patterns_agree_with_rust() {
+    let s = schemas();
+    let v4: Vec<IpAddr> = ["0.0.0.0", "10.1.0.10", "255.255.255.255", "192.168.100.2"]
+        .iter()
+        .map(|a| ip(a))
+        .collect();
+    let v6: Vec<IpAddr> = [
+        "::",
+        "::1",
+        "fd00::",
+        "fd00:0:1:2::a",
+        "2001:db8:85a3::8a2e:370:7334",
+        "1:2:3:4:5:6:7:8",
+        "fe80::1:2:3:4:5",
+        "::ffff:10.1.2.3",
+        "64:ff9b::10.1.2.3",
+    ]
+    .iter()
+    .map(|a| ip(a))
+    .collect();
+    for a in v4.iter().chain(&v6) {
+        // As Rust writes them, which is what replies and events carry.
+        let text = json!(a.to_string());
+        assert_valid(&s, "common.json#/$defs/ip_address", &text);
+        for p in [0u8, 1, 24, 32] {
+            let n = IpNet::new(*a, p).unwrap();
+            assert_valid(&s, "common.json#/$defs/cidr", &json!(n.to_string()));
+            assert_valid(&s, "common.json#/$defs/cidr", &json!(n.trunc().to_string()));
+        }
+    }
+    for a in &v6 {
+        let n = IpNet::new(*a, 128).unwrap();
+        assert_valid(&s, "common.json#/$defs/ipv6_cidr", &json!(n.to_string()));
+        assert_invalid(&s, "common.json#/$defs/ipv4_cidr", &json!(n.to_string()));
+    }
+    for bad in [
+        "",
+        "1.2.3",
+        "1.2.3.4.5",
+        "01.2.3.4",
+        "1:2",
+        ":::",
+        "1::2::3",
+        "g::1",
+        "1.2.3.4 ",
+    ] {
+        assert!(bad.parse::<IpAddr>().is_err(), "Rust parses {bad:?}");
+        assert_invalid(&s, "common.json#/$defs/ip_address", &json!(bad));
+    }
+}
+
+// ------------------------------------------------------------------- 4
+
+#[test]
+fn index_covers_every_ipam_subject_and_names_existing_files() {
+    let s = schemas();
+    let consts = [
+        subjects::ipam::ZONE_ENABLE,
+        subjects::ipam::ZONE_UPDATE,
+        subjects::ipam::ZONE_SHOW,
+        subjects::ipam::VPC_ALLOCATE,
+        subjects::ipam::VPC_RELEASE,
+        subjects::ipam::VPC_SHOW,
+        subjects::ipam::TIER_ALLOCATE,
+        subjects::ipam::TIER_RELEASE,
+        subjects::ipam::VM_ALLOCATE,
+        subjects::ipam::VM_RELEASE,
+        subjects::ipam::EVENTS_READ,
+    ];
+    // Subjects added to `subjects::ipam` later are caught from the source.
+    let source = include_str!("../../vpcroute-bus/src/subjects.rs");
+    let block = source
+        .split("pub mod ipam {")
+        .nth(1)
+        .expect("subjects.rs has `pub mod ipam {`")
+        .split("\n}")
+        .next()
+        .unwrap();
+    let in_source: BTreeSet<&str> = block
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|lit| lit.starts_with("vpcroute.ipam."))
+        .collect();
+    let consts: BTreeSet<&str> = consts.into_iter().collect();
+    assert_eq!(
+        consts, in_source,
+        "subjects::ipam changed: update this test and schemas/"
+    );
+
+    let entries = s.index["subjects"].as_array().expect("index.subjects");
+    let indexed: BTreeSet<&str> = entries
+        .iter()
+        .map(|e| e["subject"].as_str().expect("subject"))
+        .collect();
+    assert_eq!(indexed.len(), entries.len(), "a subject is listed twice");
+    let ipam_indexed: BTreeSet<&str> = indexed
+        .iter()
+        .copied()
+        .filter(|x| x.starts_with("vpcroute.ipam."))
+        .collect();
+    assert_eq!(ipam_indexed, consts);
+
+    let mut named = BTreeSet::new();
+    for e in entries {
+        let subject = e["subject"].as_str().unwrap();
+        for key in ["request", "reply"] {
+            let file = e[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{subject}: no {key}"));
+            assert!(s.dir.join(file).is_file(), "{subject}: {file} missing");
+            assert!(s.docs.contains_key(file), "{subject}: {file} not loaded");
+            named.insert(file.to_string());
+        }
+        // Naming convention: vpcroute.<service>.<object>.<verb>
+        if let Some(rest) = subject.strip_prefix("vpcroute.ipam.") {
+            assert_eq!(e["request"], format!("ipam/{rest}.request.json"));
+            assert_eq!(e["reply"], format!("ipam/{rest}.reply.json"));
+        }
+    }
+    let events = s.index["events"].as_array().expect("index.events");
+    let ipam_events = subjects::all_events(subjects::ipam::EVENTS_PREFIX);
+    assert!(
+        events.iter().any(|e| e["subject"] == ipam_events.as_str()),
+        "index.json has no {ipam_events}"
+    );
+    for e in events {
+        let file = e["schema"].as_str().expect("schema");
+        assert!(s.dir.join(file).is_file(), "{file} missing");
+        named.insert(file.to_string());
+    }
+    // No schema of ipam/ or events/ is left out of the index.
+    for rel in s.docs.keys() {
+        if rel.starts_with("ipam/") || rel.starts_with("events/") {
+            assert!(named.contains(rel), "{rel} is not in index.json");
+        }
+    }
+    // Lookups by subject, as the end-to-end tests do them.
+    assert_eq!(
+        s.request_schema(subjects::ipam::VPC_ALLOCATE),
+        Some("ipam/vpc.allocate.request.json")
+    );
+    assert_eq!(s.request_schema("vpcroute.ipam.vpc.allocate.x"), None);
+    assert_eq!(
+        s.event_schema("vpcroute.events.ipam.tier_released"),
+        Some("events/ipam.event.json")
+    );
+    assert_eq!(s.event_schema("vpcroute.events.ipam"), None);
+}
+
+// ------------------------------------------------------------------- 5
+
+/// Every ErrorCode. Adding a variant breaks the match below: add it here
+/// and to the enum in schemas/error.json.
+fn all_error_codes() -> Vec<ErrorCode> {
+    use ErrorCode::*;
+    let all = vec![
+        InvalidRequest,
+        InvalidCidr,
+        InvalidNetmask,
+        UnknownZone,
+        UnknownVpc,
+        UnknownTier,
+        UnknownVm,
+        AlreadyExists,
+        NoSpace,
+        OutsideParent,
+        Overlap,
+        NotEmpty,
+        InUse,
+        RequestIdConflict,
+        VersionConflict,
+        ReservedAddress,
+        SubnetTooSmall,
+        InvalidSettings,
+        UnknownRouter,
+        NotReady,
+        CorruptLog,
+        Unavailable,
+        Internal,
+    ];
+    for c in &all {
+        match c {
+            InvalidRequest | InvalidCidr | InvalidNetmask | UnknownZone | UnknownVpc
+            | UnknownTier | UnknownVm | AlreadyExists | NoSpace | OutsideParent | Overlap
+            | NotEmpty | InUse | RequestIdConflict | VersionConflict | ReservedAddress
+            | SubnetTooSmall | InvalidSettings | UnknownRouter | NotReady | CorruptLog
+            | Unavailable | Internal => {}
+        }
+    }
+    all
+}
+
+#[test]
+fn error_schema_lists_every_error_code() {
+    let s = schemas();
+    let enum_values: Vec<&str> = s.docs["error.json"]["properties"]["error"]["properties"]["code"]
+        ["enum"]
+        .as_array()
+        .expect("error.json: properties.error.properties.code.enum")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let codes = all_error_codes();
+    for code in &codes {
+        let wire = serde_json::to_value(code).unwrap();
+        assert_eq!(wire, code.as_str(), "as_str and serde disagree");
+        assert!(
+            enum_values.contains(&wire.as_str().unwrap()),
+            "{wire} is not in error.json"
+        );
+        let body = serde_json::to_value(err(*code)).unwrap();
+        assert_valid(&s, "error.json", &json!({ "error": body }));
+        assert_valid(&s, "common.json#/$defs/error_body", &body);
+        assert_valid(&s, "common.json#/$defs/error_code", &wire);
+    }
+    // And nothing else: every value in the enum is a real code.
+    assert_eq!(enum_values.len(), codes.len(), "error.json has extra codes");
+    for v in &enum_values {
+        serde_json::from_value::<ErrorCode>(json!(v))
+            .unwrap_or_else(|e| panic!("error.json lists {v}, not an ErrorCode: {e}"));
+    }
+    assert_invalid(
+        &s,
+        "error.json",
+        &json!({"error": {"code": "nope", "message": "x"}}),
+    );
+    assert_invalid(&s, "error.json", &json!({"error": {"code": "internal"}}));
+    assert_invalid(&s, "error.json", &json!({"ok": 1}));
+}
