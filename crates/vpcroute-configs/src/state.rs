@@ -1,0 +1,793 @@
+//! The renderer state: inputs mirrored from ipam and the area registry, and
+//! the versions of every router's configuration.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use vpcroute_protocol::areas::{AreaEvent, OspfAuth, REDACTED};
+use vpcroute_protocol::config::{ConfigText, DialectName, RouterConfig, RouterSummary};
+use vpcroute_protocol::ipam::{IpamEvent, RouterSpec, TierRecord};
+use vpcroute_render::{
+    render, AreaId, Dialect, OspfSettings, RenderError, RenderedConfig, RouterModel, TierInterface,
+    Uplink,
+};
+
+use crate::ConfigError;
+
+/// Every fact the config-renderer records, in its own (private) log.
+///
+/// One input produces one batch, appended atomically: the input first, then
+/// one `router_versioned` / `router_removed` per router it changed (sorted
+/// by router name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConfigEvent {
+    /// An ipam event at `seq` of ipam's log (zone, VPC and tier events
+    /// only: VM addresses do not change router configurations).
+    IpamInput { seq: u64, event: IpamEvent },
+    /// An area-registry event at `seq` of its log, with the OSPF key (the
+    /// renderer's log is private; see [`ConfigEvent::redacted`]).
+    AreaInput { seq: u64, event: AreaEvent },
+    /// The router's rendered text changed: this is its new version.
+    /// `fingerprint` covers both dialects' text (see [`fingerprint`]).
+    RouterVersioned {
+        router: String,
+        version: u64,
+        fingerprint: String,
+    },
+    /// The router's VPC was released in ipam.
+    RouterRemoved { router: String },
+}
+
+impl ConfigEvent {
+    pub const SCHEMA_VERSION: u32 = 1;
+
+    /// The `type` tag, also the last token of the event's subject.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            ConfigEvent::IpamInput { .. } => "ipam_input",
+            ConfigEvent::AreaInput { .. } => "area_input",
+            ConfigEvent::RouterVersioned { .. } => "router_versioned",
+            ConfigEvent::RouterRemoved { .. } => "router_removed",
+        }
+    }
+
+    /// The event as it may be published or shown: OSPF keys replaced by
+    /// `***`, and the fingerprint too (it is a hash over text that holds
+    /// the key, so with a weak key it would allow offline guessing).
+    pub fn redacted(&self) -> ConfigEvent {
+        match self {
+            ConfigEvent::AreaInput { seq, event } => ConfigEvent::AreaInput {
+                seq: *seq,
+                event: event.redacted(),
+            },
+            ConfigEvent::RouterVersioned {
+                router, version, ..
+            } => ConfigEvent::RouterVersioned {
+                router: router.clone(),
+                version: *version,
+                fingerprint: REDACTED.to_string(),
+            },
+            other => other.clone(),
+        }
+    }
+}
+
+/// True when `event` holds a key that was redacted (`***`): such settings
+/// came from a broadcast, not from the registry's log, and must never be
+/// rendered.
+pub fn is_redacted(event: &AreaEvent) -> bool {
+    match event {
+        AreaEvent::ZoneOspfSet { settings, .. } => match &settings.auth {
+            OspfAuth::None => false,
+            OspfAuth::Plaintext { key } | OspfAuth::Md5 { key, .. } => key.expose() == REDACTED,
+        },
+        _ => false,
+    }
+}
+
+/// The version fingerprint of a model: `sha256:` + 64 hex digits over the
+/// FRR rendering and the Quagga rendering (or, when Quagga cannot express
+/// the model, the reason code). Fails when FRR cannot render the model.
+pub fn fingerprint(model: &RouterModel) -> Result<String, RenderError> {
+    let frr = render(model, Dialect::Frr)?;
+    let quagga = match render(model, Dialect::Quagga) {
+        Ok(q) => q.fingerprint(),
+        Err(e) => format!("unsupported:{}", e.code()),
+    };
+    let mut h = Sha256::new();
+    h.update(b"vpcroute-configs/v1\0frr\0");
+    h.update(frr.fingerprint().as_bytes());
+    h.update(b"\0quagga\0");
+    h.update(quagga.as_bytes());
+    let digest = h.finalize();
+    let mut out = String::with_capacity(71);
+    out.push_str("sha256:");
+    for b in digest.iter() {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------ inputs
+
+/// A VPC as ipam recorded it, with its tiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcDump {
+    pub zone: String,
+    pub cidr: IpNet,
+    pub router: Option<RouterSpec>,
+    /// Seq of the `vpc_allocated` event of this incarnation of the VPC.
+    pub allocated_seq: u64,
+    pub tiers: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tier {
+    vpc: String,
+    cidr: IpNet,
+    gateway: IpAddr,
+    interface: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Area {
+    zone: String,
+    area_id: AreaId,
+    ipam_seq: u64,
+}
+
+/// What the renderer knows of ipam and the area registry. Applying inputs
+/// never fails: both producers validated their events, and a renderer that
+/// refused one would stop configuring every router.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Inputs {
+    /// ipam zones and their super-CIDRs (recorded, not rendered).
+    zones: BTreeMap<String, Vec<IpNet>>,
+    /// Zone OSPF settings from the area registry.
+    ospf: BTreeMap<String, OspfSettings>,
+    vpcs: BTreeMap<String, VpcDump>,
+    tiers: BTreeMap<String, Tier>,
+    /// VPC name -> its area.
+    areas: BTreeMap<String, Area>,
+    /// Index: zone -> its VPCs (ipam's view).
+    zone_vpcs: BTreeMap<String, BTreeSet<String>>,
+    /// Index: router name -> the VPC that owns it (the first to claim it).
+    router_vpc: BTreeMap<String, String>,
+}
+
+impl Inputs {
+    fn apply_ipam(&mut self, seq: u64, ev: &IpamEvent) {
+        match ev {
+            IpamEvent::ZoneEnabled { zone, super_cidrs }
+            | IpamEvent::ZoneSuperCidrsChanged { zone, super_cidrs } => {
+                self.zones.insert(zone.clone(), super_cidrs.clone());
+            }
+            IpamEvent::VpcAllocated {
+                vpc,
+                zone,
+                cidr,
+                router,
+            } => {
+                self.release_vpc(vpc);
+                self.vpcs.insert(
+                    vpc.clone(),
+                    VpcDump {
+                        zone: zone.clone(),
+                        cidr: *cidr,
+                        router: router.clone(),
+                        allocated_seq: seq,
+                        tiers: BTreeSet::new(),
+                    },
+                );
+                self.zone_vpcs
+                    .entry(zone.clone())
+                    .or_default()
+                    .insert(vpc.clone());
+                if let Some(r) = router {
+                    self.router_vpc
+                        .entry(r.name.clone())
+                        .or_insert_with(|| vpc.clone());
+                }
+            }
+            IpamEvent::VpcReleased { vpc, .. } => self.release_vpc(vpc),
+            IpamEvent::TierAllocated {
+                tier,
+                vpc,
+                cidr,
+                gateway,
+                interface,
+            } => {
+                self.release_tier(tier);
+                self.tiers.insert(
+                    tier.clone(),
+                    Tier {
+                        vpc: vpc.clone(),
+                        cidr: *cidr,
+                        gateway: *gateway,
+                        interface: interface.clone(),
+                    },
+                );
+                if let Some(v) = self.vpcs.get_mut(vpc) {
+                    v.tiers.insert(tier.clone());
+                }
+            }
+            IpamEvent::TierReleased { tier, .. } => self.release_tier(tier),
+            IpamEvent::VmAddressAllocated { .. } | IpamEvent::VmAddressReleased { .. } => {}
+        }
+    }
+
+    fn release_vpc(&mut self, vpc: &str) {
+        let Some(v) = self.vpcs.remove(vpc) else {
+            return;
+        };
+        for t in &v.tiers {
+            self.tiers.remove(t);
+        }
+        if let Some(set) = self.zone_vpcs.get_mut(&v.zone) {
+            set.remove(vpc);
+            if set.is_empty() {
+                self.zone_vpcs.remove(&v.zone);
+            }
+        }
+        if let Some(r) = &v.router {
+            if self.router_vpc.get(&r.name).map(String::as_str) == Some(vpc) {
+                self.router_vpc.remove(&r.name);
+            }
+        }
+        // The VPC's area stays until the registry retires it; the
+        // `ipam_seq` check keeps a later VPC of the same name from using it.
+    }
+
+    fn release_tier(&mut self, tier: &str) {
+        if let Some(t) = self.tiers.remove(tier) {
+            if let Some(v) = self.vpcs.get_mut(&t.vpc) {
+                v.tiers.remove(tier);
+            }
+        }
+    }
+
+    fn apply_area(&mut self, ev: &AreaEvent) {
+        match ev {
+            AreaEvent::ZoneOspfSet { zone, settings } => {
+                self.ospf.insert(zone.clone(), settings.clone());
+            }
+            AreaEvent::AreaAssigned {
+                vpc,
+                zone,
+                area_id,
+                ipam_seq,
+            } => {
+                self.areas.insert(
+                    vpc.clone(),
+                    Area {
+                        zone: zone.clone(),
+                        area_id: *area_id,
+                        ipam_seq: *ipam_seq,
+                    },
+                );
+            }
+            AreaEvent::AreaRetired { vpc, area_id, .. } => {
+                if self.areas.get(vpc).is_some_and(|a| a.area_id == *area_id) {
+                    self.areas.remove(vpc);
+                }
+            }
+        }
+    }
+
+    /// A copy of just what the routers of `vpcs` depend on (plus the
+    /// settings of `zone` and the owner of `router`): an input is decided
+    /// on such a copy, so deciding costs what the input touches, not the
+    /// size of the region.
+    fn subset(&self, vpcs: &BTreeSet<String>, zone: Option<&str>, router: Option<&str>) -> Inputs {
+        let mut s = Inputs::default();
+        let mut zones: BTreeSet<&str> = zone.into_iter().collect();
+        let mut routers: BTreeSet<&str> = router.into_iter().collect();
+        for name in vpcs {
+            if let Some(a) = self.areas.get(name) {
+                s.areas.insert(name.clone(), a.clone());
+            }
+            let Some(v) = self.vpcs.get(name) else {
+                continue;
+            };
+            zones.insert(&v.zone);
+            if let Some(r) = &v.router {
+                routers.insert(&r.name);
+            }
+            for t in &v.tiers {
+                if let Some(tier) = self.tiers.get(t) {
+                    s.tiers.insert(t.clone(), tier.clone());
+                }
+            }
+            s.vpcs.insert(name.clone(), v.clone());
+        }
+        for z in zones {
+            if let Some(o) = self.ospf.get(z) {
+                s.ospf.insert(z.to_string(), o.clone());
+            }
+        }
+        for r in routers {
+            if let Some(v) = self.router_vpc.get(r) {
+                s.router_vpc.insert(r.to_string(), v.clone());
+            }
+        }
+        s
+    }
+
+    /// The router model of `vpc`, or why there is none yet.
+    fn model(&self, vpc: &str) -> Result<RouterModel, String> {
+        let v = self
+            .vpcs
+            .get(vpc)
+            .ok_or_else(|| format!("VPC {vpc:?} is not known to ipam"))?;
+        let spec = v
+            .router
+            .as_ref()
+            .ok_or_else(|| format!("VPC {vpc:?} has no virtual router"))?;
+        if let IpNet::V6(_) = v.cidr {
+            return Err(format!(
+                "VPC {vpc:?} is IPv6 ({}): OSPFv2 carries IPv4 only, so its router is not rendered",
+                v.cidr
+            ));
+        }
+        let area = match self.areas.get(vpc) {
+            Some(a) if a.zone != v.zone => {
+                return Err(format!(
+                    "the area registry places VPC {vpc:?} in zone {:?}, ipam in zone {:?}; waiting for them to agree",
+                    a.zone, v.zone
+                ))
+            }
+            Some(a) if a.ipam_seq >= v.allocated_seq => a.area_id,
+            _ => {
+                return Err(format!(
+                    "VPC {vpc:?} has no OSPF area yet (waiting for the area registry)"
+                ))
+            }
+        };
+        let ospf = self.ospf.get(&v.zone).ok_or_else(|| {
+            format!(
+                "zone {:?} has no OSPF settings yet (set them in the area registry)",
+                v.zone
+            )
+        })?;
+        // A tier without a recorded VR interface is not on the VR as far as
+        // vpcroute knows: it is left out (the VPC range still covers it).
+        let tiers = v
+            .tiers
+            .iter()
+            .filter_map(|name| {
+                let t = self.tiers.get(name)?;
+                Some(TierInterface {
+                    name: name.clone(),
+                    interface: t.interface.clone()?,
+                    gateway: t.gateway,
+                    cidr: t.cidr,
+                })
+            })
+            .collect();
+        Ok(RouterModel {
+            hostname: spec.name.clone(),
+            router_id: spec.router_id,
+            uplink: Uplink {
+                interface: spec.uplink_interface.clone(),
+                address: spec.uplink_address,
+            },
+            ospf: ospf.clone(),
+            area,
+            vpc_cidr: v.cidr,
+            tiers,
+        })
+    }
+
+    /// Why the router of `vpc` cannot be rendered now, or `None` if it can.
+    fn problem(&self, vpc: &str) -> Option<String> {
+        match self.model(vpc) {
+            Err(reason) => Some(reason),
+            Ok(m) => fingerprint(&m)
+                .err()
+                .map(|e| format!("the configuration does not render: {e}")),
+        }
+    }
+}
+
+// ------------------------------------------------------------------- state
+
+/// A router with a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterDump {
+    pub vpc: String,
+    pub zone: String,
+    pub version: u64,
+    pub fingerprint: String,
+    /// The model the version was rendered from (its `Debug` hides the key).
+    pub model: RouterModel,
+}
+
+/// The complete state, to compare a live service with a fresh replay.
+/// Deliberately not `Serialize`: it holds the keys (its `Debug` does not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateDump {
+    pub ipam_cursor: u64,
+    pub area_cursor: u64,
+    pub zones: BTreeMap<String, Vec<IpNet>>,
+    pub ospf: BTreeMap<String, OspfSettings>,
+    pub vpcs: BTreeMap<String, VpcDump>,
+    pub tiers: Vec<TierRecord>,
+    /// VPC -> (zone, area, ipam seq of the assignment).
+    pub areas: BTreeMap<String, (String, AreaId, u64)>,
+    pub routers: BTreeMap<String, RouterDump>,
+    /// Last version of each removed router.
+    pub retired: BTreeMap<String, u64>,
+}
+
+/// See the crate documentation.
+#[derive(Debug, Clone, Default)]
+pub struct RendererState {
+    inputs: Inputs,
+    routers: BTreeMap<String, RouterDump>,
+    retired: BTreeMap<String, u64>,
+    ipam_cursor: u64,
+    area_cursor: u64,
+}
+
+impl RendererState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Last ipam seq recorded (0 if none); follow ipam from the next one.
+    pub fn ipam_cursor(&self) -> u64 {
+        self.ipam_cursor
+    }
+
+    /// Last area-registry seq recorded (0 if none).
+    pub fn area_cursor(&self) -> u64 {
+        self.area_cursor
+    }
+
+    /// The events to record for ipam's event `seq`. Nothing for a seq
+    /// already recorded, nor for VM events. Does not change the state:
+    /// apply the returned events, in order.
+    pub fn on_ipam(&self, seq: u64, event: &IpamEvent) -> Vec<ConfigEvent> {
+        if seq <= self.ipam_cursor {
+            return vec![];
+        }
+        let mut affected = BTreeSet::new();
+        let mut router = None;
+        let mut zone = None;
+        match event {
+            IpamEvent::ZoneEnabled { .. } | IpamEvent::ZoneSuperCidrsChanged { .. } => {}
+            IpamEvent::VpcAllocated {
+                vpc,
+                zone: z,
+                router: r,
+                ..
+            } => {
+                affected.insert(vpc.clone());
+                zone = Some(z.as_str());
+                router = r.as_ref().map(|r| r.name.as_str());
+            }
+            IpamEvent::VpcReleased { vpc, .. } | IpamEvent::TierAllocated { vpc, .. } => {
+                affected.insert(vpc.clone());
+            }
+            IpamEvent::TierReleased { tier, vpc, .. } => {
+                affected.insert(vpc.clone());
+                if let Some(t) = self.inputs.tiers.get(tier) {
+                    affected.insert(t.vpc.clone());
+                }
+            }
+            IpamEvent::VmAddressAllocated { .. } | IpamEvent::VmAddressReleased { .. } => {
+                return vec![]
+            }
+        }
+        let mut post = self.inputs.subset(&affected, zone, router);
+        post.apply_ipam(seq, event);
+        let mut out = vec![ConfigEvent::IpamInput {
+            seq,
+            event: event.clone(),
+        }];
+        out.extend(self.router_events(&post, &affected, &[]));
+        out
+    }
+
+    /// The events to record for the area registry's event `seq` (as read
+    /// from its log, key included). Nothing for a seq already recorded.
+    pub fn on_area(&self, seq: u64, event: &AreaEvent) -> Vec<ConfigEvent> {
+        if seq <= self.area_cursor {
+            return vec![];
+        }
+        let mut zone = None;
+        let affected: BTreeSet<String> = match event {
+            AreaEvent::ZoneOspfSet { zone: z, .. } => {
+                zone = Some(z.as_str());
+                self.inputs.zone_vpcs.get(z).cloned().unwrap_or_default()
+            }
+            AreaEvent::AreaAssigned { vpc, .. } | AreaEvent::AreaRetired { vpc, .. } => {
+                [vpc.clone()].into()
+            }
+        };
+        let mut post = self.inputs.subset(&affected, zone, None);
+        post.apply_area(event);
+        let mut out = vec![ConfigEvent::AreaInput {
+            seq,
+            event: event.clone(),
+        }];
+        out.extend(self.router_events(&post, &affected, &[]));
+        out
+    }
+
+    /// Events that bring every router in line with the current inputs,
+    /// without any new input. Empty unless the renderer's output changed
+    /// between releases (recorded fingerprints no longer match): the
+    /// service records these once at start-up, so a router whose text
+    /// changed gets a new version.
+    pub fn reconcile(&self) -> Vec<ConfigEvent> {
+        let all: BTreeSet<String> = self.inputs.vpcs.keys().cloned().collect();
+        let versioned: Vec<String> = self.routers.keys().cloned().collect();
+        self.router_events(&self.inputs, &all, &versioned)
+    }
+
+    /// Router events after an input, given `post` (the inputs after it, at
+    /// least for the `affected` VPCs).
+    fn router_events(
+        &self,
+        post: &Inputs,
+        affected: &BTreeSet<String>,
+        extra: &[String],
+    ) -> Vec<ConfigEvent> {
+        let mut names: BTreeSet<&str> = extra.iter().map(String::as_str).collect();
+        for vpc in affected {
+            for inputs in [&self.inputs, post] {
+                if let Some(r) = inputs.vpcs.get(vpc).and_then(|v| v.router.as_ref()) {
+                    names.insert(&r.name);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for name in names {
+            match post.router_vpc.get(name) {
+                None => {
+                    if self.routers.contains_key(name) {
+                        out.push(ConfigEvent::RouterRemoved {
+                            router: name.to_string(),
+                        });
+                    }
+                }
+                // Owned by a VPC this input does not touch.
+                Some(owner) if !affected.contains(owner) => {}
+                Some(owner) => {
+                    // Not renderable (yet, or any more): nothing changes; a
+                    // rendered router keeps its last configuration.
+                    let Ok(model) = post.model(owner) else {
+                        continue;
+                    };
+                    let Ok(fp) = fingerprint(&model) else {
+                        continue;
+                    };
+                    let current = self.routers.get(name).map(|r| r.fingerprint.as_str());
+                    if current != Some(fp.as_str()) {
+                        out.push(ConfigEvent::RouterVersioned {
+                            router: name.to_string(),
+                            version: self.next_version(name),
+                            fingerprint: fp,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn next_version(&self, router: &str) -> u64 {
+        self.routers
+            .get(router)
+            .map(|r| r.version)
+            .or_else(|| self.retired.get(router).copied())
+            .unwrap_or(0)
+            + 1
+    }
+
+    /// Moves the state forward by one recorded event. Fails (changing
+    /// nothing) on an event that does not fit: a damaged or foreign log.
+    pub fn apply(&mut self, event: &ConfigEvent) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Inconsistent(m));
+        match event {
+            ConfigEvent::IpamInput { seq, event } => {
+                if *seq <= self.ipam_cursor {
+                    return bad(format!(
+                        "ipam input {seq} recorded after ipam input {}",
+                        self.ipam_cursor
+                    ));
+                }
+                self.inputs.apply_ipam(*seq, event);
+                self.ipam_cursor = *seq;
+            }
+            ConfigEvent::AreaInput { seq, event } => {
+                if *seq <= self.area_cursor {
+                    return bad(format!(
+                        "area input {seq} recorded after area input {}",
+                        self.area_cursor
+                    ));
+                }
+                self.inputs.apply_area(event);
+                self.area_cursor = *seq;
+            }
+            ConfigEvent::RouterVersioned {
+                router,
+                version,
+                fingerprint,
+            } => {
+                let expected = self.next_version(router);
+                if *version != expected {
+                    return bad(format!(
+                        "router {router:?} version {version} recorded where {expected} was due"
+                    ));
+                }
+                let Some(vpc) = self.inputs.router_vpc.get(router) else {
+                    return bad(format!("router {router:?} versioned without a VPC"));
+                };
+                let model = match self.inputs.model(vpc) {
+                    Ok(m) => m,
+                    Err(reason) => return bad(format!("router {router:?} versioned: {reason}")),
+                };
+                let zone = self.inputs.vpcs[vpc].zone.clone();
+                self.retired.remove(router);
+                self.routers.insert(
+                    router.clone(),
+                    RouterDump {
+                        vpc: vpc.clone(),
+                        zone,
+                        version: *version,
+                        fingerprint: fingerprint.clone(),
+                        model,
+                    },
+                );
+            }
+            ConfigEvent::RouterRemoved { router } => {
+                let Some(r) = self.routers.remove(router) else {
+                    return bad(format!("removal of unknown router {router:?}"));
+                };
+                self.retired.insert(router.clone(), r.version);
+            }
+        }
+        Ok(())
+    }
+
+    /// The router's current configuration in `dialect`, rendered from the
+    /// model of its current version. The text holds the zone's key.
+    pub fn router_config(
+        &self,
+        router: &str,
+        dialect: DialectName,
+    ) -> Result<RouterConfig, ConfigError> {
+        let Some(r) = self.routers.get(router) else {
+            return Err(match self.inputs.router_vpc.get(router) {
+                Some(vpc) => ConfigError::NotReady {
+                    router: router.to_string(),
+                    reason: self
+                        .inputs
+                        .problem(vpc)
+                        .unwrap_or_else(|| "not rendered yet".to_string()),
+                },
+                None => ConfigError::UnknownRouter {
+                    router: router.to_string(),
+                },
+            });
+        };
+        let d = match dialect {
+            DialectName::Frr => Dialect::Frr,
+            DialectName::Quagga => Dialect::Quagga,
+        };
+        let config = match render(&r.model, d) {
+            Ok(RenderedConfig::Frr { frr_conf }) => ConfigText::Frr(frr_conf),
+            Ok(RenderedConfig::Quagga {
+                zebra_conf,
+                ospfd_conf,
+            }) => ConfigText::Quagga {
+                zebra: zebra_conf,
+                ospfd: ospfd_conf,
+            },
+            Err(source @ RenderError::UnsupportedByDialect { .. }) => {
+                return Err(ConfigError::Unsupported {
+                    router: router.to_string(),
+                    dialect,
+                    source,
+                })
+            }
+            Err(source) => {
+                return Err(ConfigError::Render {
+                    router: router.to_string(),
+                    source,
+                })
+            }
+        };
+        Ok(RouterConfig {
+            router: router.to_string(),
+            version: r.version,
+            dialect,
+            vpc: r.vpc.clone(),
+            zone: r.zone.clone(),
+            config,
+        })
+    }
+
+    /// Every router that has a configuration, by name.
+    pub fn routers(&self) -> Vec<RouterSummary> {
+        self.routers
+            .iter()
+            .map(|(name, r)| RouterSummary {
+                router: name.clone(),
+                version: r.version,
+                vpc: r.vpc.clone(),
+                zone: r.zone.clone(),
+            })
+            .collect()
+    }
+
+    /// A router's summary, if it has a configuration.
+    pub fn summary(&self, router: &str) -> Option<RouterSummary> {
+        self.routers.get(router).map(|r| RouterSummary {
+            router: router.to_string(),
+            version: r.version,
+            vpc: r.vpc.clone(),
+            zone: r.zone.clone(),
+        })
+    }
+
+    /// Routers whose current inputs do not render, with the reason: those
+    /// never rendered (`not_ready`) and rendered ones stuck at their last
+    /// version. For operators' logs; never holds a key.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        self.inputs
+            .router_vpc
+            .iter()
+            .filter_map(|(router, vpc)| {
+                self.inputs
+                    .problem(vpc)
+                    .map(|reason| (router.clone(), reason))
+            })
+            .collect()
+    }
+
+    /// The problem of one router (see [`RendererState::problems`]).
+    pub fn problem(&self, router: &str) -> Option<String> {
+        let vpc = self.inputs.router_vpc.get(router)?;
+        self.inputs.problem(vpc)
+    }
+
+    pub fn dump(&self) -> StateDump {
+        let i = &self.inputs;
+        StateDump {
+            ipam_cursor: self.ipam_cursor,
+            area_cursor: self.area_cursor,
+            zones: i.zones.clone(),
+            ospf: i.ospf.clone(),
+            vpcs: i.vpcs.clone(),
+            tiers: i
+                .tiers
+                .iter()
+                .map(|(name, t)| TierRecord {
+                    tier: name.clone(),
+                    vpc: t.vpc.clone(),
+                    cidr: t.cidr,
+                    gateway: t.gateway,
+                    interface: t.interface.clone(),
+                })
+                .collect(),
+            areas: i
+                .areas
+                .iter()
+                .map(|(vpc, a)| (vpc.clone(), (a.zone.clone(), a.area_id, a.ipam_seq)))
+                .collect(),
+            routers: self.routers.clone(),
+            retired: self.retired.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

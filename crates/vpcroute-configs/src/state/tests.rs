@@ -1,0 +1,493 @@
+use super::*;
+use serde_json::json;
+use vpcroute_protocol::{ErrorBody, ErrorCode};
+use vpcroute_render::Secret;
+
+const KEY: &str = "Zq7-unit-KEY!x";
+const KEY2: &str = "rotated-KEY-9";
+
+fn ipam(v: serde_json::Value) -> IpamEvent {
+    serde_json::from_value(v).unwrap()
+}
+
+fn area(v: serde_json::Value) -> AreaEvent {
+    serde_json::from_value(v).unwrap()
+}
+
+fn settings(key: &str, hello: u16) -> OspfSettings {
+    OspfSettings {
+        hello_interval: hello,
+        dead_interval: u32::from(hello) * 4,
+        auth: OspfAuth::Md5 {
+            key_id: 1,
+            key: Secret::new(key),
+        },
+        ..OspfSettings::default()
+    }
+}
+
+fn zone_ospf(zone: &str, s: OspfSettings) -> AreaEvent {
+    AreaEvent::ZoneOspfSet {
+        zone: zone.into(),
+        settings: s,
+    }
+}
+
+/// Feeds inputs like the service does and keeps everything recorded.
+#[derive(Default)]
+struct Harness {
+    st: RendererState,
+    ipam_seq: u64,
+    area_seq: u64,
+    log: Vec<ConfigEvent>,
+}
+
+impl Harness {
+    fn ipam(&mut self, v: serde_json::Value) -> Vec<ConfigEvent> {
+        self.ipam_seq += 1;
+        let ev = ipam(v);
+        let evs = self.st.on_ipam(self.ipam_seq, &ev);
+        if !evs.is_empty() {
+            let mut post = self.st.inputs.clone();
+            post.apply_ipam(self.ipam_seq, &ev);
+            assert_eq!(
+                evs[1..],
+                full_decision(&self.st, &post)[..],
+                "subset vs full"
+            );
+        }
+        self.record(evs)
+    }
+
+    fn area(&mut self, ev: AreaEvent) -> Vec<ConfigEvent> {
+        self.area_seq += 1;
+        let evs = self.st.on_area(self.area_seq, &ev);
+        let mut post = self.st.inputs.clone();
+        post.apply_area(&ev);
+        assert_eq!(
+            evs[1..],
+            full_decision(&self.st, &post)[..],
+            "subset vs full"
+        );
+        self.record(evs)
+    }
+
+    fn record(&mut self, evs: Vec<ConfigEvent>) -> Vec<ConfigEvent> {
+        for e in &evs {
+            self.st.apply(e).unwrap();
+        }
+        self.log.extend(evs.iter().cloned());
+        evs
+    }
+
+    fn vpc(&mut self, vpc: &str, zone: &str, cidr: &str, n: u8) -> Vec<ConfigEvent> {
+        self.ipam(json!({"type": "vpc_allocated", "vpc": vpc, "zone": zone, "cidr": cidr,
+            "router": {"name": format!("{vpc}-vr"), "router_id": format!("10.255.0.{n}"),
+                       "uplink_interface": "eth1", "uplink_address": format!("192.168.100.{}/24", n + 1)}}))
+    }
+
+    fn assign(&mut self, vpc: &str, zone: &str, id: u32) -> Vec<ConfigEvent> {
+        let ipam_seq = self.ipam_seq;
+        self.area(area(
+            json!({"type": "area_assigned", "vpc": vpc, "zone": zone,
+            "area_id": id, "ipam_seq": ipam_seq}),
+        ))
+    }
+
+    fn tier(
+        &mut self,
+        tier: &str,
+        vpc: &str,
+        cidr: &str,
+        gw: &str,
+        iface: Option<&str>,
+    ) -> Vec<ConfigEvent> {
+        let mut v = json!({"type": "tier_allocated", "tier": tier, "vpc": vpc, "cidr": cidr, "gateway": gw});
+        if let Some(i) = iface {
+            v["interface"] = json!(i);
+        }
+        self.ipam(v)
+    }
+
+    fn version(&self, router: &str) -> Option<u64> {
+        self.st.summary(router).map(|s| s.version)
+    }
+
+    fn frr(&self, router: &str) -> String {
+        match self
+            .st
+            .router_config(router, DialectName::Frr)
+            .unwrap()
+            .config
+        {
+            ConfigText::Frr(t) => t,
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// What an input decides when every VPC is re-evaluated on a full copy of
+/// the inputs: the decision on a subset must be the same.
+fn full_decision(st: &RendererState, post: &Inputs) -> Vec<ConfigEvent> {
+    let all: BTreeSet<String> = st
+        .inputs
+        .vpcs
+        .keys()
+        .chain(post.vpcs.keys())
+        .cloned()
+        .collect();
+    let versioned: Vec<String> = st.routers.keys().cloned().collect();
+    st.router_events(post, &all, &versioned)
+}
+
+/// Two zones: z1 with VPCs left and right (one tier each), z2 with far.
+fn region() -> Harness {
+    let mut h = Harness::default();
+    h.ipam(json!({"type": "zone_enabled", "zone": "z1", "super_cidrs": ["10.1.0.0/16"]}));
+    h.ipam(json!({"type": "zone_enabled", "zone": "z2", "super_cidrs": ["10.2.0.0/16"]}));
+    h.area(zone_ospf("z1", settings(KEY, 10)));
+    h.area(zone_ospf("z2", settings(KEY, 10)));
+    h.vpc("left", "z1", "10.1.0.0/22", 1);
+    h.assign("left", "z1", 1);
+    h.tier("web", "left", "10.1.1.0/24", "10.1.1.1", Some("eth2"));
+    h.vpc("right", "z1", "10.1.4.0/22", 2);
+    h.assign("right", "z1", 2);
+    h.tier("db", "right", "10.1.5.0/24", "10.1.5.1", Some("eth2"));
+    h.vpc("far", "z2", "10.2.0.0/22", 3);
+    h.assign("far", "z2", 3);
+    h.tier("app", "far", "10.2.1.0/24", "10.2.1.1", Some("eth2"));
+    for r in ["left-vr", "right-vr", "far-vr"] {
+        assert!(h.version(r).is_some(), "{r} rendered");
+    }
+    h
+}
+
+fn versioned(evs: &[ConfigEvent]) -> Vec<(String, u64)> {
+    evs.iter()
+        .filter_map(|e| match e {
+            ConfigEvent::RouterVersioned {
+                router, version, ..
+            } => Some((router.clone(), *version)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn pairs(v: &[(&str, u64)]) -> Vec<(String, u64)> {
+    v.iter().map(|(r, n)| (r.to_string(), *n)).collect()
+}
+
+#[test]
+fn zone_key_change_versions_every_router_of_the_zone_and_no_other() {
+    let mut h = region();
+    let before = [
+        h.version("left-vr"),
+        h.version("right-vr"),
+        h.version("far-vr"),
+    ];
+    let far_text = h.frr("far-vr");
+    let evs = h.area(zone_ospf("z1", settings(KEY2, 10)));
+    assert!(matches!(evs[0], ConfigEvent::AreaInput { .. }));
+    assert_eq!(
+        versioned(&evs),
+        pairs(&[
+            ("left-vr", before[0].unwrap() + 1),
+            ("right-vr", before[1].unwrap() + 1)
+        ])
+    );
+    assert_eq!(evs.len(), 3, "nothing else: {evs:?}");
+    assert_eq!(h.version("far-vr"), before[2]);
+    assert_eq!(h.frr("far-vr"), far_text);
+    assert!(h.frr("left-vr").contains(&format!("md5 {KEY2}\n")));
+    assert!(h.frr("right-vr").contains(&format!("md5 {KEY2}\n")));
+    assert!(!h.frr("far-vr").contains(KEY2));
+}
+
+#[test]
+fn zone_timer_change_versions_every_router_of_the_zone_and_no_other() {
+    let mut h = region();
+    let evs = h.area(zone_ospf("z2", settings(KEY, 5)));
+    assert_eq!(versioned(&evs), pairs(&[("far-vr", 3)]));
+    assert_eq!(h.version("left-vr"), Some(2));
+    assert_eq!(h.version("right-vr"), Some(2));
+    assert!(h.frr("far-vr").contains(" ip ospf hello-interval 5\n"));
+    assert!(h.frr("left-vr").contains(" ip ospf hello-interval 10\n"));
+}
+
+#[test]
+fn unchanged_settings_record_the_input_but_no_version() {
+    let mut h = region();
+    let evs = h.area(zone_ospf("z1", settings(KEY, 10)));
+    assert_eq!(evs.len(), 1);
+    assert!(versioned(&evs).is_empty());
+    // Super-CIDR changes and VM addresses do not touch router text.
+    let evs =
+        h.ipam(json!({"type": "zone_super_cidrs_changed", "zone": "z1", "super_cidrs": ["10.1.0.0/16", "10.9.0.0/16"]}));
+    assert_eq!(evs.len(), 1);
+    let evs = h.ipam(
+        json!({"type": "vm_address_allocated", "vm": "vm1", "tier": "web", "ip": "10.1.1.10"}),
+    );
+    assert!(evs.is_empty(), "VM events are not recorded: {evs:?}");
+}
+
+#[test]
+fn tier_change_versions_only_its_vpcs_router() {
+    let mut h = region();
+    let evs = h.tier("api", "left", "10.1.2.0/24", "10.1.2.1", Some("eth3"));
+    assert_eq!(versioned(&evs), pairs(&[("left-vr", 3)]));
+    assert!(h.frr("left-vr").contains("interface eth3\n"));
+    assert_eq!(h.version("right-vr"), Some(2));
+    assert_eq!(h.version("far-vr"), Some(2));
+    let evs = h.ipam(
+        json!({"type": "tier_released", "tier": "api", "vpc": "left", "cidr": "10.1.2.0/24"}),
+    );
+    assert_eq!(versioned(&evs), pairs(&[("left-vr", 4)]));
+    assert!(!h.frr("left-vr").contains("interface eth3\n"));
+    assert_eq!(h.version("right-vr"), Some(2));
+}
+
+#[test]
+fn tier_without_interface_is_not_on_the_router() {
+    let mut h = region();
+    let text = h.frr("left-vr");
+    let evs = h.tier("dark", "left", "10.1.3.0/24", "10.1.3.1", None);
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(h.frr("left-vr"), text);
+    assert_eq!(h.version("left-vr"), Some(2));
+}
+
+#[test]
+fn resending_an_event_changes_nothing() {
+    let mut h = region();
+    let dump = h.st.dump();
+    let seq = h.ipam_seq;
+    let ev = ipam(
+        json!({"type": "tier_allocated", "tier": "x", "vpc": "left", "cidr": "10.1.3.0/24", "gateway": "10.1.3.1", "interface": "eth4"}),
+    );
+    for s in 1..=seq {
+        assert!(h.st.on_ipam(s, &ev).is_empty(), "ipam seq {s}");
+    }
+    let key_change = zone_ospf("z1", settings(KEY2, 10));
+    for s in 1..=h.area_seq {
+        assert!(h.st.on_area(s, &key_change).is_empty(), "area seq {s}");
+    }
+    assert_eq!(h.st.dump(), dump);
+    // The same seq twice, as a follower might deliver it after a restart.
+    let evs = h.tier("x", "left", "10.1.3.0/24", "10.1.3.1", Some("eth4"));
+    assert_eq!(versioned(&evs), pairs(&[("left-vr", 3)]));
+    assert!(h.st.on_ipam(h.ipam_seq, &ev).is_empty());
+    assert_eq!(h.version("left-vr"), Some(3));
+    // Applying a recorded input again is refused as a damaged log.
+    let err = h.st.apply(&evs[0]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Internal);
+}
+
+#[test]
+fn replaying_the_recorded_events_gives_the_identical_state() {
+    let mut h = region();
+    h.area(zone_ospf("z1", settings(KEY2, 7)));
+    h.tier("api", "left", "10.1.2.0/24", "10.1.2.1", Some("eth3"));
+    h.ipam(json!({"type": "tier_released", "tier": "db", "vpc": "right", "cidr": "10.1.5.0/24"}));
+    h.ipam(json!({"type": "vpc_released", "vpc": "right", "zone": "z1", "cidr": "10.1.4.0/22"}));
+    let mut fresh = RendererState::new();
+    for e in &h.log {
+        // Through JSON, as the log stores them.
+        let stored: ConfigEvent = serde_json::from_str(&serde_json::to_string(e).unwrap()).unwrap();
+        fresh.apply(&stored).unwrap();
+    }
+    assert_eq!(fresh.dump(), h.st.dump());
+    assert_eq!(fresh.routers(), h.st.routers());
+    for r in h.st.routers() {
+        assert_eq!(
+            fresh.router_config(&r.router, DialectName::Quagga),
+            h.st.router_config(&r.router, DialectName::Quagga)
+        );
+    }
+    assert!(fresh.reconcile().is_empty());
+    assert!(h.st.reconcile().is_empty());
+}
+
+#[test]
+fn vpc_release_removes_its_router_and_a_new_one_continues_its_versions() {
+    let mut h = region();
+    h.ipam(json!({"type": "tier_released", "tier": "db", "vpc": "right", "cidr": "10.1.5.0/24"}));
+    assert_eq!(h.version("right-vr"), Some(3));
+    let evs = h
+        .ipam(json!({"type": "vpc_released", "vpc": "right", "zone": "z1", "cidr": "10.1.4.0/22"}));
+    assert_eq!(
+        evs[1..],
+        [ConfigEvent::RouterRemoved {
+            router: "right-vr".into()
+        }]
+    );
+    assert_eq!(
+        h.st.router_config("right-vr", DialectName::Frr)
+            .unwrap_err()
+            .code(),
+        ErrorCode::UnknownRouter
+    );
+    // Re-created: the old area (assigned before this incarnation) is not used.
+    let evs = h.vpc("right", "z1", "10.1.4.0/22", 2);
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    let err =
+        h.st.router_config("right-vr", DialectName::Frr)
+            .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotReady);
+    assert!(err.to_string().contains("no OSPF area"), "{err}");
+    let evs = h.assign("right", "z1", 9);
+    assert_eq!(versioned(&evs), pairs(&[("right-vr", 4)]));
+    assert!(h
+        .frr("right-vr")
+        .contains(" area 0.0.0.9 range 10.1.4.0/22\n"));
+}
+
+#[test]
+fn retired_area_keeps_the_last_configuration_until_the_vpc_goes() {
+    let mut h = region();
+    let text = h.frr("left-vr");
+    let evs = h.area(area(
+        json!({"type": "area_retired", "vpc": "left", "zone": "z1", "area_id": 1, "ipam_seq": 99}),
+    ));
+    assert_eq!(evs.len(), 1);
+    assert_eq!(h.frr("left-vr"), text);
+    assert!(h.st.problem("left-vr").unwrap().contains("no OSPF area"));
+}
+
+#[test]
+fn not_ready_says_what_is_missing() {
+    let mut h = Harness::default();
+    h.ipam(
+        json!({"type": "zone_enabled", "zone": "z9", "super_cidrs": ["10.9.0.0/16", "fd00::/48"]}),
+    );
+    h.vpc("a", "z9", "10.9.0.0/22", 1);
+    let e = h.st.router_config("a-vr", DialectName::Frr).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::NotReady);
+    assert!(e.to_string().contains("no OSPF area"), "{e}");
+    h.assign("a", "z9", 4);
+    let e = h.st.router_config("a-vr", DialectName::Frr).unwrap_err();
+    assert!(
+        e.to_string().contains("zone \"z9\" has no OSPF settings"),
+        "{e}"
+    );
+    let evs = h.area(zone_ospf("z9", settings(KEY, 10)));
+    assert_eq!(versioned(&evs), pairs(&[("a-vr", 1)]));
+
+    h.ipam(json!({"type": "vpc_allocated", "vpc": "six", "zone": "z9", "cidr": "fd00::/56",
+        "router": {"name": "six-vr", "router_id": "10.255.0.6", "uplink_interface": "eth1", "uplink_address": "192.168.100.6/24"}}));
+    let evs = h.assign("six", "z9", 6);
+    assert_eq!(evs.len(), 1, "IPv6 VPC is never rendered: {evs:?}");
+    let e = h.st.router_config("six-vr", DialectName::Frr).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::NotReady);
+    assert!(e.to_string().contains("IPv6"), "{e}");
+    assert!(h.st.routers().iter().all(|r| r.router != "six-vr"));
+
+    let e = h.st.router_config("nope", DialectName::Frr).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::UnknownRouter);
+    let body: ErrorBody = e.into();
+    assert_eq!(body.code, ErrorCode::UnknownRouter);
+}
+
+#[test]
+fn quagga_limits_do_not_block_frr() {
+    let mut h = region();
+    let mut s = settings(KEY, 10);
+    s.retransmit_interval = 1;
+    let evs = h.area(zone_ospf("z2", s));
+    assert_eq!(versioned(&evs), pairs(&[("far-vr", 3)]));
+    assert!(h.frr("far-vr").contains(" ip ospf retransmit-interval 1\n"));
+    let e =
+        h.st.router_config("far-vr", DialectName::Quagga)
+            .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidSettings);
+}
+
+#[test]
+fn version_depends_on_both_dialects_only() {
+    let h = region();
+    let r = &h.st.dump().routers["left-vr"];
+    assert_eq!(fingerprint(&r.model).unwrap(), r.fingerprint);
+    let mut m = r.model.clone();
+    m.tiers.reverse();
+    assert_eq!(
+        fingerprint(&m).unwrap(),
+        r.fingerprint,
+        "tier order is not text"
+    );
+    m.tiers[0].cidr = "10.1.1.0/25".parse().unwrap();
+    // Quagga's network statement changes while FRR's text does not.
+    assert_eq!(
+        render(&m, Dialect::Frr).unwrap(),
+        render(&r.model, Dialect::Frr).unwrap()
+    );
+    assert_ne!(fingerprint(&m).unwrap(), r.fingerprint);
+}
+
+#[test]
+fn keys_never_appear_in_debug_errors_or_redacted_events() {
+    let mut h = region();
+    h.area(zone_ospf("z1", settings(KEY2, 10)));
+    h.vpc("late", "z1", "10.1.8.0/22", 8);
+    let mut shown = vec![format!("{:?}", h.st), format!("{:?}", h.st.dump())];
+    for e in &h.log {
+        shown.push(format!("{e:?}"));
+        shown.push(serde_json::to_string(&e.redacted()).unwrap());
+    }
+    for (r, why) in h.st.problems() {
+        shown.push(format!("{r}: {why}"));
+    }
+    for r in ["left-vr", "late-vr", "nope"] {
+        for d in [DialectName::Frr, DialectName::Quagga] {
+            match h.st.router_config(r, d) {
+                Ok(c) => shown.push(format!("{:?}", c.version)),
+                Err(e) => {
+                    shown.push(e.to_string());
+                    shown.push(format!("{e:?}"));
+                    shown.push(serde_json::to_string(&ErrorBody::from(e)).unwrap());
+                }
+            }
+        }
+    }
+    let mut bad = settings(KEY, 10);
+    bad.dead_interval = 1;
+    let mut h2 = region();
+    h2.area(zone_ospf("z1", bad));
+    shown.push(h2.st.problem("left-vr").unwrap());
+    let all = shown.join("\n");
+    assert!(all.contains("not rendered") || all.contains("no OSPF area"));
+    for key in [KEY, KEY2] {
+        assert!(!all.contains(key), "a key leaked:\n{all}");
+    }
+    // ... while the recorded (private) events do keep it.
+    assert!(serde_json::to_string(&h.log).unwrap().contains(KEY2));
+    assert!(h.frr("left-vr").contains(KEY2));
+}
+
+#[test]
+fn redacted_settings_are_recognised() {
+    let ev = zone_ospf("z1", settings(KEY, 10));
+    assert!(!is_redacted(&ev));
+    assert!(is_redacted(&ev.redacted()));
+}
+
+#[test]
+fn bad_settings_keep_the_last_configuration() {
+    let mut h = region();
+    let text = h.frr("left-vr");
+    let mut bad = settings(KEY, 10);
+    bad.dead_interval = 5; // not above hello
+    let evs = h.area(zone_ospf("z1", bad));
+    assert_eq!(evs.len(), 1);
+    assert_eq!(h.frr("left-vr"), text);
+    assert!(h.st.problem("left-vr").unwrap().contains("dead-interval"));
+}
+
+#[test]
+fn areas_may_arrive_before_their_vpc() {
+    let mut h = Harness::default();
+    h.area(zone_ospf("z1", settings(KEY, 10)));
+    h.area(area(
+        json!({"type": "area_assigned", "vpc": "left", "zone": "z1", "area_id": 1, "ipam_seq": 1}),
+    ));
+    let evs = h.vpc("left", "z1", "10.1.0.0/22", 1);
+    assert_eq!(versioned(&evs), pairs(&[("left-vr", 1)]));
+}

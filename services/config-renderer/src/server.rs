@@ -1,0 +1,349 @@
+//! The config-renderer event loop.
+//!
+//! One task owns the state. Inputs come from two followers (ipam's log,
+//! with live payloads; the area registry's log, payloads always read from
+//! the log because broadcast area events have their keys redacted), in
+//! sequence order per source. Each input is decided and applied at once,
+//! then recorded in one atomic append (the input plus the router versions
+//! it caused). Once an append is durable its events are published
+//! (redacted) and every new router version is announced on
+//! `vpcroute.config.updated.<router>` (no text, no key).
+//!
+//! Requests (`router.get`, `router.list`, `events.read`) are answered from
+//! the state in memory. Neither configuration text nor keys are ever
+//! logged.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use async_nats::service::Request;
+use futures::StreamExt;
+use vpcroute_bus::{decode_request, subjects};
+use vpcroute_configs::{is_redacted, ConfigEvent, RendererState};
+use vpcroute_eventlog::{EventLog, NewEvent};
+use vpcroute_protocol::areas::AreaEvent;
+use vpcroute_protocol::config::{RouterConfigGet, RouterConfigUpdated, RouterList};
+use vpcroute_protocol::ipam::{EventsRead, IpamEvent};
+use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode};
+use vpcroute_service::commit::{respond, start_endpoints, Committer, Publisher};
+use vpcroute_service::follow::{follow, FollowConfig, Payloads};
+
+const SOURCE: &str = "config-renderer";
+/// Every event goes to one stream: a batch may touch many routers.
+const STREAM: &str = "routers";
+
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    RouterGet,
+    RouterList,
+    EventsRead,
+}
+
+const ENDPOINTS: &[(Endpoint, &str, &str)] = &[
+    (
+        Endpoint::RouterGet,
+        "router_get",
+        subjects::config::ROUTER_GET,
+    ),
+    (
+        Endpoint::RouterList,
+        "router_list",
+        subjects::config::ROUTER_LIST,
+    ),
+    (
+        Endpoint::EventsRead,
+        "events_read",
+        subjects::config::EVENTS_READ,
+    ),
+];
+
+/// A stored event as it may leave the service: keys and fingerprints
+/// redacted.
+fn redacted_bus_event(ev: vpcroute_eventlog::StoredEvent) -> BusEvent {
+    let mut bus = vpcroute_service::bus_event(SOURCE, ev);
+    bus.payload = match serde_json::from_value::<ConfigEvent>(bus.payload) {
+        Ok(e) => serde_json::to_value(e.redacted()).expect("events serialise"),
+        // Never publish what cannot be redacted.
+        Err(_) => serde_json::Value::Null,
+    };
+    bus
+}
+
+struct Server {
+    client: async_nats::Client,
+    state: RendererState,
+    log: Arc<EventLog>,
+    committer: Committer,
+    /// Router versions of each append in flight, in commit order: announced
+    /// when the append is durable.
+    pending: VecDeque<Vec<RouterConfigUpdated>>,
+}
+
+pub async fn serve(
+    client: async_nats::Client,
+    log: Arc<EventLog>,
+    state: RendererState,
+    poll_interval: std::time::Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let committer = Committer::new(
+        client.clone(),
+        log.clone(),
+        Publisher {
+            events_prefix: subjects::config::EVENTS_PREFIX,
+            publish: Arc::new(redacted_bus_event),
+        },
+    );
+    let mut server = Server {
+        client: client.clone(),
+        state,
+        log,
+        committer,
+        pending: VecDeque::new(),
+    };
+    server.reconcile();
+
+    let mut ipam = follow(
+        client.clone(),
+        FollowConfig {
+            live_subject: subjects::all_events(subjects::ipam::EVENTS_PREFIX),
+            read_subject: subjects::ipam::EVENTS_READ.to_string(),
+            from_seq: server.state.ipam_cursor() + 1,
+            payloads: Payloads::Live,
+            poll_interval,
+        },
+    )
+    .await?;
+    let mut areas = follow(
+        client.clone(),
+        FollowConfig {
+            live_subject: subjects::all_events(subjects::areas::EVENTS_PREFIX),
+            read_subject: subjects::areas::EVENTS_READ.to_string(),
+            from_seq: server.state.area_cursor() + 1,
+            payloads: Payloads::FromLog,
+            poll_interval,
+        },
+    )
+    .await?;
+    let mut endpoints = start_endpoints(
+        &client,
+        subjects::config::SERVICE_NAME,
+        "vpcroute router configurations: every VPC virtual router's OSPF configuration, versioned",
+        ENDPOINTS,
+    )
+    .await?;
+    tracing::info!(
+        ipam_from = server.state.ipam_cursor() + 1,
+        areas_from = server.state.area_cursor() + 1,
+        "config-renderer serving"
+    );
+    loop {
+        tokio::select! {
+            _ = server.committer.settle() => server.durable().await,
+            ev = ipam.recv() => match ev {
+                Some(ev) => server.on_ipam(ev),
+                None => return Err("ipam follower ended".into()),
+            },
+            ev = areas.recv() => match ev {
+                Some(ev) => server.on_area(ev),
+                None => return Err("area-registry follower ended".into()),
+            },
+            next = endpoints.requests.next() => match next {
+                Some((kind, request)) => server.handle(kind, request),
+                None => return Err("NATS subscriptions ended".into()),
+            },
+        }
+    }
+}
+
+impl Server {
+    fn on_ipam(&mut self, ev: BusEvent) {
+        let event: IpamEvent = match serde_json::from_value(ev.payload) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(seq = ev.seq, event_type = %ev.event_type, "undecodable ipam event, skipped: {e}");
+                return;
+            }
+        };
+        let events = self.state.on_ipam(ev.seq, &event);
+        self.record(format!("ipam:{}", ev.seq), events);
+    }
+
+    fn on_area(&mut self, ev: BusEvent) {
+        // No `{e}` from serde here: its message could quote a key.
+        let event: AreaEvent = match serde_json::from_value(ev.payload) {
+            Ok(e) => e,
+            Err(_) => {
+                tracing::error!(seq = ev.seq, event_type = %ev.event_type, "undecodable area-registry event, skipped");
+                return;
+            }
+        };
+        if is_redacted(&event) {
+            // A broadcast copy reached us instead of the log's: rendering
+            // it would configure every router with the key `***`.
+            tracing::error!(
+                seq = ev.seq,
+                "area-registry event carries a redacted key, skipped: is vpcroute.areas.events.read serving redacted events?"
+            );
+            return;
+        }
+        let events = self.state.on_area(ev.seq, &event);
+        self.record(format!("areas:{}", ev.seq), events);
+    }
+
+    /// Records the configuration events at start-up that a changed renderer
+    /// makes necessary (normally none).
+    fn reconcile(&mut self) {
+        let events = self.state.reconcile();
+        if events.is_empty() {
+            return;
+        }
+        let head = self.log.head().unwrap_or(0);
+        tracing::info!(
+            routers = events.len(),
+            "rendered text differs from the recorded versions (renderer upgrade?): recording new versions"
+        );
+        self.record(format!("reconcile:{}", head + 1), events);
+    }
+
+    /// Applies decided events and hands them to the committer.
+    fn record(&mut self, request_id: String, events: Vec<ConfigEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        for ev in &events {
+            self.state
+                .apply(ev)
+                .expect("an event just decided applies to the state it was decided on");
+        }
+        let mut updates = Vec::new();
+        for ev in &events {
+            match ev {
+                ConfigEvent::RouterVersioned {
+                    router, version, ..
+                } => {
+                    let s = self
+                        .state
+                        .summary(router)
+                        .expect("a versioned router has a summary");
+                    tracing::info!(%router, version, vpc = %s.vpc, zone = %s.zone, "router configuration versioned");
+                    updates.push(RouterConfigUpdated {
+                        router: router.clone(),
+                        version: *version,
+                        vpc: s.vpc,
+                        zone: s.zone,
+                    });
+                }
+                ConfigEvent::RouterRemoved { router } => {
+                    tracing::info!(%router, "router removed (its VPC was released)");
+                }
+                ConfigEvent::IpamInput { seq, event } => {
+                    tracing::debug!(seq, event_type = event.event_type(), "ipam input");
+                }
+                ConfigEvent::AreaInput { seq, event } => {
+                    tracing::debug!(seq, event_type = event.event_type(), "area-registry input");
+                }
+            }
+        }
+        let fingerprint = format!(
+            "{request_id}:{}",
+            events
+                .iter()
+                .map(ConfigEvent::event_type)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let new_events = events
+            .iter()
+            .map(|ev| NewEvent {
+                event_type: ev.event_type().to_string(),
+                schema_version: ConfigEvent::SCHEMA_VERSION,
+                payload: serde_json::to_value(ev).expect("events serialise"),
+            })
+            .collect();
+        self.committer.commit(
+            None,
+            request_id,
+            fingerprint,
+            STREAM.to_string(),
+            new_events,
+            serde_json::Value::Null,
+        );
+        self.pending.push_back(updates);
+    }
+
+    /// The oldest append in flight is durable (appends complete in commit
+    /// order): announce its router versions.
+    async fn durable(&mut self) {
+        let Some(updates) = self.pending.pop_front() else {
+            return;
+        };
+        for u in updates {
+            let body = serde_json::to_vec(&u).expect("serialises");
+            if let Err(e) = self
+                .client
+                .publish(subjects::config::updated(&u.router), body.into())
+                .await
+            {
+                tracing::warn!(router = %u.router, "cannot announce router version: {e}");
+            }
+        }
+    }
+
+    fn handle(&mut self, kind: Endpoint, request: Request) {
+        let payload = request.message.payload.clone();
+        match kind {
+            Endpoint::RouterGet => {
+                let reply = decode_request::<RouterConfigGet>(&payload).and_then(|q| {
+                    self.state
+                        .router_config(&q.router, q.dialect)
+                        .map_err(ErrorBody::from)
+                });
+                respond(request, reply);
+            }
+            Endpoint::RouterList => {
+                let q = if payload.iter().all(u8::is_ascii_whitespace) {
+                    Ok(RouterList::default())
+                } else {
+                    decode_request::<RouterList>(&payload)
+                };
+                let reply = q.map(|q| {
+                    let mut all = self.state.routers();
+                    if let Some(zone) = &q.zone {
+                        all.retain(|r| &r.zone == zone);
+                    }
+                    all
+                });
+                respond(request, reply);
+            }
+            Endpoint::EventsRead => events_read(self.log.clone(), request),
+        }
+    }
+}
+
+/// `vpcroute.config.events.read`: the log, redacted like the broadcast
+/// (the keys are the area registry's to hand out, not this service's).
+fn events_read(log: Arc<EventLog>, request: Request) {
+    tokio::spawn(async move {
+        let reply = match decode_request::<EventsRead>(&request.message.payload) {
+            Err(e) => Err(e),
+            Ok(q) => tokio::task::spawn_blocking(move || {
+                vpcroute_service::events_page(&log, SOURCE, q.from_seq, q.limit)
+                    .map(|mut page| {
+                        for ev in &mut page.events {
+                            ev.payload = match serde_json::from_value::<ConfigEvent>(
+                                std::mem::take(&mut ev.payload),
+                            ) {
+                                Ok(e) => serde_json::to_value(e.redacted()).expect("serialises"),
+                                Err(_) => serde_json::Value::Null,
+                            };
+                        }
+                        page
+                    })
+                    .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))
+            })
+            .await
+            .unwrap_or_else(|e| Err(ErrorBody::new(ErrorCode::Internal, e.to_string()))),
+        };
+        respond(request, reply);
+    });
+}
