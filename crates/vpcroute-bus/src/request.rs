@@ -82,13 +82,20 @@ pub fn decode_request<T: DeserializeOwned>(payload: &[u8]) -> Result<T, ErrorBod
         .map_err(|e| ErrorBody::new(ErrorCode::InvalidRequest, format!("bad request: {e}")))
 }
 
-/// Encodes a reply envelope.
+/// Encodes a reply envelope, written straight to bytes (no intermediate
+/// `Value`), so u128 address counts need nothing special.
 pub fn encode_reply<T: Serialize>(reply: &Result<T, ErrorBody>) -> bytes::Bytes {
-    let v = match reply {
-        Ok(v) => serde_json::json!({ "ok": v }),
-        Err(e) => serde_json::json!({ "error": e }),
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Envelope<'a, T> {
+        Ok(&'a T),
+        Error(&'a ErrorBody),
+    }
+    let env = match reply {
+        Ok(v) => Envelope::Ok(v),
+        Err(e) => Envelope::Error(e),
     };
-    serde_json::to_vec(&v)
+    serde_json::to_vec(&env)
         .expect("reply types always serialise")
         .into()
 }

@@ -16,7 +16,7 @@ use vpcroute_protocol::ipam::{
 use crate::IpamError;
 
 /// A request that changes state. Queries are not commands.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     ZoneEnable(msg::ZoneEnable),
