@@ -1234,3 +1234,1194 @@ fn error_schema_lists_every_error_code() {
     assert_invalid(&s, "error.json", &json!({"error": {"code": "internal"}}));
     assert_invalid(&s, "error.json", &json!({"ok": 1}));
 }
+
+// ------------------------------------------------------------------- 6
+//
+// area-registry, config-renderer and router-sync: the same checks as for
+// ipam above. ConfigEvent and SyncEvent live in crates this one cannot
+// depend on (vpcroute-configs, the router-sync binary): their JSON is
+// written by hand here, as those types serialise it.
+
+use vpcroute_protocol::areas::{
+    AreaEvent, AreaId, AuthRequest, OspfAuth, OspfSettings, Secret, VpcArea, ZoneOspfSet,
+    ZoneOspfView, REDACTED,
+};
+use vpcroute_protocol::config::{
+    ConfigText, DialectName, RouterConfig, RouterConfigGet, RouterConfigUpdated, RouterList,
+    RouterSummary,
+};
+use vpcroute_protocol::sync::{OspfNeighbor, RouterStatus, RouterStatusGet};
+
+/// The request subjects of each service, as the test knows them.
+fn service_subjects() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        (
+            "ipam",
+            vec![
+                subjects::ipam::ZONE_ENABLE,
+                subjects::ipam::ZONE_UPDATE,
+                subjects::ipam::ZONE_SHOW,
+                subjects::ipam::VPC_ALLOCATE,
+                subjects::ipam::VPC_RELEASE,
+                subjects::ipam::VPC_SHOW,
+                subjects::ipam::TIER_ALLOCATE,
+                subjects::ipam::TIER_RELEASE,
+                subjects::ipam::VM_ALLOCATE,
+                subjects::ipam::VM_RELEASE,
+                subjects::ipam::EVENTS_READ,
+            ],
+        ),
+        (
+            "areas",
+            vec![
+                subjects::areas::ZONE_SET,
+                subjects::areas::ZONE_SHOW,
+                subjects::areas::VPC_SHOW,
+                subjects::areas::EVENTS_READ,
+            ],
+        ),
+        (
+            "config",
+            vec![
+                subjects::config::ROUTER_GET,
+                subjects::config::ROUTER_LIST,
+                subjects::config::EVENTS_READ,
+            ],
+        ),
+        (
+            "sync",
+            vec![subjects::sync::ROUTER_STATUS, subjects::sync::EVENTS_READ],
+        ),
+    ]
+}
+
+/// Prefixes of published (non-request) subjects that sit under a
+/// service's request namespace.
+const PUBLISHED_PREFIXES: [&str; 2] = [
+    subjects::config::UPDATED_PREFIX,
+    subjects::sync::STATUS_PREFIX,
+];
+
+#[test]
+fn index_covers_every_subject_of_every_service() {
+    let s = schemas();
+    let source = include_str!("../../vpcroute-bus/src/subjects.rs");
+    let entries = s.index["subjects"].as_array().expect("index.subjects");
+    let indexed: BTreeSet<&str> = entries
+        .iter()
+        .map(|e| e["subject"].as_str().expect("subject"))
+        .collect();
+    assert_eq!(indexed.len(), entries.len(), "a subject is listed twice");
+    let mut all_consts = BTreeSet::new();
+    for (service, consts) in service_subjects() {
+        // Subjects added to `subjects::<service>` later are caught from the
+        // source.
+        let block = source
+            .split(&format!("pub mod {service} {{"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("subjects.rs has no `pub mod {service} {{`"))
+            .split("\n}")
+            .next()
+            .unwrap();
+        let prefix = format!("vpcroute.{service}.");
+        let in_source: BTreeSet<&str> = block
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|lit| lit.starts_with(&prefix) && !PUBLISHED_PREFIXES.contains(lit))
+            .collect();
+        let consts: BTreeSet<&str> = consts.into_iter().collect();
+        assert_eq!(
+            consts, in_source,
+            "subjects::{service} changed: update this test and schemas/"
+        );
+        let svc_indexed: BTreeSet<&str> = indexed
+            .iter()
+            .copied()
+            .filter(|x| x.starts_with(&prefix))
+            .collect();
+        assert_eq!(svc_indexed, consts, "index.json and subjects::{service}");
+        all_consts.extend(consts);
+    }
+    // Nothing in the index that is no subject constant.
+    assert_eq!(indexed, all_consts, "index.json lists unknown subjects");
+
+    let mut named = BTreeSet::new();
+    for e in entries {
+        let subject = e["subject"].as_str().unwrap();
+        // Naming convention: vpcroute.<service>.<object>.<verb> ->
+        // <service>/<object>.<verb>.{request,reply}.json
+        let rest = subject.strip_prefix("vpcroute.").unwrap();
+        let (service, object_verb) = rest.split_once('.').unwrap();
+        for key in ["request", "reply"] {
+            let file = e[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{subject}: no {key}"));
+            assert_eq!(file, format!("{service}/{object_verb}.{key}.json"));
+            assert!(s.dir.join(file).is_file(), "{subject}: {file} missing");
+            assert!(s.docs.contains_key(file), "{subject}: {file} not loaded");
+            assert_eq!(
+                s.docs[file]["title"],
+                format!("{subject} {key}"),
+                "{file}: title"
+            );
+            named.insert(file.to_string());
+        }
+    }
+
+    let events = s.index["events"].as_array().expect("index.events");
+    let expected_events = [
+        (
+            subjects::all_events(subjects::ipam::EVENTS_PREFIX),
+            "events/ipam.event.json",
+        ),
+        (
+            subjects::all_events(subjects::areas::EVENTS_PREFIX),
+            "events/areas.event.json",
+        ),
+        (
+            subjects::all_events(subjects::config::EVENTS_PREFIX),
+            "events/config.event.json",
+        ),
+        (
+            subjects::all_events(subjects::sync::EVENTS_PREFIX),
+            "events/sync.event.json",
+        ),
+        (
+            subjects::all_events(subjects::config::UPDATED_PREFIX),
+            "config/updated.json",
+        ),
+        (
+            subjects::all_events(subjects::sync::STATUS_PREFIX),
+            "sync/status.json",
+        ),
+    ];
+    assert_eq!(events.len(), expected_events.len(), "index.events");
+    for (subject, file) in &expected_events {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["subject"] == subject.as_str() && e["schema"] == *file),
+            "index.json has no {subject} -> {file}"
+        );
+    }
+    for e in events {
+        let file = e["schema"].as_str().expect("schema");
+        assert!(s.dir.join(file).is_file(), "{file} missing");
+        named.insert(file.to_string());
+    }
+    // No schema outside common.json and error.json is left out of the index.
+    for rel in s.docs.keys() {
+        if rel != "common.json" && rel != "error.json" {
+            assert!(named.contains(rel), "{rel} is not in index.json");
+        }
+    }
+    // Lookups by subject, as the end-to-end tests do them.
+    assert_eq!(
+        s.request_schema(subjects::areas::ZONE_SET),
+        Some("areas/zone.set.request.json")
+    );
+    assert_eq!(
+        s.reply_schema(subjects::config::ROUTER_LIST),
+        Some("config/router.list.reply.json")
+    );
+    assert_eq!(
+        s.request_schema(subjects::sync::ROUTER_STATUS),
+        Some("sync/router.status.request.json")
+    );
+    assert_eq!(
+        s.event_schema("vpcroute.events.areas.area_assigned"),
+        Some("events/areas.event.json")
+    );
+    assert_eq!(
+        s.event_schema("vpcroute.events.config.router_versioned"),
+        Some("events/config.event.json")
+    );
+    assert_eq!(
+        s.event_schema("vpcroute.events.sync.applied"),
+        Some("events/sync.event.json")
+    );
+    assert_eq!(
+        s.event_schema(&subjects::config::updated("r-vpc-blue")),
+        Some("config/updated.json")
+    );
+    assert_eq!(
+        s.event_schema(&subjects::sync::status("r-vpc-blue")),
+        Some("sync/status.json")
+    );
+    assert_eq!(s.event_schema(subjects::config::UPDATED_PREFIX), None);
+    assert_eq!(s.request_schema(&subjects::sync::status("r")), None);
+}
+
+#[test]
+fn examples_of_the_other_services_deserialise_into_the_rust_types() {
+    let s = schemas();
+    examples_as::<ZoneOspfSet>(&s, "areas/zone.set.request.json");
+    examples_as::<Show>(&s, "areas/zone.show.request.json");
+    examples_as::<Show>(&s, "areas/vpc.show.request.json");
+    examples_as::<EventsRead>(&s, "areas/events.read.request.json");
+    examples_as::<Reply<ZoneOspfView>>(&s, "areas/zone.set.reply.json");
+    examples_as::<Reply<ZoneOspfView>>(&s, "areas/zone.show.reply.json");
+    examples_as::<Reply<VpcArea>>(&s, "areas/vpc.show.reply.json");
+    for page in examples_as::<Reply<EventsPage>>(&s, "areas/events.read.reply.json") {
+        if let Reply::Ok(page) = page {
+            for ev in page.events {
+                let payload: AreaEvent = serde_json::from_value(ev.payload).expect("payload");
+                assert_eq!(payload.event_type(), ev.event_type);
+            }
+        }
+    }
+    for ev in examples_as::<BusEvent>(&s, "events/areas.event.json") {
+        let payload: AreaEvent = serde_json::from_value(ev.payload).expect("payload");
+        assert_eq!(payload.event_type(), ev.event_type);
+        assert_eq!(
+            payload,
+            payload.redacted(),
+            "a published example holds a key"
+        );
+    }
+
+    examples_as::<RouterConfigGet>(&s, "config/router.get.request.json");
+    examples_as::<RouterList>(&s, "config/router.list.request.json");
+    examples_as::<EventsRead>(&s, "config/events.read.request.json");
+    examples_as::<Reply<RouterConfig>>(&s, "config/router.get.reply.json");
+    examples_as::<Reply<Vec<RouterSummary>>>(&s, "config/router.list.reply.json");
+    examples_as::<Reply<EventsPage>>(&s, "config/events.read.reply.json");
+    examples_as::<RouterConfigUpdated>(&s, "config/updated.json");
+    for ev in examples_as::<BusEvent>(&s, "events/config.event.json") {
+        assert_eq!(ev.payload["type"], ev.event_type.as_str());
+        // The inputs are the other services' events.
+        match ev.event_type.as_str() {
+            "ipam_input" => {
+                serde_json::from_value::<IpamEvent>(ev.payload["event"].clone()).expect("ipam");
+            }
+            "area_input" => {
+                serde_json::from_value::<AreaEvent>(ev.payload["event"].clone()).expect("area");
+            }
+            _ => {}
+        }
+    }
+
+    examples_as::<RouterStatusGet>(&s, "sync/router.status.request.json");
+    examples_as::<EventsRead>(&s, "sync/events.read.request.json");
+    examples_as::<Reply<RouterStatus>>(&s, "sync/router.status.reply.json");
+    examples_as::<Reply<EventsPage>>(&s, "sync/events.read.reply.json");
+    examples_as::<RouterStatus>(&s, "sync/status.json");
+    for ev in examples_as::<BusEvent>(&s, "events/sync.event.json") {
+        assert_eq!(ev.payload["type"], ev.event_type.as_str());
+    }
+}
+
+fn md5_settings(key: &str) -> OspfSettings {
+    OspfSettings {
+        backbone: AreaId::BACKBONE,
+        hello_interval: 10,
+        dead_interval: 40,
+        retransmit_interval: 5,
+        transmit_delay: 1,
+        auth: OspfAuth::Md5 {
+            key_id: 1,
+            key: Secret::new(key),
+        },
+    }
+}
+
+/// Every AreaEvent variant (and every auth), with keys.
+fn area_events() -> Vec<AreaEvent> {
+    let all = vec![
+        AreaEvent::ZoneOspfSet {
+            zone: "zone-1".into(),
+            settings: md5_settings("Xk3v9QpL2mN8rT5w"),
+        },
+        AreaEvent::ZoneOspfSet {
+            zone: "zone-2".into(),
+            settings: OspfSettings {
+                backbone: AreaId(7),
+                hello_interval: 65535,
+                dead_interval: 65535,
+                auth: OspfAuth::Plaintext {
+                    key: Secret::new("s3cret!~"),
+                },
+                ..OspfSettings::default()
+            },
+        },
+        AreaEvent::ZoneOspfSet {
+            zone: "zone-3".into(),
+            settings: OspfSettings::default(),
+        },
+        AreaEvent::AreaAssigned {
+            vpc: "vpc-blue".into(),
+            zone: "zone-1".into(),
+            area_id: AreaId(1),
+            ipam_seq: 2,
+        },
+        AreaEvent::AreaRetired {
+            vpc: "vpc-blue".into(),
+            zone: "zone-1".into(),
+            area_id: AreaId(u32::MAX),
+            ipam_seq: 9,
+        },
+    ];
+    // Adding a variant breaks this match: give it a schema ($defs/<type> in
+    // events/areas.event.json) and an instance above.
+    for ev in &all {
+        match ev {
+            AreaEvent::ZoneOspfSet { .. }
+            | AreaEvent::AreaAssigned { .. }
+            | AreaEvent::AreaRetired { .. } => {}
+        }
+    }
+    all
+}
+
+fn envelope(source: &str, seq: u64, stream: &str, payload: Value) -> BusEvent {
+    BusEvent {
+        source: source.into(),
+        seq,
+        stream: stream.into(),
+        stream_version: seq,
+        event_type: payload["type"].as_str().unwrap().into(),
+        schema_version: 1,
+        recorded_at_ms: 1_718_000_000_000,
+        payload,
+    }
+}
+
+fn area_bus_event(seq: u64, ev: &AreaEvent) -> BusEvent {
+    let zone = match ev {
+        AreaEvent::ZoneOspfSet { zone, .. }
+        | AreaEvent::AreaAssigned { zone, .. }
+        | AreaEvent::AreaRetired { zone, .. } => zone,
+    };
+    envelope(
+        "area-registry",
+        seq,
+        &format!("zone/{zone}"),
+        serde_json::to_value(ev).unwrap(),
+    )
+}
+
+/// ConfigEvents (redacted, as published and read), written as
+/// vpcroute-configs serialises them.
+fn config_events() -> Vec<Value> {
+    let mut out = Vec::new();
+    for (i, ev) in ipam_events().iter().enumerate() {
+        out.push(json!({"type": "ipam_input", "seq": i + 1, "event": ev}));
+    }
+    for (i, ev) in area_events().iter().enumerate() {
+        out.push(json!({"type": "area_input", "seq": i + 1, "event": ev.redacted()}));
+    }
+    out.push(json!({"type": "router_versioned", "router": "r-vpc-blue", "version": 1, "fingerprint": REDACTED}));
+    out.push(json!({"type": "router_removed", "router": "r-vpc-blue"}));
+    out
+}
+
+/// SyncEvents, written as router-sync serialises them (`version: None` of
+/// apply_failed is written as null).
+fn sync_events() -> Vec<Value> {
+    vec![
+        json!({"type": "applied", "router": "r-vpc-blue", "version": 3, "commands": 12usize}),
+        json!({"type": "drift_repaired", "router": "r-vpc-blue", "version": 3, "commands": 1usize}),
+        json!({"type": "apply_failed", "router": "r-vpc-blue", "version": 4, "error": "vtysh exited 1"}),
+        json!({"type": "apply_failed", "router": "r-vpc-blue", "version": null, "error": "no config"}),
+        json!({"type": "apply_failed", "router": "r-vpc-blue", "error": "no config"}),
+        json!({"type": "cleared", "router": "r-vpc-blue", "commands": 0usize}),
+    ]
+}
+
+fn zone_ospf_set(auth: Option<AuthRequest>) -> ZoneOspfSet {
+    ZoneOspfSet {
+        request_id: "r-ospf".into(),
+        zone: "zone-1".into(),
+        backbone: None,
+        hello_interval: None,
+        dead_interval: None,
+        retransmit_interval: None,
+        transmit_delay: None,
+        auth,
+    }
+}
+
+fn other_requests() -> Vec<(&'static str, Value)> {
+    vec![
+        (subjects::areas::ZONE_SET, wire(&zone_ospf_set(None))),
+        (
+            subjects::areas::ZONE_SET,
+            wire(&ZoneOspfSet {
+                backbone: Some(AreaId(0)),
+                hello_interval: Some(1),
+                dead_interval: Some(65535),
+                retransmit_interval: Some(65535),
+                transmit_delay: Some(1),
+                ..zone_ospf_set(Some(AuthRequest::Md5 {
+                    key_id: 255,
+                    key: Some(Secret::new("0123456789abcdef")),
+                }))
+            }),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            wire(&ZoneOspfSet {
+                backbone: Some(AreaId(u32::MAX)),
+                ..zone_ospf_set(Some(AuthRequest::Md5 {
+                    key_id: 1,
+                    key: None,
+                }))
+            }),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            wire(&zone_ospf_set(Some(AuthRequest::Plaintext {
+                key: Secret::new("!pass~~8"),
+            }))),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            wire(&zone_ospf_set(Some(AuthRequest::None))),
+        ),
+        (
+            subjects::areas::ZONE_SHOW,
+            wire(&Show {
+                name: "zone-1".into(),
+            }),
+        ),
+        (
+            subjects::areas::VPC_SHOW,
+            wire(&Show {
+                name: "vpc-blue".into(),
+            }),
+        ),
+        (
+            subjects::areas::EVENTS_READ,
+            wire(&EventsRead {
+                from_seq: 1,
+                limit: 1000,
+            }),
+        ),
+        (
+            subjects::config::ROUTER_GET,
+            wire(&RouterConfigGet {
+                router: "r-vpc-blue".into(),
+                dialect: DialectName::Frr,
+            }),
+        ),
+        (
+            subjects::config::ROUTER_GET,
+            wire(&RouterConfigGet {
+                router: "r-vpc-blue".into(),
+                dialect: DialectName::Quagga,
+            }),
+        ),
+        (subjects::config::ROUTER_LIST, wire(&RouterList::default())),
+        (
+            subjects::config::ROUTER_LIST,
+            wire(&RouterList {
+                zone: Some("zone-1".into()),
+            }),
+        ),
+        (
+            subjects::config::EVENTS_READ,
+            wire(&EventsRead {
+                from_seq: 0,
+                limit: u32::MAX,
+            }),
+        ),
+        (
+            subjects::sync::ROUTER_STATUS,
+            wire(&RouterStatusGet {
+                router: "r-vpc-blue".into(),
+            }),
+        ),
+        (
+            subjects::sync::EVENTS_READ,
+            wire(&EventsRead {
+                from_seq: u64::MAX,
+                limit: 1,
+            }),
+        ),
+    ]
+}
+
+#[test]
+fn real_requests_of_the_other_services_are_valid() {
+    let s = schemas();
+    let mut seen = BTreeSet::new();
+    for (subject, msg) in other_requests() {
+        s.check_request(subject, &msg)
+            .unwrap_or_else(|e| panic!("{subject}: {msg}\n  {}", e.join("\n  ")));
+        seen.insert(subject);
+    }
+    let all: BTreeSet<&str> = service_subjects()
+        .into_iter()
+        .filter(|(svc, _)| *svc != "ipam")
+        .flat_map(|(_, c)| c)
+        .collect();
+    assert_eq!(seen, all, "a request subject is not exercised");
+    // An area id may be given as a dotted string, a decimal string or a
+    // number, as AreaId deserialises; defaults may be left out.
+    for backbone in [
+        json!("0.0.0.5"),
+        json!("5"),
+        json!(5),
+        json!("4294967295"),
+        json!(0),
+    ] {
+        let msg = json!({"request_id": "r", "zone": "z", "backbone": backbone});
+        let parsed: ZoneOspfSet = serde_json::from_value(msg.clone()).expect("serde");
+        // Whatever the input form, replies and events carry the dotted one.
+        let dotted = wire(&parsed.backbone.expect("backbone"));
+        assert!(dotted.as_str().unwrap().split('.').count() == 4, "{dotted}");
+        assert_valid(&s, "common.json#/$defs/area_id", &dotted);
+        s.check_request(subjects::areas::ZONE_SET, &msg)
+            .unwrap_or_else(|e| panic!("{msg}\n  {}", e.join("\n  ")));
+    }
+    let md5 = json!({"request_id": "r", "zone": "z", "auth": {"type": "md5"}});
+    let parsed: ZoneOspfSet = serde_json::from_value(md5.clone()).unwrap();
+    assert_eq!(
+        parsed.auth,
+        Some(AuthRequest::Md5 {
+            key_id: 1,
+            key: None
+        })
+    );
+    assert_valid(&s, "areas/zone.set.request.json", &md5);
+    assert_valid(
+        &s,
+        "config/router.get.request.json",
+        &json!({"router": "r"}),
+    );
+    assert_valid(&s, "sync/events.read.request.json", &json!({"from_seq": 7}));
+}
+
+#[test]
+fn real_replies_of_the_other_services_are_valid() {
+    let s = schemas();
+    let area = VpcArea {
+        vpc: "vpc-blue".into(),
+        zone: "zone-1".into(),
+        area_id: AreaId(1),
+    };
+    let view = ZoneOspfView {
+        zone: "zone-1".into(),
+        backbone: AreaId::BACKBONE,
+        hello_interval: 10,
+        dead_interval: 40,
+        retransmit_interval: 5,
+        transmit_delay: 1,
+        auth: "md5".into(),
+        key_id: Some(1),
+        revision: 1,
+        areas: vec![area.clone()],
+    };
+    let plain_view = ZoneOspfView {
+        zone: "zone-2".into(),
+        backbone: AreaId(0x0a00_0001),
+        auth: "plaintext".into(),
+        key_id: None,
+        areas: vec![],
+        ..view.clone()
+    };
+    let none_view = ZoneOspfView {
+        auth: "none".into(),
+        ..plain_view.clone()
+    };
+    let area_page = EventsPage {
+        events: area_events()
+            .iter()
+            .enumerate()
+            .map(|(i, ev)| area_bus_event(i as u64 + 1, ev))
+            .collect(),
+        head: 5,
+    };
+    let config = |dialect, config| RouterConfig {
+        router: "r-vpc-blue".into(),
+        version: 3,
+        dialect,
+        vpc: "vpc-blue".into(),
+        zone: "zone-1".into(),
+        config,
+    };
+    let frr = config(
+        DialectName::Frr,
+        ConfigText::Frr("hostname r-vpc-blue\n!\nrouter ospf\n!\n".into()),
+    );
+    let quagga = config(
+        DialectName::Quagga,
+        ConfigText::Quagga {
+            zebra: "hostname r-vpc-blue\n".into(),
+            ospfd: "router ospf\n".into(),
+        },
+    );
+    let summaries = vec![
+        RouterSummary {
+            router: "r-vpc-blue".into(),
+            version: 3,
+            vpc: "vpc-blue".into(),
+            zone: "zone-1".into(),
+        },
+        RouterSummary {
+            router: "r-vpc-red".into(),
+            version: u64::MAX,
+            vpc: "vpc-red".into(),
+            zone: "zone-2".into(),
+        },
+    ];
+    let config_page = EventsPage {
+        events: config_events()
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| envelope("config-renderer", i as u64 + 1, "routers", p))
+            .collect(),
+        head: 99,
+    };
+    let sync_page = EventsPage {
+        events: sync_events()
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| envelope("router-sync", i as u64 + 1, "router/r-vpc-blue", p))
+            .collect(),
+        head: 6,
+    };
+    let ok: Vec<(&str, Value)> = vec![
+        (subjects::areas::ZONE_SET, wire(&Reply::Ok(view.clone()))),
+        (subjects::areas::ZONE_SET, wire(&Reply::Ok(plain_view))),
+        (subjects::areas::ZONE_SHOW, wire(&Reply::Ok(view))),
+        (subjects::areas::ZONE_SHOW, wire(&Reply::Ok(none_view))),
+        (subjects::areas::VPC_SHOW, wire(&Reply::Ok(area))),
+        (subjects::areas::EVENTS_READ, wire(&Reply::Ok(area_page))),
+        (subjects::config::ROUTER_GET, wire(&Reply::Ok(frr.clone()))),
+        (
+            subjects::config::ROUTER_GET,
+            wire(&Reply::Ok(quagga.clone())),
+        ),
+        (subjects::config::ROUTER_LIST, wire(&Reply::Ok(summaries))),
+        (
+            subjects::config::ROUTER_LIST,
+            wire(&Reply::Ok(Vec::<RouterSummary>::new())),
+        ),
+        (subjects::config::EVENTS_READ, wire(&Reply::Ok(config_page))),
+        (
+            subjects::sync::ROUTER_STATUS,
+            wire(&Reply::Ok(status(true))),
+        ),
+        (
+            subjects::sync::ROUTER_STATUS,
+            wire(&Reply::Ok(status(false))),
+        ),
+        (subjects::sync::EVENTS_READ, wire(&Reply::Ok(sync_page))),
+        (
+            subjects::sync::EVENTS_READ,
+            wire(&Reply::Ok(EventsPage {
+                events: vec![],
+                head: 0,
+            })),
+        ),
+    ];
+    for (subject, msg) in &ok {
+        s.check_reply(subject, msg)
+            .unwrap_or_else(|e| panic!("{subject}: {msg}\n  {}", e.join("\n  ")));
+    }
+
+    // The dialect and the shape of the text go together.
+    let mut bad = wire(&Reply::Ok(frr));
+    bad["ok"]["dialect"] = json!("quagga");
+    assert_invalid(&s, "config/router.get.reply.json", &bad);
+    let mut bad = wire(&Reply::Ok(quagga));
+    bad["ok"]["dialect"] = json!("frr");
+    assert_invalid(&s, "config/router.get.reply.json", &bad);
+    bad["ok"]["dialect"] = json!("quagga");
+    bad["ok"]["config"].as_object_mut().unwrap().remove("ospfd");
+    assert_invalid(&s, "config/router.get.reply.json", &bad);
+    // key_id is there exactly for md5; area ids are dotted.
+    let uri = "common.json#/$defs/zone_ospf_view";
+    let good = s.docs["common.json"]["$defs"]["zone_ospf_view"]["examples"][0].clone();
+    assert_valid(&s, uri, &good);
+    for (key, v) in [
+        ("auth", json!("none")),
+        ("auth", json!("sha256")),
+        ("backbone", json!(0)),
+        ("backbone", json!("5")),
+        ("hello_interval", json!(0)),
+        ("key_id", json!(0)),
+    ] {
+        let mut bad = good.clone();
+        bad[key] = v;
+        assert_invalid(&s, uri, &bad);
+    }
+    let mut bad = good.clone();
+    bad.as_object_mut().unwrap().remove("key_id");
+    assert_invalid(&s, uri, &bad);
+    // A status is in one of the known states.
+    let mut bad = wire(&Reply::Ok(status(true)));
+    bad["ok"]["state"] = json!("confused");
+    assert_invalid(&s, "sync/router.status.reply.json", &bad);
+}
+
+fn status(full: bool) -> RouterStatus {
+    RouterStatus {
+        router: "r-vpc-blue".into(),
+        state: if full { "in_sync" } else { "starting" }.into(),
+        desired_version: full.then_some(3),
+        applied_version: full.then_some(3),
+        last_error: full.then(|| "vtysh timed out".into()),
+        neighbors: if full {
+            vec![
+                OspfNeighbor {
+                    router_id: "10.255.0.254".into(),
+                    state: "Full/DR".into(),
+                    address: Some("192.168.100.254".into()),
+                    interface: Some("eth1:192.168.100.2".into()),
+                },
+                OspfNeighbor {
+                    router_id: "10.255.0.2".into(),
+                    state: String::new(),
+                    address: None,
+                    interface: None,
+                },
+            ]
+        } else {
+            vec![]
+        },
+        ospf_routes: 4,
+        applies: 1,
+        failures: 0,
+        repairs: 0,
+        updated_at_ms: if full { 1_718_000_000_000 } else { -1 },
+    }
+}
+
+#[test]
+fn real_events_of_the_other_services_are_valid() {
+    let s = schemas();
+    let area_defs = s.docs["events/areas.event.json"]["$defs"]
+        .as_object()
+        .unwrap();
+    for (i, ev) in area_events().iter().enumerate() {
+        let subject = subjects::event_subject(subjects::areas::EVENTS_PREFIX, ev.event_type());
+        assert_eq!(
+            s.event_schema(&subject),
+            Some("events/areas.event.json"),
+            "{subject}"
+        );
+        assert!(area_defs.contains_key(ev.event_type()));
+        // Published: redacted.
+        let published = wire(&area_bus_event(i as u64 + 1, &ev.redacted()));
+        s.check_event(&subject, &published)
+            .unwrap_or_else(|e| panic!("{subject}: {published}\n  {}", e.join("\n  ")));
+        assert_valid(
+            &s,
+            "events/areas.event.json#/$defs/payload",
+            &published["payload"],
+        );
+        // With the key: only in events.read, never published.
+        let keyed = wire(&area_bus_event(i as u64 + 1, ev));
+        assert_valid(&s, "events/areas.event.json#/$defs/event_with_keys", &keyed);
+        if let AreaEvent::ZoneOspfSet {
+            settings:
+                OspfSettings {
+                    auth: OspfAuth::Md5 { .. } | OspfAuth::Plaintext { .. },
+                    ..
+                },
+            ..
+        } = ev
+        {
+            assert!(
+                s.check_event(&subject, &keyed).is_err(),
+                "{keyed} holds a key, yet passes as a published event"
+            );
+        } else {
+            assert_eq!(keyed, published);
+        }
+    }
+
+    let config_defs = s.docs["events/config.event.json"]["$defs"]
+        .as_object()
+        .unwrap();
+    for (i, payload) in config_events().into_iter().enumerate() {
+        let t = payload["type"].as_str().unwrap().to_string();
+        let subject = subjects::event_subject(subjects::config::EVENTS_PREFIX, &t);
+        assert!(config_defs.contains_key(&t));
+        let msg = wire(&envelope(
+            "config-renderer",
+            i as u64 + 1,
+            "routers",
+            payload,
+        ));
+        s.check_event(&subject, &msg)
+            .unwrap_or_else(|e| panic!("{subject}: {msg}\n  {}", e.join("\n  ")));
+    }
+    // Unredacted: a fingerprint, a key.
+    let versioned = wire(&envelope(
+        "config-renderer",
+        1,
+        "routers",
+        json!({"type": "router_versioned", "router": "r", "version": 1,
+               "fingerprint": format!("sha256:{}", "0".repeat(64))}),
+    ));
+    assert_invalid(&s, "events/config.event.json", &versioned);
+    let keyed = wire(&envelope(
+        "config-renderer",
+        1,
+        "routers",
+        json!({"type": "area_input", "seq": 1, "event": area_events()[0]}),
+    ));
+    assert_invalid(&s, "events/config.event.json", &keyed);
+
+    let sync_defs = s.docs["events/sync.event.json"]["$defs"]
+        .as_object()
+        .unwrap();
+    for (i, payload) in sync_events().into_iter().enumerate() {
+        let t = payload["type"].as_str().unwrap().to_string();
+        let subject = subjects::event_subject(subjects::sync::EVENTS_PREFIX, &t);
+        assert!(sync_defs.contains_key(&t));
+        let msg = wire(&envelope(
+            "router-sync",
+            i as u64 + 1,
+            "router/r-vpc-blue",
+            payload,
+        ));
+        s.check_event(&subject, &msg)
+            .unwrap_or_else(|e| panic!("{subject}: {msg}\n  {}", e.join("\n  ")));
+    }
+
+    // The two non-event publications.
+    let updated = RouterConfigUpdated {
+        router: "r-vpc-blue".into(),
+        version: 4,
+        vpc: "vpc-blue".into(),
+        zone: "zone-1".into(),
+    };
+    let subject = subjects::config::updated(&updated.router);
+    s.check_event(&subject, &wire(&updated))
+        .unwrap_or_else(|e| panic!("{subject}: {}", e.join("\n  ")));
+    let mut bad = wire(&updated);
+    bad["config"] = json!("frr text");
+    assert!(s.check_event(&subject, &bad).is_err(), "text in {subject}");
+    for full in [true, false] {
+        let subject = subjects::sync::status("r-vpc-blue");
+        let msg = wire(&status(full));
+        s.check_event(&subject, &msg)
+            .unwrap_or_else(|e| panic!("{subject}: {msg}\n  {}", e.join("\n  ")));
+    }
+}
+
+#[test]
+fn malformed_events_of_the_other_services_are_rejected() {
+    let s = schemas();
+    let cases = [
+        (
+            "events/areas.event.json",
+            wire(&area_bus_event(3, &area_events()[3])),
+        ),
+        (
+            "events/config.event.json",
+            wire(&envelope(
+                "config-renderer",
+                3,
+                "routers",
+                config_events().pop().unwrap(),
+            )),
+        ),
+        (
+            "events/sync.event.json",
+            wire(&envelope(
+                "router-sync",
+                3,
+                "router/r-vpc-blue",
+                sync_events()[0].clone(),
+            )),
+        ),
+    ];
+    for (uri, good) in cases {
+        assert_valid(&s, uri, &good);
+        let mut bad = Vec::new();
+        let t = good["event_type"].as_str().unwrap().to_string();
+        // event_type disagrees with the payload's type; unknown type.
+        let mut v = good.clone();
+        v["event_type"] = json!(if t == "cleared" { "applied" } else { "cleared" });
+        bad.push(v);
+        let mut v = good.clone();
+        v["event_type"] = json!("exploded");
+        v["payload"]["type"] = json!("exploded");
+        bad.push(v);
+        // Payload field missing / extra.
+        let mut v = good.clone();
+        v["payload"].as_object_mut().unwrap().remove("router");
+        v["payload"].as_object_mut().unwrap().remove("vpc");
+        bad.push(v);
+        let mut v = good.clone();
+        v["payload"]["extra"] = json!(1);
+        bad.push(v);
+        // Envelope: missing / extra field, wrong source, negative seq.
+        let mut v = good.clone();
+        v.as_object_mut().unwrap().remove("seq");
+        bad.push(v);
+        let mut v = good.clone();
+        v["subject"] = json!("x");
+        bad.push(v);
+        let mut v = good.clone();
+        v["source"] = json!("ipam");
+        bad.push(v);
+        let mut v = good.clone();
+        v["seq"] = json!(-1);
+        bad.push(v);
+        let mut v = good.clone();
+        v["payload"] = json!(null);
+        bad.push(v);
+        for v in bad {
+            assert_invalid(&s, uri, &v);
+        }
+    }
+    // Area ids are dotted; settings are complete and in range.
+    let uri = "events/areas.event.json#/$defs/event_with_keys";
+    let good = wire(&area_bus_event(1, &area_events()[0]));
+    assert_valid(&s, uri, &good);
+    for (ptr, v) in [
+        ("/payload/settings/backbone", json!(0)),
+        ("/payload/settings/hello_interval", json!(0)),
+        ("/payload/settings/dead_interval", json!(65536)),
+        ("/payload/settings/auth/key_id", json!(0)),
+        ("/payload/settings/auth/key", json!("x".repeat(17))),
+        ("/payload/settings/auth/type", json!("sha1")),
+    ] {
+        let mut bad = good.clone();
+        *bad.pointer_mut(ptr).unwrap() = v;
+        assert_invalid(&s, uri, &bad);
+    }
+    let mut bad = good.clone();
+    bad["payload"]["settings"]
+        .as_object_mut()
+        .unwrap()
+        .remove("transmit_delay");
+    assert_invalid(&s, uri, &bad);
+    // apply_failed: version is a number or null.
+    let mut v = wire(&envelope(
+        "router-sync",
+        1,
+        "router/r",
+        sync_events()[2].clone(),
+    ));
+    v["payload"]["version"] = json!("4");
+    assert_invalid(&s, "events/sync.event.json", &v);
+}
+
+#[test]
+fn invalid_requests_of_the_other_services_are_rejected() {
+    let s = schemas();
+    let set = wire(&zone_ospf_set(None));
+    let with = |mut v: Value, key: &str, x: Value| {
+        v[key] = x;
+        v
+    };
+    let without = |mut v: Value, key: &str| {
+        v.as_object_mut().unwrap().remove(key);
+        v
+    };
+    let auth = |a: Value| with(set.clone(), "auth", a);
+    let get = json!({"router": "r-vpc-blue"});
+    let status_get = json!({"router": "r-vpc-blue"});
+    let read = json!({"from_seq": 1});
+
+    // Rejected by serde too: the schema is no looser than the Rust types.
+    let serde_rejects: Vec<(&str, Value)> = vec![
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "hello", json!(10)),
+        ),
+        (subjects::areas::ZONE_SET, without(set.clone(), "zone")),
+        (
+            subjects::areas::ZONE_SET,
+            without(set.clone(), "request_id"),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "hello_interval", json!("10")),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "hello_interval", json!(65536)),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "dead_interval", json!(-1)),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "backbone", json!("0.0.0.256")),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "backbone", json!("4294967296")),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "backbone", json!(4294967296u64)),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "backbone", json!(-1)),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "backbone", json!("area5")),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            auth(json!({"type": "md5", "key_id": 256})),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            auth(json!({"type": "md5", "key_id": "1"})),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            auth(json!({"type": "plaintext"})),
+        ),
+        (subjects::areas::ZONE_SET, auth(json!({"type": "sha256"}))),
+        (subjects::areas::ZONE_SET, auth(json!({"key": "abc"}))),
+        (subjects::areas::ZONE_SET, auth(json!("md5"))),
+        (
+            subjects::areas::ZONE_SET,
+            auth(json!({"type": "md5", "key": "abc", "algo": "md5"})),
+        ),
+        (
+            subjects::areas::ZONE_SHOW,
+            json!({"name": "zone-1", "verbose": true}),
+        ),
+        (subjects::areas::VPC_SHOW, json!({})),
+        (subjects::areas::EVENTS_READ, json!({"from_seq": -1})),
+        (
+            subjects::config::ROUTER_GET,
+            with(get.clone(), "dialect", json!("vyos")),
+        ),
+        (
+            subjects::config::ROUTER_GET,
+            with(get.clone(), "version", json!(1)),
+        ),
+        (subjects::config::ROUTER_GET, json!({"dialect": "frr"})),
+        (subjects::config::ROUTER_LIST, json!({"vpc": "vpc-blue"})),
+        (
+            subjects::config::EVENTS_READ,
+            with(read.clone(), "limit", json!(1.5)),
+        ),
+        (subjects::sync::ROUTER_STATUS, json!({})),
+        (
+            subjects::sync::ROUTER_STATUS,
+            with(status_get.clone(), "verbose", json!(true)),
+        ),
+        (
+            subjects::sync::EVENTS_READ,
+            with(read.clone(), "limit", json!(-1)),
+        ),
+    ];
+    for (subject, msg) in &serde_rejects {
+        assert!(
+            s.check_request(subject, msg).is_err(),
+            "{subject}: {msg} should be rejected by the schema"
+        );
+        let m = msg.clone();
+        let serde_ok = match *subject {
+            subjects::areas::ZONE_SET => serde_json::from_value::<ZoneOspfSet>(m).is_ok(),
+            subjects::areas::ZONE_SHOW | subjects::areas::VPC_SHOW => {
+                serde_json::from_value::<Show>(m).is_ok()
+            }
+            subjects::areas::EVENTS_READ
+            | subjects::config::EVENTS_READ
+            | subjects::sync::EVENTS_READ => serde_json::from_value::<EventsRead>(m).is_ok(),
+            subjects::config::ROUTER_GET => serde_json::from_value::<RouterConfigGet>(m).is_ok(),
+            subjects::config::ROUTER_LIST => serde_json::from_value::<RouterList>(m).is_ok(),
+            subjects::sync::ROUTER_STATUS => serde_json::from_value::<RouterStatusGet>(m).is_ok(),
+            other => unreachable!("{other}"),
+        };
+        assert!(!serde_ok, "{subject}: serde accepts {msg}");
+    }
+
+    // Rejected by the schema though serde lets them through: the service
+    // refuses them (vpcroute_render::validate_settings, the reserved
+    // request ids), or they are not part of the contract (null for an
+    // absent optional field).
+    let service_rejects: Vec<(&str, Value)> = vec![
+        (
+            subjects::areas::ZONE_SET,
+            auth(json!({"type": "md5", "key_id": 0})),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            auth(json!({"type": "md5", "key": "x".repeat(17)})),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            auth(json!({"type": "md5", "key": ""})),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            auth(json!({"type": "md5", "key": "with space"})),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            auth(json!({"type": "md5", "key": "clé"})),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            auth(json!({"type": "plaintext", "key": "123456789"})),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            auth(json!({"type": "plaintext", "key": ""})),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "hello_interval", json!(0)),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "dead_interval", json!(65536)),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "retransmit_interval", json!(0)),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "transmit_delay", json!(0)),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "auth", json!(null)),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "request_id", json!("ipam:42")),
+        ),
+        (
+            subjects::areas::ZONE_SET,
+            with(set.clone(), "zone", json!("zone 1")),
+        ),
+        // serde ignores fields of a unit variant of an internally tagged enum.
+        (
+            subjects::areas::ZONE_SET,
+            auth(json!({"type": "none", "key": "abc"})),
+        ),
+        (subjects::config::ROUTER_LIST, json!({"zone": null})),
+        (
+            subjects::config::ROUTER_GET,
+            with(get.clone(), "router", json!("")),
+        ),
+    ];
+    for (subject, msg) in &service_rejects {
+        assert!(
+            s.check_request(subject, msg).is_err(),
+            "{subject}: {msg} should be rejected by the schema"
+        );
+    }
+    // The limits themselves are fine.
+    for a in [
+        json!({"type": "md5", "key_id": 1, "key": "x".repeat(16)}),
+        json!({"type": "md5", "key_id": 255}),
+        json!({"type": "plaintext", "key": "~".repeat(8)}),
+    ] {
+        let msg = auth(a);
+        serde_json::from_value::<ZoneOspfSet>(msg.clone()).expect("serde");
+        assert_valid(&s, "areas/zone.set.request.json", &msg);
+    }
+}
