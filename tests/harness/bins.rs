@@ -5,7 +5,13 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// Packages whose binaries the harness runs.
-const PACKAGES: &[&str] = &["vpcroute-ipam-service", "vpcctl"];
+const PACKAGES: &[&str] = &[
+    "vpcroute-ipam-service",
+    "vpcroute-area-registry-service",
+    "vpcroute-config-renderer-service",
+    "vpcroute-router-sync-service",
+    "vpcctl",
+];
 
 /// `target/<profile>/`, and the cargo profile name that builds into it.
 fn target_profile_dir() -> (PathBuf, String) {

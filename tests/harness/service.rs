@@ -14,6 +14,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceKind {
     Ipam,
+    AreaRegistry,
+    ConfigRenderer,
+    RouterSync,
 }
 
 impl ServiceKind {
@@ -21,16 +24,32 @@ impl ServiceKind {
     pub fn binary_name(self) -> &'static str {
         match self {
             ServiceKind::Ipam => "vpcroute-ipam",
+            ServiceKind::AreaRegistry => "vpcroute-area-registry",
+            ServiceKind::ConfigRenderer => "vpcroute-config-renderer",
+            ServiceKind::RouterSync => "vpcroute-router-sync",
         }
     }
 
     /// A subject whose reply proves the service is fully up. The ipam
     /// service subscribes `events.read` last, so an answer there means every
-    /// endpoint is subscribed.
+    /// endpoint is subscribed; for the others it is at least subscribed and
+    /// the log replayed.
     fn readiness_probe(self) -> (&'static str, &'static str) {
         match self {
             ServiceKind::Ipam => (
                 vpcroute_bus::subjects::ipam::EVENTS_READ,
+                r#"{"from_seq":1,"limit":1}"#,
+            ),
+            ServiceKind::AreaRegistry => (
+                vpcroute_bus::subjects::areas::EVENTS_READ,
+                r#"{"from_seq":1,"limit":1}"#,
+            ),
+            ServiceKind::ConfigRenderer => (
+                vpcroute_bus::subjects::config::EVENTS_READ,
+                r#"{"from_seq":1,"limit":1}"#,
+            ),
+            ServiceKind::RouterSync => (
+                vpcroute_bus::subjects::sync::EVENTS_READ,
                 r#"{"from_seq":1,"limit":1}"#,
             ),
         }
