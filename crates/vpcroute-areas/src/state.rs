@@ -77,20 +77,9 @@ pub struct Dump {
     pub ipam_cursor: u64,
 }
 
-/// Names end up in stream ids and logs: the same rule as ipam's.
+/// The same name rule as ipam's.
 fn check_name(kind: &str, name: &str) -> Result<(), AreaError> {
-    let ok = !name.is_empty()
-        && name.len() <= 255
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
-    if ok {
-        Ok(())
-    } else {
-        Err(AreaError::InvalidRequest(format!(
-            "{kind} name {name:?} must be 1-255 characters of letters, digits, '-', '_', '.', ':'"
-        )))
-    }
+    vpcroute_protocol::names::check_name(kind, name).map_err(AreaError::InvalidRequest)
 }
 
 /// Every event of a zone goes to one stream.

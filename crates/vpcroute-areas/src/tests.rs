@@ -450,13 +450,23 @@ fn on_ipam_event_is_idempotent() {
     let mut st = AreaState::new();
     assert_eq!(feed(&mut st, 1, &allocated("v1", "z1")).len(), 1);
     // The same event again, or any older one: nothing.
-    assert!(st.on_ipam_event(1, &allocated("v1", "z1"), test_key).is_empty());
-    assert!(st.on_ipam_event(1, &allocated("v9", "z1"), test_key).is_empty());
-    assert!(st.on_ipam_event(0, &released("v1", "z1"), test_key).is_empty());
+    assert!(st
+        .on_ipam_event(1, &allocated("v1", "z1"), test_key)
+        .is_empty());
+    assert!(st
+        .on_ipam_event(1, &allocated("v9", "z1"), test_key)
+        .is_empty());
+    assert!(st
+        .on_ipam_event(0, &released("v1", "z1"), test_key)
+        .is_empty());
     // A later allocation of a VPC that has an area: nothing.
-    assert!(st.on_ipam_event(2, &allocated("v1", "z1"), test_key).is_empty());
+    assert!(st
+        .on_ipam_event(2, &allocated("v1", "z1"), test_key)
+        .is_empty());
     // Releasing a VPC without an area: nothing.
-    assert!(st.on_ipam_event(3, &released("v7", "z1"), test_key).is_empty());
+    assert!(st
+        .on_ipam_event(3, &released("v7", "z1"), test_key)
+        .is_empty());
     // Other events: nothing.
     let others = [
         IpamEvent::TierReleased {
@@ -477,8 +487,12 @@ fn on_ipam_event_is_idempotent() {
     assert_eq!(st.ipam_cursor(), 1);
     let retire = feed(&mut st, 6, &released("v1", "z1"));
     assert_eq!(retire.len(), 1);
-    assert!(st.on_ipam_event(6, &released("v1", "z1"), test_key).is_empty());
-    assert!(st.on_ipam_event(7, &released("v1", "z1"), test_key).is_empty());
+    assert!(st
+        .on_ipam_event(6, &released("v1", "z1"), test_key)
+        .is_empty());
+    assert!(st
+        .on_ipam_event(7, &released("v1", "z1"), test_key)
+        .is_empty());
 }
 
 #[test]
@@ -689,8 +703,17 @@ fn a_zone_enabled_in_ipam_gets_default_settings_once() {
         st.apply(e).unwrap();
     }
     let view = st.zone_view("zd").unwrap();
-    assert_eq!((view.hello_interval, view.dead_interval, view.auth.as_str()), (10, 40, "md5"));
-    assert_eq!(st.settings("zd").unwrap().auth, OspfAuth::Md5 { key_id: 1, key: Secret::new("generatedKey0001") });
+    assert_eq!(
+        (view.hello_interval, view.dead_interval, view.auth.as_str()),
+        (10, 40, "md5")
+    );
+    assert_eq!(
+        st.settings("zd").unwrap().auth,
+        OspfAuth::Md5 {
+            key_id: 1,
+            key: Secret::new("generatedKey0001")
+        }
+    );
     // Seen again (a replayed or re-read ipam event): nothing new.
     assert!(st.on_ipam_event(2, &enabled, || unreachable!()).is_empty());
 }

@@ -2,8 +2,10 @@
 //! process connects ([`connect`]), and typed request/reply ([`request`]).
 
 pub mod connect;
+pub mod duration;
 pub mod request;
 pub mod subjects;
 
 pub use connect::{connect, ConnectError, NatsArgs, Startup};
+pub use duration::parse_duration;
 pub use request::{decode_request, encode_reply, request, RequestError};

@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use vpcroute_testkit::{line_diff, FrrDryRun};
 
 use vpcroute_configs::{ConfigEvent, RendererState};
 use vpcroute_protocol::areas::AreaEvent;
@@ -187,41 +187,6 @@ fn rendered(case: &Case, st: &RendererState, log: &[ConfigEvent]) -> BTreeMap<St
     files
 }
 
-fn line_diff(expected: &str, actual: &str) -> String {
-    let a: Vec<&str> = expected.lines().collect();
-    let b: Vec<&str> = actual.lines().collect();
-    let (n, m) = (a.len(), b.len());
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let mut out = String::from("--- expected\n+++ actual\n");
-    let (mut i, mut j) = (0, 0);
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            out.push_str(&format!("  {}\n", a[i]));
-            i += 1;
-            j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push_str(&format!("+ {}\n", b[j]));
-            j += 1;
-        } else {
-            out.push_str(&format!("- {}\n", a[i]));
-            i += 1;
-        }
-    }
-    if !expected.ends_with('\n') || !actual.ends_with('\n') {
-        out.push_str("(a file lacks its final newline)\n");
-    }
-    out
-}
-
 /// Compares (or, with UPDATE_GOLDEN=1, rewrites) `expected/`. Returns the
 /// failures.
 fn check_golden(case: &Case, files: &BTreeMap<String, String>) -> Vec<String> {
@@ -330,61 +295,9 @@ fn golden_events_hold_no_key() {
     }
 }
 
-// ------------------------------------------------------------------ vtysh
-
-fn vtysh() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("VTYSH") {
-        return Some(PathBuf::from(p));
-    }
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.extend(["/usr/bin", "/usr/local/bin", "/usr/sbin"].map(PathBuf::from));
-    dirs.into_iter()
-        .map(|d| d.join("vtysh"))
-        .find(|p| p.is_file())
-}
-
-/// `vtysh --dryrun -f FILE` with its own config dir (holding a minimal
-/// vtysh.conf, without which vtysh complains on stderr): FRR's own parser
-/// must accept the file with exit status 0 and print nothing at all.
-fn dry_run(vtysh: &Path, file: &Path) -> Result<(), String> {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("vtysh.conf"),
-        "service integrated-vtysh-config\n",
-    )
-    .unwrap();
-    let out = Command::new(vtysh)
-        .arg("--config_dir")
-        .arg(dir.path())
-        .arg("--dryrun")
-        .arg("-f")
-        .arg(file)
-        .output()
-        .expect("run vtysh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.success() && stdout.trim().is_empty() && stderr.trim().is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "vtysh --dryrun rejected {}: status {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-            file.display(),
-            out.status.code()
-        ))
-    }
-}
-
 #[test]
 fn frr_golden_files_parse_with_vtysh() {
-    let Some(vtysh) = vtysh() else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("vtysh not found and CI=true: install FRR (apt-get install frr)");
-        }
-        eprintln!("SKIPPED: vtysh not found (install FRR, or set VTYSH=/path/to/vtysh)");
-        return;
-    };
+    let Some(dry) = FrrDryRun::new() else { return };
     let mut checked = 0;
     let mut failures = Vec::new();
     for name in CASES {
@@ -398,7 +311,7 @@ fn frr_golden_files_parse_with_vtysh() {
         assert!(!files.is_empty(), "{name}: no FRR golden file");
         for f in files {
             checked += 1;
-            if let Err(e) = dry_run(&vtysh, &f) {
+            if let Err(e) = dry.check_file(&f) {
                 failures.push(e);
             }
         }
@@ -410,13 +323,7 @@ fn frr_golden_files_parse_with_vtysh() {
 /// The check above can fail: a broken copy of a golden file is rejected.
 #[test]
 fn vtysh_check_rejects_a_broken_file() {
-    let Some(vtysh) = vtysh() else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("vtysh not found and CI=true");
-        }
-        eprintln!("SKIPPED: vtysh not found");
-        return;
-    };
+    let Some(dry) = FrrDryRun::new() else { return };
     let good = replay_root().join("config-figure3/expected/left-vr.frr.conf");
     let text = std::fs::read_to_string(&good).unwrap();
     let broken = text.replace(" ip ospf passive\n", " ip ospf pasive-x\n");
@@ -424,6 +331,8 @@ fn vtysh_check_rejects_a_broken_file() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("broken.conf");
     std::fs::write(&f, broken).unwrap();
-    let err = dry_run(&vtysh, &f).expect_err("a broken file must be rejected");
+    let err = dry
+        .check_file(&f)
+        .expect_err("a broken file must be rejected");
     assert!(err.contains("line "), "{err}");
 }

@@ -100,21 +100,8 @@ pub struct IpamState {
     vm_tier: BTreeMap<String, String>,
 }
 
-/// Names end up in stream ids, logs and interface descriptions, so they are
-/// kept to printable, unambiguous characters.
 fn check_name(kind: &str, name: &str) -> Result<(), IpamError> {
-    let ok = !name.is_empty()
-        && name.len() <= 255
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
-    if ok {
-        Ok(())
-    } else {
-        Err(IpamError::InvalidRequest(format!(
-            "{kind} name {name:?} must be 1-255 characters of letters, digits, '-', '_', '.', ':'"
-        )))
-    }
+    vpcroute_protocol::names::check_name(kind, name).map_err(IpamError::InvalidRequest)
 }
 
 /// Linux interface names: 1-15 bytes, no '/', no white space.

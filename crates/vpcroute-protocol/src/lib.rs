@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod ipam;
+pub mod names;
 pub mod sync;
 
 pub use error::{ErrorBody, ErrorCode, Reply};

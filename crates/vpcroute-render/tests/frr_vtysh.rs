@@ -1,103 +1,13 @@
 //! Feeds rendered FRR configurations to FRR's own parser: `vtysh --dryrun -f FILE`.
 //!
-//! What FRR 8.4's `vtysh --dryrun` does (found by experiment):
-//! * it parses every line of the file against the command grammar of all
-//!   daemons, without any daemon running, and reports each bad line on
-//!   STDERR as `line N: % Unknown command[17]:  <text>` (also
-//!   `% Command incomplete`, `% Ambiguous command`);
-//! * it keeps going after an error and exits with the CMD_* code of the last
-//!   failure (2 = CMD_ERR_NO_MATCH, 4 = CMD_ERR_INCOMPLETE, ...), or 0;
-//! * a valid file prints nothing at all;
-//! * it checks grammar and numeric ranges only, not semantics: an 17-character
-//!   md5 key, or `network` mixed with `ip ospf area`, pass the dry run;
-//! * it first reads `<config_dir>/vtysh.conf`; when that is missing it prints
-//!   `% Can't open configuration file .../vtysh.conf` on stderr but still
-//!   exits 0. /etc/frr is mode 0750 frr:frr, so this test passes its own
-//!   `--config_dir` with a minimal vtysh.conf to be independent of the host.
-//!
-//! The check below therefore requires exit status 0 AND empty stdout and
-//! stderr. If vtysh is missing the test is skipped with a message, unless
-//! `CI=true`, where it fails.
+//! How FRR's dry run reports errors: see `vpcroute_testkit::FrrDryRun`.
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use vpcroute_testkit::FrrDryRun;
 
 use common::*;
 use vpcroute_render::*;
-
-fn vtysh() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("VTYSH") {
-        return Some(PathBuf::from(p));
-    }
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.extend(["/usr/bin", "/usr/local/bin", "/usr/sbin"].map(PathBuf::from));
-    dirs.into_iter()
-        .map(|d| d.join("vtysh"))
-        .find(|p| p.is_file())
-}
-
-fn vtysh_or_skip() -> Option<PathBuf> {
-    match vtysh() {
-        Some(p) => Some(p),
-        None => {
-            if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
-                panic!("vtysh not found and CI=true: install FRR (apt-get install frr)");
-            }
-            eprintln!("SKIPPED: vtysh not found (install FRR, or set VTYSH=/path/to/vtysh)");
-            None
-        }
-    }
-}
-
-struct DryRun {
-    dir: tempfile::TempDir,
-    vtysh: PathBuf,
-}
-
-impl DryRun {
-    fn new(vtysh: PathBuf) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("vtysh.conf"),
-            "service integrated-vtysh-config\n",
-        )
-        .unwrap();
-        DryRun { dir, vtysh }
-    }
-
-    /// Ok(()) if vtysh accepts `text` silently, Err(report) otherwise.
-    fn check(&self, name: &str, text: &str) -> Result<(), String> {
-        let file = self.dir.path().join(format!("{name}.conf"));
-        std::fs::write(&file, text).unwrap();
-        self.check_file(&file)
-    }
-
-    fn check_file(&self, file: &Path) -> Result<(), String> {
-        let out = Command::new(&self.vtysh)
-            .arg("--config_dir")
-            .arg(self.dir.path())
-            .arg("--dryrun")
-            .arg("-f")
-            .arg(file)
-            .output()
-            .expect("run vtysh");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if out.status.success() && stdout.trim().is_empty() && stderr.trim().is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "vtysh --dryrun rejected {}: status {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-                file.display(),
-                out.status.code()
-            ))
-        }
-    }
-}
 
 fn models() -> Vec<(&'static str, RouterModel)> {
     let mut v = vec![
@@ -155,8 +65,7 @@ fn models() -> Vec<(&'static str, RouterModel)> {
 
 #[test]
 fn frr_parses_rendered_config() {
-    let Some(vtysh) = vtysh_or_skip() else { return };
-    let dry = DryRun::new(vtysh);
+    let Some(dry) = FrrDryRun::new() else { return };
     let mut failures = Vec::new();
     for (name, m) in models() {
         let r = render(&m, Dialect::Frr).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -171,8 +80,7 @@ fn frr_parses_rendered_config() {
 /// Proves the check above can fail: broken variants of a valid rendering are rejected.
 #[test]
 fn frr_dryrun_check_rejects_broken_config() {
-    let Some(vtysh) = vtysh_or_skip() else { return };
-    let dry = DryRun::new(vtysh);
+    let Some(dry) = FrrDryRun::new() else { return };
     let good = render(&sample(md5()), Dialect::Frr).unwrap();
     let good = good.file("frr.conf").unwrap().to_owned();
     dry.check("good", &good)
@@ -229,8 +137,7 @@ fn frr_dryrun_check_rejects_broken_config() {
 /// deprecated in FRR but parsed), which at least catches typos and bad ranges.
 #[test]
 fn quagga_files_parse_with_frr_grammar() {
-    let Some(vtysh) = vtysh_or_skip() else { return };
-    let dry = DryRun::new(vtysh);
+    let Some(dry) = FrrDryRun::new() else { return };
     let mut failures = Vec::new();
     for (name, mut m) in models() {
         m.ospf.retransmit_interval = m.ospf.retransmit_interval.max(QUAGGA_RETRANSMIT_MIN);

@@ -135,6 +135,37 @@ where
     })
 }
 
+/// Replays every event of `log`, decoded as `E`, through `apply`: the
+/// start-up of every service.
+pub fn replay_events<E, F, Err>(log: &EventLog, mut apply: F) -> Result<u64, StartupError>
+where
+    E: serde::de::DeserializeOwned,
+    F: FnMut(E) -> Result<(), Err>,
+    Err: std::fmt::Display,
+{
+    replay(log, |ev| {
+        let event: E = serde_json::from_value(ev.payload.clone())
+            .map_err(|e| format!("undecodable {} event: {e}", ev.event_type))?;
+        apply(event).map_err(|e| e.to_string())
+    })
+}
+
+/// The end of every service's `main`: a failure is logged and printed, and
+/// becomes a non-zero exit.
+pub fn exit(
+    service: &str,
+    result: Result<(), Box<dyn std::error::Error>>,
+) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("{service}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// A stored event as it is published on the bus.
 pub fn bus_event(source: &str, ev: StoredEvent) -> BusEvent {
     BusEvent {

@@ -257,7 +257,10 @@ impl Server {
             IpamEvent::ZoneEnabled { .. } => match generate_key() {
                 Ok(k) => Some(k),
                 Err(e) => {
-                    tracing::error!(seq = ev.seq, "cannot generate an OSPF key, zone settings not created: {e}");
+                    tracing::error!(
+                        seq = ev.seq,
+                        "cannot generate an OSPF key, zone settings not created: {e}"
+                    );
                     return;
                 }
             },

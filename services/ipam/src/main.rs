@@ -11,7 +11,7 @@ use clap::Parser;
 use vpcroute_bus::{connect, subjects, Startup};
 use vpcroute_ipam::IpamState;
 use vpcroute_protocol::ipam::IpamEvent;
-use vpcroute_service::{init_tracing, open_log, replay, ServiceArgs};
+use vpcroute_service::{init_tracing, open_log, ServiceArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,24 +28,13 @@ struct Args {
 async fn main() -> std::process::ExitCode {
     init_tracing();
     let args = Args::parse();
-    match run(args).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("vpcroute-ipam: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    vpcroute_service::exit("vpcroute-ipam", run(args).await)
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let log = open_log(&args.service, "ipam")?;
     let mut state = IpamState::new();
-    let head = replay(&log, |ev| {
-        let event: IpamEvent = serde_json::from_value(ev.payload.clone())
-            .map_err(|e| format!("undecodable {} event: {e}", ev.event_type))?;
-        state.apply(&event).map_err(|e| e.to_string())
-    })?;
+    let head = vpcroute_service::replay_events(&log, |event: IpamEvent| state.apply(&event))?;
     tracing::info!(head, "state rebuilt from the event log");
 
     // A service comes up even while NATS is down, and connects when it can.

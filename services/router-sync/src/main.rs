@@ -19,7 +19,7 @@ use vpcroute_eventlog::NewEvent;
 use vpcroute_protocol::sync::{RouterStatus, RouterStatusGet};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 use vpcroute_service::commit::{respond, serve_events_read, start_endpoints, Committer, Publisher};
-use vpcroute_service::{init_tracing, open_log, replay, ServiceArgs};
+use vpcroute_service::{init_tracing, open_log, ServiceArgs};
 
 use crate::router::{RouterTask, SyncEvent};
 
@@ -37,14 +37,14 @@ struct Args {
     #[arg(long = "router", value_parser = parse_router)]
     routers: Vec<(String, String)>,
     /// How often each router is checked for drift.
-    #[arg(long, default_value = "2", value_parser = parse_secs)]
+    #[arg(long, default_value = "2", value_parser = vpcroute_bus::parse_duration)]
     drift_interval: Duration,
     /// How long one vtysh call may take.
-    #[arg(long, default_value = "15", value_parser = parse_secs)]
+    #[arg(long, default_value = "15", value_parser = vpcroute_bus::parse_duration)]
     vtysh_timeout: Duration,
     /// How long to wait for the VPC's summary to reach the backbone
     /// database after an apply before calling it a failure.
-    #[arg(long, default_value = "10", value_parser = parse_secs)]
+    #[arg(long, default_value = "10", value_parser = vpcroute_bus::parse_duration)]
     effect_timeout: Duration,
 }
 
@@ -56,14 +56,6 @@ fn parse_router(s: &str) -> Result<(String, String), String> {
         return Err(format!("expected VR=COMMAND, got {s:?}"));
     }
     Ok((name.to_string(), cmd.to_string()))
-}
-
-fn parse_secs(s: &str) -> Result<Duration, String> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|v| *v > 0.0)
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| format!("expected a number of seconds, got {s:?}"))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -88,14 +80,7 @@ const ENDPOINTS: &[(Endpoint, &str, &str)] = &[
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     init_tracing();
-    match run(Args::parse()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("vpcroute-router-sync: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    vpcroute_service::exit("vpcroute-router-sync", run(Args::parse()).await)
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -103,9 +88,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // The last version verified on each router, so status survives a
     // restart; the routers themselves are re-read and resynced anyway.
     let mut applied: HashMap<String, u64> = HashMap::new();
-    replay(&log, |ev| {
-        let e: SyncEvent = serde_json::from_value(ev.payload.clone())
-            .map_err(|e| format!("undecodable {} event: {e}", ev.event_type))?;
+    vpcroute_service::replay_events(&log, |e: SyncEvent| {
         if let SyncEvent::Applied {
             router, version, ..
         }

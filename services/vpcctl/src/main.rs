@@ -38,21 +38,10 @@ struct Global {
     #[arg(long, global = true)]
     request_id: Option<String>,
     /// How long to wait for an answer.
-    #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, global = true, default_value = "10s", value_parser = vpcroute_bus::parse_duration)]
     timeout: Duration,
     #[command(flatten)]
     nats: NatsArgs,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" | "" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("bad duration unit in {s:?} (ms, s, m)")),
-    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,0 +1,260 @@
+//! Shared pieces of the vpcroute benchmarks (`scripts/bench.sh` runs them).
+//!
+//! Every benchmark binary prints progress on stderr and exactly one line of
+//! JSON on stdout (its figures), which `bench.sh` collects into
+//! `BENCHMARKS.md`. Nothing here asserts a timing.
+
+use std::io::Read;
+use std::net::{Ipv4Addr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ipnet::{IpNet, Ipv4Net};
+use vpcroute_protocol::ipam::{IpamEvent, RouterSpec};
+
+/// Prints the one JSON result line of a benchmark.
+pub fn emit(v: serde_json::Value) {
+    println!("{}", serde_json::to_string(&v).expect("json"));
+}
+
+/// Progress line on stderr.
+#[macro_export]
+macro_rules! say {
+    ($($t:tt)*) => { eprintln!("[{}] {}", env!("CARGO_BIN_NAME"), format!($($t)*)) };
+}
+
+/// `VmRSS` and `VmHWM` (peak RSS) in KiB of a process (`None` = self).
+pub fn rss_kib(pid: Option<u32>) -> (u64, u64) {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/status"),
+        None => "/proc/self/status".to_string(),
+    };
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Percentiles (in the unit of the samples) of an unsorted sample set.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pcts {
+    pub n: usize,
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+pub fn pcts(samples: &mut [u64]) -> Pcts {
+    if samples.is_empty() {
+        return Pcts::default();
+    }
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    Pcts {
+        n: samples.len(),
+        mean: samples.iter().map(|&x| x as f64).sum::<f64>() / samples.len() as f64,
+        p50: at(0.50),
+        p90: at(0.90),
+        p99: at(0.99),
+        max: *samples.last().unwrap(),
+    }
+}
+
+impl Pcts {
+    /// As JSON, converting ns samples to µs.
+    pub fn json_us(&self) -> serde_json::Value {
+        let us = |x: f64| (x / 10.0).round() / 100.0;
+        serde_json::json!({
+            "n": self.n,
+            "mean_us": us(self.mean),
+            "p50_us": us(self.p50 as f64),
+            "p90_us": us(self.p90 as f64),
+            "p99_us": us(self.p99 as f64),
+            "max_us": us(self.max as f64),
+        })
+    }
+}
+
+pub fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e4).round() / 1e4
+}
+
+// ------------------------------------------------------------ ipam workload
+
+/// Shape of the generated ipam history: one zone owning 10.0.0.0/8, then
+/// per VPC (a /24 with a virtual router) 4 tiers (/26, each with a VR
+/// interface) of 61 VMs each: 249 events per VPC.
+pub const ZONE: &str = "zone-1";
+pub const TIERS_PER_VPC: u32 = 4;
+pub const VMS_PER_TIER: u32 = 61;
+
+fn vpc_net(i: u32) -> Ipv4Net {
+    Ipv4Net::new(Ipv4Addr::from(0x0a00_0000u32 + (i << 8)), 24).expect("/24")
+}
+
+pub fn router_spec(i: u32) -> RouterSpec {
+    RouterSpec {
+        name: format!("vr-{i}"),
+        // 172.16.0.1, 172.16.0.2, ...: unique, never .0.0.0 or broadcast.
+        router_id: Ipv4Addr::from(0xac10_0000u32 + i + 1),
+        uplink_interface: "eth1".into(),
+        uplink_address: Ipv4Net::new(Ipv4Addr::from(0x6440_0000u32 + i + 2), 10).expect("/10"),
+    }
+}
+
+/// The first `n` events of a valid ipam history (zone, VPCs, tiers, VMs in
+/// creation order). Lazy: nothing is kept in memory.
+pub fn ipam_events(n: usize) -> impl Iterator<Item = IpamEvent> {
+    let zone = std::iter::once(IpamEvent::ZoneEnabled {
+        zone: ZONE.into(),
+        super_cidrs: vec!["10.0.0.0/8".parse().unwrap()],
+    });
+    let vpcs = (0u32..).flat_map(|i| {
+        let vpc = format!("vpc-{i}");
+        let net = vpc_net(i);
+        let head = std::iter::once(IpamEvent::VpcAllocated {
+            vpc: vpc.clone(),
+            zone: ZONE.into(),
+            cidr: IpNet::V4(net),
+            router: Some(router_spec(i)),
+        });
+        let tiers = (0..TIERS_PER_VPC).flat_map(move |j| {
+            let base = u32::from(net.network()) + 64 * j;
+            let tier = format!("tier-{i}-{j}");
+            let t = std::iter::once(IpamEvent::TierAllocated {
+                tier: tier.clone(),
+                vpc: format!("vpc-{i}"),
+                cidr: IpNet::V4(Ipv4Net::new(Ipv4Addr::from(base), 26).unwrap()),
+                gateway: Ipv4Addr::from(base + 1).into(),
+                interface: Some(format!("eth{}", j + 2)),
+            });
+            let vms = (0..VMS_PER_TIER).map(move |k| IpamEvent::VmAddressAllocated {
+                vm: format!("vm-{i}-{j}-{k}"),
+                tier: tier.clone(),
+                ip: Ipv4Addr::from(base + 2 + k).into(),
+            });
+            t.chain(vms)
+        });
+        head.chain(tiers)
+    });
+    zone.chain(vpcs).take(n)
+}
+
+// ------------------------------------------------------------- processes
+
+/// `nats-server`: `NATS_SERVER_BIN`, else `PATH`, else the Debian paths.
+pub fn nats_server_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("NATS_SERVER_BIN") {
+        return PathBuf::from(p);
+    }
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/bin", "/usr/sbin", "/usr/local/bin"].map(PathBuf::from));
+    dirs.into_iter()
+        .map(|d| d.join("nats-server"))
+        .find(|p| p.is_file())
+        .expect("nats-server not found (set NATS_SERVER_BIN)")
+}
+
+/// A binary built next to this one (same target dir and profile).
+pub fn sibling_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent().expect("exe dir").join(name)
+}
+
+/// A real nats-server on a free loopback port, killed on drop.
+pub struct Nats {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Nats {
+    pub fn start() -> Nats {
+        let dir = tempfile::Builder::new()
+            .prefix("vpcroute-bench-nats-")
+            .tempdir()
+            .expect("tempdir");
+        let child = Command::new(nats_server_bin())
+            .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
+            .arg(dir.path())
+            .arg("-l")
+            .arg(dir.path().join("nats.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nats-server");
+        let ports = dir.path().join(format!("nats-server_{}.ports", child.id()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(port) = read_port(&ports) {
+                if greets(port) {
+                    return Nats {
+                        port,
+                        child,
+                        _dir: dir,
+                    };
+                }
+            }
+            assert!(Instant::now() < deadline, "nats-server not ready");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_port(path: &Path) -> Option<u16> {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    v["nats"]
+        .as_array()?
+        .first()?
+        .as_str()?
+        .rsplit(':')
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn greets(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).is_ok() && &buf == b"INFO"
+}
+
+/// CPU time (user + system, seconds) a process has used so far.
+pub fn cpu_secs(pid: u32) -> f64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime, stime are 14, 15.
+    let rest = text.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // `rest` starts at field 3 (state), so field k is at index k - 3.
+    (ticks(14 - 3) + ticks(15 - 3)) / 100.0
+}
