@@ -19,6 +19,18 @@ pub struct FrrConfig {
     pub router_ospf: Option<Vec<String>>,
 }
 
+/// Lines FRR 8.4 accepts but never shows in `show running-config`, because
+/// they set the default (docs/frr-notes.md §7). Both sides of a comparison
+/// leave them out, or a rendered configuration would never match what the
+/// router reports. (`ip ospf dead-interval 40` is shown once set, so it
+/// stays.)
+const SHOWN_AS_DEFAULT: &[&str] = &[
+    "ip ospf network broadcast",
+    "ip ospf hello-interval 10",
+    "ip ospf retransmit-interval 5",
+    "ip ospf transmit-delay 1",
+];
+
 /// Whether an interface line is vpcroute's to manage.
 pub fn is_managed_interface_line(line: &str) -> bool {
     line.starts_with("ip ospf ") || line.starts_with("description vpcroute")
@@ -77,7 +89,9 @@ impl FrrConfig {
                 continue;
             }
             match &ctx {
-                Context::Interface(name) if is_managed_interface_line(line) => {
+                Context::Interface(name)
+                    if is_managed_interface_line(line) && !SHOWN_AS_DEFAULT.contains(&line) =>
+                {
                     cfg.interfaces
                         .get_mut(name)
                         .expect("context entered above")
@@ -140,11 +154,8 @@ line vty
         assert_eq!(cfg.interfaces.len(), 1);
         assert_eq!(
             cfg.interfaces["eth1"],
-            vec![
-                "description vpcroute uplink",
-                "ip ospf area 0.0.0.0",
-                "ip ospf hello-interval 10"
-            ]
+            // `hello-interval 10` is the default, which FRR never shows.
+            vec!["description vpcroute uplink", "ip ospf area 0.0.0.0"]
         );
         assert_eq!(
             cfg.router_ospf.unwrap(),

@@ -4,6 +4,8 @@
 //! accepts the 8.x names and the older ones, and never fails on extra
 //! fields.
 
+use std::net::Ipv4Addr;
+
 use serde_json::Value;
 use vpcroute_protocol::sync::OspfNeighbor;
 
@@ -41,20 +43,65 @@ pub fn route_count(json: &Value) -> u64 {
 }
 
 /// Whether `show ip ospf database summary json` holds, in area `area`, a
-/// summary LSA for `network` (the VPC's network address) advertised by
-/// `router_id`: the proof that the VPC's range reached the backbone.
-pub fn has_summary(json: &Value, area: &str, network: &str, router_id: &str) -> bool {
-    let lsas = json
+/// live summary LSA for `cidr` (`A.B.C.D/LEN`) advertised by `router_id`:
+/// the proof that the VPC's range reached the backbone.
+///
+/// The LSA's link state id is not always the network address: FRR may use
+/// the host-bits form (RFC 2328 appendix E), so the id is compared under
+/// the mask. A flushed LSA stays listed with age 3600 for about a minute
+/// and does not count.
+pub fn has_summary(json: &Value, area: &str, cidr: &str, router_id: &str) -> bool {
+    let Some((network, len)) = parse_cidr(cidr) else {
+        return false;
+    };
+    let Some(Value::Array(lsas)) = json
         .pointer("/summaryLinkStates/areas")
         .and_then(|a| a.get(area))
-        .or_else(|| json.pointer(&format!("/areas/{area}/summaryLinkStates")));
-    let Some(Value::Array(lsas)) = lsas else {
+    else {
         return false;
     };
     lsas.iter().any(|l| {
-        l.get("linkStateId").and_then(Value::as_str) == Some(network)
-            && l.get("advertisingRouter").and_then(Value::as_str) == Some(router_id)
+        let lsid = l
+            .get("linkStateId")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Ipv4Addr>().ok());
+        l.get("advertisingRouter").and_then(Value::as_str) == Some(router_id)
+            && l.get("networkMask").and_then(Value::as_u64) == Some(u64::from(len))
+            && l.get("lsaAge")
+                .and_then(Value::as_u64)
+                .is_some_and(|age| age < MAX_AGE)
+            && lsid.is_some_and(|id| u32::from(id) & mask(len) == u32::from(network))
     })
+}
+
+/// The age at which an LSA is being flushed.
+const MAX_AGE: u64 = 3600;
+
+/// Link state ids of the summary LSAs this router itself holds in `area`,
+/// from `show ip ospf database summary self-originate json` (whose shape
+/// differs from the plain command: area → object keyed by id). Flushed
+/// ones are included: while one with a VPC range's id lingers, FRR 8.4
+/// cannot originate the range (docs/frr-notes.md §4).
+pub fn self_originated_ids(json: &Value, area: &str) -> Vec<String> {
+    json.pointer("/Summary Link States")
+        .and_then(|a| a.get(area))
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn mask(len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    }
+}
+
+fn parse_cidr(cidr: &str) -> Option<(Ipv4Addr, u8)> {
+    let (addr, len) = cidr.split_once('/')?;
+    let len: u8 = len.parse().ok().filter(|l| *l <= 32)?;
+    Some((addr.parse().ok()?, len))
 }
 
 #[cfg(test)]
@@ -85,12 +132,27 @@ mod tests {
     }
 
     #[test]
-    fn finds_the_summary_in_the_backbone() {
-        let v = json!({"routerId": "10.255.0.1", "summaryLinkStates": {"areas": {"0.0.0.0": [
-            {"linkStateId": "10.1.0.0", "advertisingRouter": "10.255.0.1"}
+    fn finds_the_live_summary_in_the_backbone() {
+        let v = json!({"routerId": "10.255.0.254", "summaryLinkStates": {"areas": {"0.0.0.0": [
+            {"linkStateId": "10.1.0.0", "networkMask": 24, "lsaAge": 3600, "advertisingRouter": "10.255.0.1"},
+            {"linkStateId": "10.1.4.0", "networkMask": 22, "lsaAge": 12, "advertisingRouter": "10.255.0.2"},
+            {"linkStateId": "10.1.8.255", "networkMask": 22, "lsaAge": 5, "advertisingRouter": "10.255.0.3"}
         ]}}});
-        assert!(has_summary(&v, "0.0.0.0", "10.1.0.0", "10.255.0.1"));
-        assert!(!has_summary(&v, "0.0.0.0", "10.1.4.0", "10.255.0.1"));
-        assert!(!has_summary(&v, "0.0.0.5", "10.1.0.0", "10.255.0.1"));
+        assert!(has_summary(&v, "0.0.0.0", "10.1.4.0/22", "10.255.0.2"));
+        // Host-bits link state id.
+        assert!(has_summary(&v, "0.0.0.0", "10.1.8.0/22", "10.255.0.3"));
+        // Flushed (age 3600), wrong router, wrong mask, wrong area.
+        assert!(!has_summary(&v, "0.0.0.0", "10.1.0.0/24", "10.255.0.1"));
+        assert!(!has_summary(&v, "0.0.0.0", "10.1.4.0/22", "10.255.0.1"));
+        assert!(!has_summary(&v, "0.0.0.0", "10.1.4.0/24", "10.255.0.2"));
+        assert!(!has_summary(&v, "0.0.0.5", "10.1.4.0/22", "10.255.0.2"));
+    }
+
+    #[test]
+    fn reads_self_originated_ids() {
+        let v = json!({"routerId": "10.255.0.1", "Summary Link States": {
+            "0.0.0.0": {"10.1.0.0": {"lsaAge": 3600}}, "0.0.0.5": {"192.168.100.0": {}}}});
+        assert_eq!(self_originated_ids(&v, "0.0.0.0"), vec!["10.1.0.0"]);
+        assert!(self_originated_ids(&v, "0.0.0.9").is_empty());
     }
 }

@@ -265,6 +265,17 @@ exit
     }
 
     #[test]
+    fn back_to_a_default_timer_removes_the_line() {
+        let running = BASE.replace("hello-interval 10", "hello-interval 5");
+        let cmds: Vec<String> = plan(&cfg(BASE), &cfg(&running))
+            .steps
+            .into_iter()
+            .map(|s| s.1)
+            .collect();
+        assert_eq!(cmds, vec!["no ip ospf hello-interval 5"]);
+    }
+
+    #[test]
     fn timer_change_is_one_command() {
         let desired = BASE.replace("hello-interval 10", "hello-interval 5");
         let p = plan(&cfg(&desired), &cfg(BASE));
@@ -315,7 +326,8 @@ exit
     #[test]
     fn empty_router_gets_everything_and_deleted_vpc_clears_everything() {
         let p = plan(&cfg(BASE), &FrrConfig::default());
-        assert_eq!(p.steps.len(), 8);
+        // 8 lines, of which `hello-interval 10` is FRR's default, not shown.
+        assert_eq!(p.steps.len(), 7);
         assert_eq!(
             p.steps[0],
             (Context::RouterOspf, "ospf router-id 10.255.0.1".into())

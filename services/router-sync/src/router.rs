@@ -49,6 +49,13 @@ pub enum SyncEvent {
     },
     /// The router's VPC is gone: vpcroute's configuration was removed.
     Cleared { router: String, commands: usize },
+    /// FRR 8.4 failed to originate a VPC range (docs/frr-notes.md §4) and
+    /// router-sync woke its area border router task to do it.
+    RangeKicked {
+        router: String,
+        area: String,
+        cidr: String,
+    },
 }
 
 impl SyncEvent {
@@ -57,7 +64,8 @@ impl SyncEvent {
             SyncEvent::Applied { router, .. }
             | SyncEvent::DriftRepaired { router, .. }
             | SyncEvent::ApplyFailed { router, .. }
-            | SyncEvent::Cleared { router, .. } => router,
+            | SyncEvent::Cleared { router, .. }
+            | SyncEvent::RangeKicked { router, .. } => router,
         }
     }
 
@@ -67,6 +75,7 @@ impl SyncEvent {
             SyncEvent::DriftRepaired { .. } => "drift_repaired",
             SyncEvent::ApplyFailed { .. } => "apply_failed",
             SyncEvent::Cleared { .. } => "cleared",
+            SyncEvent::RangeKicked { .. } => "range_kicked",
         }
     }
 }
@@ -110,6 +119,9 @@ enum Failure {
     /// vtysh could not be run or the daemons did not answer.
     Unreachable(String),
     Apply(String),
+    /// Configured and correct, but OSPF has not caught up yet (a flushed
+    /// summary still ageing out); retried without counting as a failure.
+    Converging(String),
 }
 
 impl RouterTask {
@@ -270,6 +282,9 @@ impl RouterTask {
         };
         let p = plan(&desired, &running);
         if p.is_empty() {
+            // Configured; make sure it also took effect (the range trap can
+            // leave a correct configuration without its summary).
+            self.ensure_summaries(&desired, false).await?;
             if self.applied != Some(version) {
                 self.applied = Some(version);
                 let _ = self.record.send(SyncEvent::Applied {
@@ -302,7 +317,7 @@ impl RouterTask {
             )));
         }
         // Verify 2: the VPC's summary reached the backbone database.
-        self.wait_for_summaries(&desired).await?;
+        self.ensure_summaries(&desired, true).await?;
         self.applied = Some(version);
         let ev = if drift {
             SyncEvent::DriftRepaired {
@@ -345,32 +360,96 @@ impl RouterTask {
             .map_err(|e| Failure::Apply(e.to_string()))
     }
 
-    /// Waits until every VPC range of the desired configuration is
-    /// originated into the backbone by this router.
-    async fn wait_for_summaries(&self, desired: &FrrConfig) -> Result<(), Failure> {
+    /// Checks that every VPC range of the desired configuration is
+    /// originated into the backbone by this router; after an apply
+    /// (`just_applied`) it first waits up to `effect_timeout` for OSPF to
+    /// get there (about 7 s for a new range).
+    ///
+    /// FRR 8.4 sometimes configures a range yet never originates it (the
+    /// range added while a tier summary with the same link state id was
+    /// announced; docs/frr-notes.md §4). While that flushed summary is
+    /// still in the router's own database nothing helps; once it has aged
+    /// out, re-adding the range as `not-advertise` and back wakes the ABR
+    /// task, without touching any adjacency.
+    async fn ensure_summaries(
+        &self,
+        desired: &FrrConfig,
+        just_applied: bool,
+    ) -> Result<(), Failure> {
         let expected = expected_summaries(desired);
         if expected.is_empty() {
             return Ok(());
         }
-        let deadline = Instant::now() + self.effect_timeout;
+        let wait = if just_applied {
+            self.effect_timeout
+        } else {
+            Duration::ZERO
+        };
+        let missing = self.missing_summaries(&expected, wait).await?;
+        let Some(first) = missing.first() else {
+            return Ok(());
+        };
+        let own = self
+            .vtysh
+            .show_json("show ip ospf database summary self-originate json")
+            .await
+            .unwrap_or_default();
+        let network = first.cidr.split('/').next().unwrap_or_default();
+        if ospf_state::self_originated_ids(&own, &first.backbone)
+            .iter()
+            .any(|id| id == network)
+        {
+            return Err(Failure::Converging(format!(
+                "summary {} not originated yet: an older summary with the same id is still ageing out",
+                first.cidr
+            )));
+        }
+        for m in &missing {
+            let script = format!(
+                "configure terminal\nrouter ospf\narea {a} range {c} not-advertise\narea {a} range {c}\nend\n",
+                a = m.area,
+                c = m.cidr
+            );
+            self.configure(&script).await?;
+            tracing::info!(router = %self.name, area = %m.area, cidr = %m.cidr, "range not originated: woke the ABR task");
+            let _ = self.record.send(SyncEvent::RangeKicked {
+                router: self.name.clone(),
+                area: m.area.clone(),
+                cidr: m.cidr.clone(),
+            });
+        }
+        let still = self
+            .missing_summaries(&expected, self.effect_timeout)
+            .await?;
+        match still.first() {
+            None => Ok(()),
+            Some(m) => Err(Failure::Apply(format!(
+                "summary {} not in the backbone database after {:?}",
+                m.cidr, self.effect_timeout
+            ))),
+        }
+    }
+
+    /// The expected summaries not (yet) in the backbone database, polling
+    /// for at most `wait`.
+    async fn missing_summaries<'a>(
+        &self,
+        expected: &'a [ExpectedSummary],
+        wait: Duration,
+    ) -> Result<Vec<&'a ExpectedSummary>, Failure> {
+        let deadline = Instant::now() + wait;
         loop {
             let db = self
                 .vtysh
                 .show_json("show ip ospf database summary json")
                 .await
                 .map_err(|e| Failure::Unreachable(e.to_string()))?;
-            let missing: Vec<&(String, String, String)> = expected
+            let missing: Vec<&ExpectedSummary> = expected
                 .iter()
-                .filter(|(backbone, net, rid)| !ospf_state::has_summary(&db, backbone, net, rid))
+                .filter(|e| !ospf_state::has_summary(&db, &e.backbone, &e.cidr, &e.router_id))
                 .collect();
-            if missing.is_empty() {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(Failure::Apply(format!(
-                    "summary {} not in the backbone database after {:?}",
-                    missing[0].1, self.effect_timeout
-                )));
+            if missing.is_empty() || Instant::now() >= deadline {
+                return Ok(missing);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -383,6 +462,16 @@ impl RouterTask {
         let (state, error) = match f {
             Failure::Unreachable(e) => ("unreachable", e),
             Failure::Apply(e) => ("failed", e),
+            Failure::Converging(e) => {
+                // Expected and short-lived: check again soon, count nothing.
+                self.consecutive_failures = 0;
+                self.retry_at = Some(Instant::now() + Duration::from_secs(5));
+                self.status.send_modify(|s| {
+                    s.state = "converging".into();
+                    s.last_error = Some(e);
+                });
+                return;
+            }
         };
         tracing::warn!(router = %self.name, state, "sync failed: {error}");
         let version = match &self.desired {
@@ -453,10 +542,19 @@ impl RouterTask {
     }
 }
 
-/// `(backbone area, VPC network address, router id)` for every VPC range
-/// that has at least one interface in its area (a range with no active
-/// network inside is, rightly, not originated).
-fn expected_summaries(desired: &FrrConfig) -> Vec<(String, String, String)> {
+/// A VPC range this router must originate into the backbone.
+#[derive(Debug, Clone, PartialEq)]
+struct ExpectedSummary {
+    backbone: String,
+    area: String,
+    cidr: String,
+    router_id: String,
+}
+
+/// Every VPC range of the desired configuration that has at least one
+/// interface in its area (a range with no active network inside is, rightly,
+/// not originated).
+fn expected_summaries(desired: &FrrConfig) -> Vec<ExpectedSummary> {
     let Some(ospf) = &desired.router_ospf else {
         return vec![];
     };
@@ -481,7 +579,7 @@ fn expected_summaries(desired: &FrrConfig) -> Vec<(String, String, String)> {
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
             match w.as_slice() {
-                ["area", area, "range", cidr, ..] => Some((area.to_string(), cidr.to_string())),
+                ["area", area, "range", cidr] => Some((area.to_string(), cidr.to_string())),
                 _ => None,
             }
         })
@@ -491,9 +589,11 @@ fn expected_summaries(desired: &FrrConfig) -> Vec<(String, String, String)> {
                 .values()
                 .any(|lines| area_of(lines).as_deref() == Some(area.as_str()))
         })
-        .map(|(_, cidr)| {
-            let net = cidr.split('/').next().unwrap_or_default().to_string();
-            (backbone.clone(), net, router_id.clone())
+        .map(|(area, cidr)| ExpectedSummary {
+            backbone: backbone.clone(),
+            area,
+            cidr,
+            router_id: router_id.clone(),
         })
         .collect()
 }
