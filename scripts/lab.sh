@@ -304,7 +304,8 @@ cmd_up() {
         frr_running "$ns" || minimal_conf "$ns" | write_conf "$ns"
         frr_start "$ns"
     done
-    note "up: auth=$auth${key:+ key-id=$keyid} hello=$hello dead=$dead retransmit=$rxmt transmit-delay=$tdelay"
+    local kid=""; [ "$auth" = md5 ] && kid=" key-id=$keyid"
+    note "up: auth=$auth$kid hello=$hello dead=$dead retransmit=$rxmt transmit-delay=$tdelay"
     note "configure a VR with: $(router_cmd left-vr) -c 'configure terminal' -c '...'"
 }
 
@@ -455,6 +456,12 @@ cmd_down() {
         tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "-N $PREFIX" || other=1
     done
     [ $other = 1 ] || rm -f "$FRR_RUN/ospfd-gr.json"
+    # `ip netns add` bind-mounts /run/netns onto itself; undo that when no
+    # namespace at all is left, so nothing of ours stays mounted.
+    if [ -d /run/netns ] && [ -z "$(ls -A /run/netns)" ]; then
+        umount /run/netns 2>/dev/null || true
+        rmdir /run/netns 2>/dev/null || true
+    fi
     note "down: no vpcr-* namespace, daemon or FRR directory left"
 }
 
