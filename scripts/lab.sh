@@ -52,6 +52,10 @@ usage: lab.sh COMMAND [ARGS]
         restart = stop + start with the minimal config (a VR reboot); for
         vpcr-core the config written by `up`. `frr start` works in any lab
         namespace, e.g. a VM (a rogue ospfd).
+  router add NAME ADDR/LEN
+        one more router on the physical segment (namespace vpcr-NAME, eth1
+        with ADDR) running FRR with the minimal config, e.g. a router with
+        the wrong key in a test
   router-cmd VR   the command router-sync runs for that router's vtysh
   status          namespaces, OSPF neighbours, how to look inside
   down            remove everything (daemons, namespaces, /etc/frr/vpcr-*,
@@ -406,6 +410,21 @@ cmd_frr() {
 
 router_cmd() { local ns; ns=$(nsname "$1"); echo "ip netns exec $ns vtysh -N $ns"; }
 
+cmd_router() {
+    [ $# -eq 3 ] && [ "$1" = add ] || die "usage: lab.sh router add NAME ADDR/LEN"
+    local name ns
+    name=$(short "$2"); ns=$(nsname "$2")
+    check_cidr "$3"
+    need_ns "$PHYS_NS"
+    ensure_ns "$ns"
+    router_sysctls "$ns"
+    plug "$ns" eth1 "$PHYS_NS" "p-$name" "$PHYS_BR"
+    set_addr "$ns" eth1 "$3"
+    minimal_conf "$ns" | write_conf "$ns"
+    frr_start "$ns"
+    note "router $ns on the physical segment with $3"
+}
+
 cmd_status() {
     local ns any=0
     echo "== namespaces"
@@ -483,6 +502,7 @@ main() {
         tier) cmd_tier "$@" ;;
         vm) cmd_vm "$@" ;;
         frr) cmd_frr "$@" ;;
+        router) cmd_router "$@" ;;
         status) cmd_status ;;
         down) cmd_down ;;
         *) usage >&2; die "unknown command '$cmd'" ;;

@@ -211,7 +211,7 @@ impl RouterTask {
             if self.retry_at.is_some_and(|t| Instant::now() < t) {
                 continue;
             }
-            match self.sync_once(&mut fetch).await {
+            match self.sync_once().await {
                 Ok(()) => {
                     self.consecutive_failures = 0;
                     self.retry_at = None;
@@ -263,8 +263,13 @@ impl RouterTask {
         }
     }
 
-    async fn sync_once(&mut self, fetch: &mut bool) -> Result<(), Failure> {
+    async fn sync_once(&mut self) -> Result<(), Failure> {
         let running = self.running().await?;
+        // A router that lost everything was restarted: make sure we apply
+        // the newest configuration, not one fetched before it went away.
+        if running.is_empty() && self.applied.is_some() {
+            self.fetch_desired().await;
+        }
         let (version, desired) = match &self.desired {
             Desired::Unknown => return Ok(()),
             Desired::Removed => {
@@ -294,14 +299,6 @@ impl RouterTask {
                 });
             }
             return Ok(());
-        }
-        // A router that lost everything was restarted: make sure we apply
-        // the newest configuration, not one fetched before it went away.
-        if running.is_empty() && self.applied.is_some() && !*fetch {
-            *fetch = true;
-            self.fetch_desired().await;
-            *fetch = false;
-            return Box::pin(self.sync_once(fetch)).await;
         }
         let drift = self.applied == Some(version);
         self.set_state("applying");

@@ -1,0 +1,514 @@
+//! End to end in the lab (`scripts/lab.sh`): real zebra + ospfd in network
+//! namespaces, the four services, driven through `vpcctl` as CloudStack
+//! would. Needs root and FRR; skipped elsewhere, but never when CI=true.
+//!
+//! One test function walks through the scenario in order, because the lab
+//! is one network shared by all its steps.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vpcroute_tests::{
+    bins::workspace_root, nats_or_skip, vpcctl, NatsServer, Service, ServiceKind,
+};
+
+const LEFT: &str = "vpcr-left-vr";
+const RIGHT: &str = "vpcr-right-vr";
+const CORE_ID: &str = "10.255.0.254";
+const KEY: &str = "Lab-Key_42";
+
+fn lab(args: &[&str]) -> String {
+    let out = Command::new(workspace_root().join("scripts/lab.sh"))
+        .args(args)
+        .output()
+        .expect("run lab.sh");
+    assert!(
+        out.status.success(),
+        "lab.sh {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sh(ns: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .output()
+        .expect("ip netns exec");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+fn vtysh(ns: &str, cmds: &[&str]) -> String {
+    let mut args = vec!["vtysh", "-N", ns];
+    for c in cmds {
+        args.push("-c");
+        args.push(c);
+    }
+    sh(ns, &args).1
+}
+
+fn vtysh_json(ns: &str, cmd: &str) -> Value {
+    let text = vtysh(ns, &[cmd]);
+    let start = text.find('{').unwrap_or(0);
+    serde_json::from_str(&text[start..]).unwrap_or(Value::Null)
+}
+
+/// Kernel routes installed by OSPF in a namespace.
+fn ospf_routes(ns: &str) -> String {
+    sh(ns, &["ip", "route", "show", "proto", "ospf"]).1
+}
+
+fn pings(from_vm: &str, to: &str) -> bool {
+    sh(
+        &format!("vpcr-{from_vm}"),
+        &["ping", "-c", "1", "-W", "1", to],
+    )
+    .0
+}
+
+fn ospfd_pid(ns: &str) -> String {
+    std::fs::read_to_string(format!("/var/run/frr/{ns}/ospfd.pid"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// Milliseconds the adjacency of `ns` with `neighbor` has been up (None if
+/// not Full).
+fn full_since_ms(ns: &str, neighbor: &str) -> Option<u64> {
+    let v = vtysh_json(ns, "show ip ospf neighbor json");
+    let n = v
+        .get("neighbors")?
+        .get(neighbor)?
+        .as_array()?
+        .first()?
+        .clone();
+    (n.get("converged")?.as_str()? == "Full").then(|| n.get("upTimeInMsec")?.as_u64())?
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
+}
+
+/// Tears the lab down however the test ends.
+struct LabGuard;
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        let _ = Command::new(workspace_root().join("scripts/lab.sh"))
+            .arg("down")
+            .output();
+    }
+}
+
+struct Stack {
+    nats: NatsServer,
+    _dir: tempfile::TempDir,
+    _ipam: Service,
+    _areas: Service,
+    _config: Service,
+    sync: Service,
+}
+
+impl Stack {
+    async fn ctl(&self, args: &[&str]) -> Value {
+        vpcctl(&self.nats.url(), args).await.expect_ok()
+    }
+    async fn status(&self, router: &str) -> Value {
+        vpcctl(&self.nats.url(), &["router", "status", router, "--json"])
+            .await
+            .json
+    }
+}
+
+fn sync_args() -> Vec<String> {
+    vec![
+        "--router".into(),
+        format!("left-vr=ip netns exec {LEFT} vtysh -N {LEFT}"),
+        "--router".into(),
+        format!("right-vr=ip netns exec {RIGHT} vtysh -N {RIGHT}"),
+        "--drift-interval".into(),
+        "1".into(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_design_articles_network_routes_end_to_end() {
+    let ready = is_root() && Path::new("/usr/lib/frr/ospfd").exists() && which("ping");
+    if !ready {
+        vpcroute_testkit::skip_unless_ci("root, FRR and ping (the namespace lab)");
+        return;
+    }
+    let nats = nats_or_skip!();
+    lab(&["down"]);
+    let _guard = LabGuard;
+    let dir = tempfile::Builder::new()
+        .prefix("vpcroute-lab-")
+        .tempdir()
+        .unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let key_path = key_file.to_str().unwrap();
+    lab(&["up", "--key-file", key_path]);
+
+    let url = nats.url();
+    let d = |n: &str| -> PathBuf { dir.path().join(n) };
+    let ipam = Service::start(ServiceKind::Ipam, &url, &d("ipam")).await;
+    let areas = Service::start(ServiceKind::AreaRegistry, &url, &d("areas")).await;
+    let config = Service::start(ServiceKind::ConfigRenderer, &url, &d("config")).await;
+    let args = sync_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let sync = Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &args).await;
+    let mut s = Stack {
+        nats,
+        _dir: dir,
+        _ipam: ipam,
+        _areas: areas,
+        _config: config,
+        sync,
+    };
+
+    // ---- 1. Figure 3 through vpcctl; CloudStack plugs the NICs (lab.sh).
+    s.ctl(&[
+        "zone",
+        "enable",
+        "z1",
+        "--super-cidr",
+        "10.1.0.0/16",
+        "--auth",
+        "md5",
+        "--auth-key-id",
+        "1",
+        "--auth-key-file",
+        key_path,
+    ])
+    .await;
+    for (vpc, vr, rid, up) in [
+        ("left", "left-vr", "10.255.0.1", "192.168.100.2/24"),
+        ("right", "right-vr", "10.255.0.2", "192.168.100.3/24"),
+    ] {
+        s.ctl(&[
+            "vpc",
+            "create",
+            vpc,
+            "--zone",
+            "z1",
+            "--netmask",
+            "255.255.252.0",
+            "--router",
+            vr,
+            "--router-id",
+            rid,
+            "--uplink",
+            &format!("eth1={up}"),
+        ])
+        .await;
+    }
+    lab(&["tier", "add", "left-vr", "eth2", "10.1.1.1/24"]);
+    lab(&["tier", "add", "right-vr", "eth2", "10.1.5.1/24"]);
+    s.ctl(&[
+        "tier",
+        "create",
+        "left-tier",
+        "--vpc",
+        "left",
+        "--gateway",
+        "10.1.1.1",
+        "--netmask",
+        "255.255.255.0",
+        "--interface",
+        "eth2",
+    ])
+    .await;
+    s.ctl(&[
+        "tier",
+        "create",
+        "right-tier",
+        "--vpc",
+        "right",
+        "--gateway",
+        "10.1.5.1",
+        "--netmask",
+        "255.255.255.0",
+        "--interface",
+        "eth2",
+    ])
+    .await;
+    let lvm = s
+        .ctl(&["vm", "create", "left-vm1", "--tier", "left-tier"])
+        .await["ip"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rvm = s
+        .ctl(&["vm", "create", "right-vm1", "--tier", "right-tier"])
+        .await["ip"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    lab(&[
+        "vm",
+        "add",
+        "left-vm1",
+        "left-vr",
+        "eth2",
+        &format!("{lvm}/24"),
+        "10.1.1.1",
+    ]);
+    lab(&[
+        "vm",
+        "add",
+        "right-vm1",
+        "right-vr",
+        "eth2",
+        &format!("{rvm}/24"),
+        "10.1.5.1",
+    ]);
+
+    // Each VR reaches Full with the core (the first election waits out the
+    // 40 s dead interval), as router-sync reports it too.
+    wait_for(
+        "both VRs Full with the core",
+        Duration::from_secs(120),
+        || full_since_ms(LEFT, CORE_ID).is_some() && full_since_ms(RIGHT, CORE_ID).is_some(),
+    )
+    .await;
+    let st = s.status("left-vr").await;
+    assert_eq!(st["state"], "in_sync", "{st}");
+    assert_eq!(st["applied_version"], st["desired_version"], "{st}");
+    // Each VR holds the other VPC's CIDR as an OSPF route in its kernel.
+    wait_for(
+        "inter-VPC routes in both kernels",
+        Duration::from_secs(60),
+        || {
+            ospf_routes(LEFT).contains("10.1.4.0/22 nhid")
+                && ospf_routes(RIGHT).contains("10.1.0.0/22 nhid")
+        },
+    )
+    .await;
+    let route = vtysh_json(LEFT, "show ip ospf route json");
+    assert_eq!(
+        route["10.1.4.0/22"]["routeType"], "N IA",
+        "an inter-area route: {route}"
+    );
+    // Only the VPC summaries cross the backbone, not the tiers.
+    assert!(
+        !ospf_routes(LEFT).contains("10.1.5.0/24"),
+        "a tier leaked: {}",
+        ospf_routes(LEFT)
+    );
+    wait_for("LeftVM1 pings RightVM1", Duration::from_secs(20), || {
+        pings("left-vm1", &rvm)
+    })
+    .await;
+
+    // ---- 2. A new tier and VM in the right VPC, live.
+    let pids = (ospfd_pid(LEFT), ospfd_pid(RIGHT));
+    let up_before = (
+        full_since_ms(LEFT, CORE_ID).unwrap(),
+        full_since_ms(RIGHT, CORE_ID).unwrap(),
+    );
+    let t0 = Instant::now();
+    lab(&["tier", "add", "right-vr", "eth3", "10.1.6.1/24"]);
+    s.ctl(&[
+        "tier",
+        "create",
+        "right-tier2",
+        "--vpc",
+        "right",
+        "--gateway",
+        "10.1.6.1",
+        "--netmask",
+        "255.255.255.0",
+        "--interface",
+        "eth3",
+    ])
+    .await;
+    let rvm2 = s
+        .ctl(&["vm", "create", "right-vm2", "--tier", "right-tier2"])
+        .await["ip"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    lab(&[
+        "vm",
+        "add",
+        "right-vm2",
+        "right-vr",
+        "eth3",
+        &format!("{rvm2}/24"),
+        "10.1.6.1",
+    ]);
+    wait_for("LeftVM1 pings the new VM", Duration::from_secs(30), || {
+        pings("left-vm1", &rvm2)
+    })
+    .await;
+    assert!(vtysh(RIGHT, &["show running-config"]).contains("interface eth3"));
+    assert_eq!(
+        (ospfd_pid(LEFT), ospfd_pid(RIGHT)),
+        pids,
+        "a daemon was restarted"
+    );
+    let waited = t0.elapsed().as_millis() as u64;
+    for (ns, before) in [(LEFT, up_before.0), (RIGHT, up_before.1)] {
+        let now = full_since_ms(ns, CORE_ID).expect("adjacency still Full");
+        assert!(
+            now + 1000 >= before + waited,
+            "{ns}: adjacency was reset ({before} ms + {waited} ms, now {now} ms)"
+        );
+    }
+
+    // ---- 3a. Drift: lines removed by hand come back.
+    vtysh(
+        LEFT,
+        &[
+            "configure terminal",
+            "interface eth2",
+            "no ip ospf passive",
+            "exit",
+            "router ospf",
+            "no log-adjacency-changes",
+        ],
+    );
+    wait_for(
+        "hand-removed lines restored",
+        Duration::from_secs(15),
+        || {
+            let run = vtysh(LEFT, &["show running-config"]);
+            run.contains(" ip ospf passive") && run.contains(" log-adjacency-changes")
+        },
+    )
+    .await;
+    assert!(s.status("left-vr").await["repairs"].as_u64().unwrap() >= 1);
+
+    // ---- 3b. kill -9 of router-sync, FRR restarted empty on a VR, restart.
+    s.sync.kill9();
+    lab(&["frr", "restart", "left-vr"]);
+    assert!(
+        !vtysh(LEFT, &["show running-config"]).contains("router ospf"),
+        "the VR restarted empty"
+    );
+    s.sync.restart().await;
+    wait_for(
+        "left VR reconfigured after its restart",
+        Duration::from_secs(30),
+        || vtysh(LEFT, &["show running-config"]).contains("area 0.0.0.1 range 10.1.0.0/22"),
+    )
+    .await;
+    wait_for(
+        "routes back after the VR restart",
+        Duration::from_secs(120),
+        || ospf_routes(LEFT).contains("10.1.4.0/22 nhid") && pings("left-vm1", &rvm),
+    )
+    .await;
+
+    // ---- 4a. A VM running ospfd on a tier never becomes a neighbour.
+    lab(&["frr", "start", "left-vm1"]);
+    sh(
+        "vpcr-left-vm1",
+        &["ip", "addr", "add", "10.99.0.1/32", "dev", "lo"],
+    );
+    vtysh(
+        "vpcr-left-vm1",
+        &[
+            "configure terminal",
+            "interface eth0",
+            "ip ospf area 0.0.0.1",
+            "exit",
+            "interface lo",
+            "ip ospf area 0.0.0.1",
+            "exit",
+            "router ospf",
+            "ospf router-id 10.1.1.200",
+        ],
+    );
+    // ---- 4b. A router on the physical segment with the wrong key.
+    lab(&["router", "add", "bad", "192.168.100.9/24"]);
+    vtysh(
+        "vpcr-bad",
+        &[
+            "configure terminal",
+            "interface eth1",
+            "ip ospf area 0.0.0.0",
+            "ip ospf authentication message-digest",
+            "ip ospf message-digest-key 1 md5 WRONG-key",
+            "exit",
+            "router ospf",
+            "ospf router-id 10.255.9.9",
+        ],
+    );
+    // Three hello intervals: time enough for any adjacency to start.
+    tokio::time::sleep(Duration::from_secs(32)).await;
+    let left_nbrs = vtysh_json(LEFT, "show ip ospf neighbor json");
+    assert!(
+        left_nbrs["neighbors"].get("10.1.1.200").is_none(),
+        "the VM became a neighbour: {left_nbrs}"
+    );
+    assert!(
+        !ospf_routes(LEFT).contains("10.99.0.1"),
+        "the VM injected a route"
+    );
+    assert!(
+        !ospf_routes("vpcr-core").contains("10.99.0.1"),
+        "the VM's route reached the core"
+    );
+    let core_nbrs = vtysh_json("vpcr-core", "show ip ospf neighbor json");
+    assert!(
+        core_nbrs["neighbors"].get("10.255.9.9").is_none(),
+        "wrong key got a neighbour: {core_nbrs}"
+    );
+    assert!(full_since_ms("vpcr-bad", CORE_ID).is_none());
+
+    // ---- 2b. Deleting a VPC withdraws its route from every other router.
+    for vm in ["right-vm1", "right-vm2"] {
+        s.ctl(&["vm", "delete", vm]).await;
+    }
+    s.ctl(&["tier", "delete", "right-tier"]).await;
+    s.ctl(&["tier", "delete", "right-tier2"]).await;
+    s.ctl(&["vpc", "delete", "right"]).await;
+    wait_for(
+        "the right VPC withdrawn everywhere",
+        Duration::from_secs(60),
+        || {
+            !ospf_routes(LEFT).contains("10.1.4.0/22")
+                && !ospf_routes("vpcr-core").contains("10.1.4.0/22")
+        },
+    )
+    .await;
+    assert!(
+        !vtysh(RIGHT, &["show running-config"]).contains("router ospf"),
+        "the deleted VPC's router still has OSPF"
+    );
+    drop(s);
+}
+
+fn which(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
