@@ -23,10 +23,12 @@ if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then PORT=$(free_port); fi
 export VPCROUTE_NATS_URL=nats://127.0.0.1:$PORT
 
 pids=()
+lab_down() { :; }
 cleanup() {
     trap - EXIT INT TERM
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    lab_down
 }
 trap cleanup EXIT INT TERM
 
@@ -57,6 +59,21 @@ start_service() { # NAME [ARGS...]
 }
 for svc in ipam area-registry config-renderer; do start_service "$svc"; done
 
+# As root, the design article's network runs beside the services: a core
+# router and two VRs with real FRR in network namespaces (scripts/lab.sh),
+# managed by router-sync. The zone's OSPF key is generated once.
+LAB=no
+if [ "$(id -u)" -eq 0 ] && [ -x /usr/lib/frr/ospfd ]; then
+    LAB=yes
+    KEY="$STATE/secrets/ospf-key"
+    [ -s "$KEY" ] || (umask 077; head -c 12 /dev/urandom | base64 | tr -d '/+=' | cut -c1-16 >"$KEY")
+    scripts/lab.sh up --key-file "$KEY" >"$STATE/logs/lab.log" 2>&1
+    lab_down() { scripts/lab.sh down >>"$STATE/logs/lab.log" 2>&1 || true; }
+    start_service router-sync \
+        --router "left-vr=$(scripts/lab.sh router-cmd left-vr)" \
+        --router "right-vr=$(scripts/lab.sh router-cmd right-vr)"
+fi
+
 cat <<MSG
 vpcroute is running.
   NATS:      $VPCROUTE_NATS_URL
@@ -65,10 +82,34 @@ vpcroute is running.
 Try:
   export VPCROUTE_NATS_URL=$VPCROUTE_NATS_URL VPCROUTE_NATS_USER=cloudstack \\
          VPCROUTE_NATS_PASSWORD_FILE=$STATE/secrets/cloudstack
-  $BIN/vpcctl zone enable z1 --super-cidr 10.1.0.0/16
-  $BIN/vpcctl vpc create left --zone z1 --netmask 255.255.252.0
-  $BIN/vpcctl show zone z1
-Ctrl-C stops the stack.
+  export PATH=$BIN:\$PATH
 MSG
+if [ "$LAB" = yes ]; then
+cat <<MSG
+The lab (core router, left-vr, right-vr) is up. The design article's Figure 3:
+  vpcctl zone enable z1 --super-cidr 10.1.0.0/16 --auth md5 --auth-key-file $KEY
+  vpcctl vpc create left  --zone z1 --netmask 255.255.252.0 --router left-vr  --router-id 10.255.0.1 --uplink eth1=192.168.100.2/24
+  vpcctl vpc create right --zone z1 --netmask 255.255.252.0 --router right-vr --router-id 10.255.0.2 --uplink eth1=192.168.100.3/24
+  scripts/lab.sh tier add left-vr eth2 10.1.1.1/24; scripts/lab.sh tier add right-vr eth2 10.1.5.1/24
+  vpcctl tier create left-tier  --vpc left  --gateway 10.1.1.1 --netmask 255.255.255.0 --interface eth2
+  vpcctl tier create right-tier --vpc right --gateway 10.1.5.1 --netmask 255.255.255.0 --interface eth2
+  vpcctl vm create left-vm1 --tier left-tier; vpcctl vm create right-vm1 --tier right-tier   # 10.1.1.2, 10.1.5.2
+  scripts/lab.sh vm add left-vm1 left-vr eth2 10.1.1.2/24 10.1.1.1
+  scripts/lab.sh vm add right-vm1 right-vr eth2 10.1.5.2/24 10.1.5.1
+Look inside (adjacencies take about 40 s to form):
+  vpcctl router status left-vr
+  $(scripts/lab.sh router-cmd left-vr) -c 'show ip ospf neighbor'
+  ip netns exec vpcr-left-vr ip route show proto ospf
+  ip netns exec vpcr-left-vm1 ping 10.1.5.2
+MSG
+else
+cat <<MSG
+  vpcctl zone enable z1 --super-cidr 10.1.0.0/16
+  vpcctl vpc create left --zone z1 --netmask 255.255.252.0
+  vpcctl show zone z1
+(Run as root to get the FRR lab and router-sync too.)
+MSG
+fi
+echo "Ctrl-C stops the stack."
 wait -n "${pids[@]}" || true
 echo "a process of the stack exited; stopping (see $STATE/logs/)" >&2
