@@ -98,6 +98,10 @@ pub struct IpamState {
     vpcs: BTreeMap<String, Vpc>,
     tiers: BTreeMap<String, Tier>,
     vm_tier: BTreeMap<String, String>,
+    /// Router name → its VPC, and router id → router name, so checking a
+    /// new VPC's router does not scan every VPC.
+    router_vpc: BTreeMap<String, String>,
+    router_ids: BTreeMap<Ipv4Addr, String>,
 }
 
 fn check_name(kind: &str, name: &str) -> Result<(), IpamError> {
@@ -331,21 +335,17 @@ impl IpamState {
         }
         // A router serves one VPC, and OSPF needs router ids unique in the
         // routing domain: a duplicate would silently break adjacencies.
-        for (name, vpc) in &self.vpcs {
-            if let Some(other) = &vpc.router {
-                if other.name == r.name {
-                    return Err(IpamError::AlreadyExists {
-                        kind: "router",
-                        name: format!("{} (serves VPC {name:?})", r.name),
-                    });
-                }
-                if other.router_id == r.router_id {
-                    return Err(IpamError::AlreadyExists {
-                        kind: "router id",
-                        name: format!("{} (router {:?})", r.router_id, other.name),
-                    });
-                }
-            }
+        if let Some(vpc) = self.router_vpc.get(&r.name) {
+            return Err(IpamError::AlreadyExists {
+                kind: "router",
+                name: format!("{} (serves VPC {vpc:?})", r.name),
+            });
+        }
+        if let Some(other) = self.router_ids.get(&r.router_id) {
+            return Err(IpamError::AlreadyExists {
+                kind: "router id",
+                name: format!("{} (router {other:?})", r.router_id),
+            });
         }
         Ok(())
     }
@@ -590,6 +590,13 @@ impl IpamState {
                 if self.vpcs.contains_key(vpc) {
                     return Err(bad(format!("VPC {vpc:?} allocated twice")));
                 }
+                if let Some(r) = router {
+                    if self.router_vpc.contains_key(&r.name)
+                        || self.router_ids.contains_key(&r.router_id)
+                    {
+                        return Err(bad(format!("router {:?} or its id used twice", r.name)));
+                    }
+                }
                 let z = self
                     .zones
                     .get_mut(zone)
@@ -597,6 +604,10 @@ impl IpamState {
                 let pool = BlockPool::with_roots([*cidr]).map_err(|e| bad(e.to_string()))?;
                 z.pool.reserve(*cidr).map_err(|e| bad(e.to_string()))?;
                 z.vpcs.insert(vpc.clone(), ());
+                if let Some(r) = router {
+                    self.router_vpc.insert(r.name.clone(), vpc.clone());
+                    self.router_ids.insert(r.router_id, r.name.clone());
+                }
                 self.vpcs.insert(
                     vpc.clone(),
                     Vpc {
@@ -619,7 +630,10 @@ impl IpamState {
                 let z = self.zones.get_mut(zone).expect("a VPC's zone exists");
                 z.pool.release(*cidr).map_err(|e| bad(e.to_string()))?;
                 z.vpcs.remove(vpc);
-                self.vpcs.remove(vpc);
+                if let Some(r) = self.vpcs.remove(vpc).and_then(|v| v.router) {
+                    self.router_vpc.remove(&r.name);
+                    self.router_ids.remove(&r.router_id);
+                }
             }
             IpamEvent::TierAllocated {
                 tier,

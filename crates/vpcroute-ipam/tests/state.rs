@@ -271,3 +271,36 @@ fn huge_ipv6_counts_serialise() {
     let back: vpcroute_protocol::ipam::ZoneView = serde_json::from_value(v).unwrap();
     assert_eq!(back.usage_ipv6.total, 1u128 << 120);
 }
+
+#[test]
+fn a_router_name_or_id_serves_one_vpc_until_it_is_released() {
+    let (mut s, mut log) = (IpamState::new(), vec![]);
+    run(&mut s, &mut log, zone("z1", &["10.1.0.0/16"]));
+    let with_router = |vpc: &str, name: &str, id: &str| {
+        let mut c = vpc_cmd(vpc);
+        if let Command::VpcAllocate(v) = &mut c {
+            v.router = Some(RouterSpec {
+                name: name.into(),
+                router_id: id.parse().unwrap(),
+                uplink_interface: "eth1".into(),
+                uplink_address: "192.168.100.2/24".parse().unwrap(),
+            });
+        }
+        c
+    };
+    run(&mut s, &mut log, with_router("a", "vr-a", "10.255.0.1"));
+    assert_eq!(
+        refuse(&mut s, with_router("b", "vr-a", "10.255.0.2")),
+        ErrorCode::AlreadyExists
+    );
+    assert_eq!(
+        refuse(&mut s, with_router("b", "vr-b", "10.255.0.1")),
+        ErrorCode::AlreadyExists
+    );
+    run(&mut s, &mut log, release("vpc", "a"));
+    run(&mut s, &mut log, with_router("b", "vr-a", "10.255.0.1"));
+}
+
+fn vpc_cmd(name: &str) -> Command {
+    vpc(name, "255.255.255.0")
+}

@@ -144,7 +144,8 @@ where
     Err: std::fmt::Display,
 {
     replay(log, |ev| {
-        let event: E = serde_json::from_value(ev.payload.clone())
+        // Deserialise from the borrowed value: no copy of every payload.
+        let event = E::deserialize(&ev.payload)
             .map_err(|e| format!("undecodable {} event: {e}", ev.event_type))?;
         apply(event).map_err(|e| e.to_string())
     })
