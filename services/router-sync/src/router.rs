@@ -202,11 +202,9 @@ impl RouterTask {
             if last_fetch.elapsed() > self.drift_interval * 15 {
                 fetch = true;
             }
-            if fetch {
-                if self.fetch_desired().await {
-                    last_fetch = Instant::now();
-                    fetch = false;
-                }
+            if fetch && self.fetch_desired().await {
+                last_fetch = Instant::now();
+                fetch = false;
             }
             if self.retry_at.is_some_and(|t| Instant::now() < t) {
                 continue;
