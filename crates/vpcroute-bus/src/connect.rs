@@ -113,6 +113,10 @@ pub async fn connect(
                 .map_err(|_| ConnectError::MissingPassword)?,
         };
         opts = opts.user_and_password(user.clone(), password);
+        // Replies come back on inbox subjects. With a per-user prefix the
+        // server can allow each user only its own inboxes, so no user can
+        // read replies meant for another (some hold OSPF keys).
+        opts = opts.custom_inbox_prefix(format!("_INBOX_{user}"));
     }
     if let Some(path) = &args.nats_creds {
         opts = opts
@@ -132,6 +136,16 @@ pub async fn connect(
     if args.nats_require_tls {
         opts = opts.require_tls(true);
     }
+    // A password in the URL would end up in error messages and in
+    // async-nats's debug log; credentials have their own options.
+    if args.nats_url.contains('@') {
+        return Err(ConnectError::Connect {
+            url: redact_url(&args.nats_url),
+            message: "credentials in the NATS URL are not accepted: use --nats-user with \
+                      --nats-password-file or VPCROUTE_NATS_PASSWORD"
+                .into(),
+        });
+    }
     if let Startup::RetryForever = startup {
         opts = opts.retry_on_initial_connect();
     }
@@ -141,13 +155,60 @@ pub async fn connect(
         .map(|s| s.trim().parse())
         .collect::<Result<_, _>>()
         .map_err(|e: std::io::Error| ConnectError::Connect {
-            url: args.nats_url.clone(),
+            url: redact_url(&args.nats_url),
             message: e.to_string(),
         })?;
     opts.connect(servers)
         .await
         .map_err(|e| ConnectError::Connect {
-            url: args.nats_url.clone(),
+            url: redact_url(&args.nats_url),
             message: e.to_string(),
         })
+}
+
+/// The URL with anything between `://` and the last `@` (user, password)
+/// replaced by `***`, for messages.
+pub fn redact_url(url: &str) -> String {
+    url.split(',')
+        .map(|u| match (u.find("://"), u.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme + 3 => {
+                format!("{}***{}", &u[..scheme + 3], &u[at..])
+            }
+            (None, Some(at)) => format!("***{}", &u[at..]),
+            _ => u.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_credentials_in_messages() {
+        assert_eq!(
+            redact_url("nats://u:s3cret@10.0.0.1:4222"),
+            "nats://***@10.0.0.1:4222"
+        );
+        assert_eq!(
+            redact_url("nats://h:1,tls://a:b@h:2"),
+            "nats://h:1,tls://***@h:2"
+        );
+        assert_eq!(redact_url("u:p@h:4222"), "***@h:4222");
+        assert_eq!(redact_url("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+    }
+
+    #[tokio::test]
+    async fn a_url_with_credentials_is_refused_without_echoing_them() {
+        let args = NatsArgs::plain("nats://user:Pa55w0rd@127.0.0.1:4222");
+        let err = connect(&args, "t", Startup::FailFast)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not accepted") && !err.contains("Pa55w0rd"),
+            "{err}"
+        );
+    }
 }
