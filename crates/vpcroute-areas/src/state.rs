@@ -164,7 +164,7 @@ impl AreaState {
         });
         let md5_key = move || current_md5.unwrap_or_else(|| Secret::new(generated_key()));
         s.auth = match (&req.auth, current) {
-            (Some(AuthRequest::None), _) => OspfAuth::None,
+            (Some(AuthRequest::None {}), _) => OspfAuth::None,
             (Some(AuthRequest::Plaintext { key }), _) => OspfAuth::Plaintext { key: key.clone() },
             (Some(AuthRequest::Md5 { key_id, key }), _) => OspfAuth::Md5 {
                 key_id: *key_id,

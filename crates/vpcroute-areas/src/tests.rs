@@ -111,7 +111,7 @@ fn a_new_zone_gets_the_documented_defaults_and_a_generated_md5_key() {
 fn a_new_zone_without_auth_has_no_key_generated() {
     let st = AreaState::new();
     let mut req = set("z1");
-    req.auth = Some(AuthRequest::None);
+    req.auth = Some(AuthRequest::None {});
     let d = st.decide_zone_set(&req, no_key).unwrap();
     assert_eq!(d.reply.auth, "none");
     assert_eq!(d.reply.key_id, None);
@@ -161,7 +161,7 @@ fn a_partial_update_keeps_every_other_field_and_the_key() {
 
     // Switching from no auth to MD5 without a key generates one.
     let mut req = set("z2");
-    req.auth = Some(AuthRequest::None);
+    req.auth = Some(AuthRequest::None {});
     apply_set(&mut st, &req);
     req.auth = Some(AuthRequest::Md5 {
         key_id: 1,

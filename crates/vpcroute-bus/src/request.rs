@@ -78,6 +78,14 @@ pub fn decode_request<T: DeserializeOwned>(payload: &[u8]) -> Result<T, ErrorBod
             ),
         ));
     }
+    // serde fills a struct from a JSON array by position; the wire format
+    // is objects only.
+    if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            "bad request: the request must be a JSON object",
+        ));
+    }
     serde_json::from_slice(payload)
         .map_err(|e| ErrorBody::new(ErrorCode::InvalidRequest, format!("bad request: {e}")))
 }
@@ -127,6 +135,15 @@ mod tests {
             .unwrap_err()
             .message
             .contains("exceeds"));
+    }
+
+    #[test]
+    fn arrays_are_not_requests_and_errors_do_not_echo_input() {
+        let err = decode_request::<Probe>(br#"["a"]"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidRequest);
+        let long = format!(r#"{{"name":"a","{}":1}}"#, "x".repeat(50_000));
+        let err = decode_request::<Probe>(long.as_bytes()).unwrap_err();
+        assert!(err.message.chars().count() <= vpcroute_protocol::error::MAX_MESSAGE_CHARS + 1);
     }
 
     #[test]

@@ -18,7 +18,11 @@ pub const REDACTED: &str = "***";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AuthRequest {
-    None,
+    /// A struct variant, not a unit one: serde ignores
+    /// `deny_unknown_fields` on unit variants of tagged enums, and
+    /// `{"type":"none","key":"..."}` must be refused. The wire form is
+    /// still `{"type":"none"}`.
+    None {},
     Plaintext {
         key: Secret,
     },

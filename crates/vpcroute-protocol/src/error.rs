@@ -97,17 +97,33 @@ impl std::fmt::Display for ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(deny_unknown_fields)]
 #[error("{code}: {message}")]
+/// Build with [`ErrorBody::new`], which bounds the message.
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
 }
 
+/// Longest error message sent. Messages quote what was wrong with a
+/// request; a request may be a megabyte of attacker-chosen text, and an
+/// error must not become a way to reflect (or amplify) it.
+pub const MAX_MESSAGE_CHARS: usize = 200;
+
 impl ErrorBody {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ErrorBody {
-            code,
-            message: message.into(),
+        let mut message: String = message.into();
+        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            message.truncate(cut);
+            message.push('…');
         }
+        ErrorBody { code, message }
+    }
+}
+
+/// At most `max` characters of `s` (for quoting input in messages).
+pub fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => s.into(),
+        Some((cut, _)) => format!("{}…({} bytes)", &s[..cut], s.len()).into(),
     }
 }
 

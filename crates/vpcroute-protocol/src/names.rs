@@ -15,7 +15,8 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{kind} name {name:?} must be 1-255 characters of letters, digits, '-', '_', '.', ':'"
+            "{kind} name {:?} must be 1-255 characters of letters, digits, '-', '_', '.', ':'",
+            crate::error::clip(name, 64)
         ))
     }
 }

@@ -1677,7 +1677,7 @@ fn other_requests() -> Vec<(&'static str, Value)> {
         ),
         (
             subjects::areas::ZONE_SET,
-            wire(&zone_ospf_set(Some(AuthRequest::None))),
+            wire(&zone_ospf_set(Some(AuthRequest::None {}))),
         ),
         (
             subjects::areas::ZONE_SHOW,

@@ -34,3 +34,12 @@ fn tagged_events_with_numbers_round_trip() {
         assert_eq!(back, ev);
     }
 }
+
+#[test]
+fn auth_none_refuses_extra_fields() {
+    use vpcroute_protocol::areas::AuthRequest;
+    let ok: AuthRequest = serde_json::from_str(r#"{"type":"none"}"#).unwrap();
+    assert_eq!(ok, AuthRequest::None {});
+    assert_eq!(serde_json::to_string(&ok).unwrap(), r#"{"type":"none"}"#);
+    assert!(serde_json::from_str::<AuthRequest>(r#"{"type":"none","key":"x"}"#).is_err());
+}

@@ -105,6 +105,11 @@ pub struct RouterTask {
     effect_timeout: Duration,
     consecutive_failures: u32,
     retry_at: Option<Instant>,
+    /// The running configuration as last read back and verified. A new
+    /// version is planned against it instead of reading the router first:
+    /// each vtysh call costs tens of milliseconds, and the drift check reads
+    /// the router anyway, so a stale copy costs at most one failed verify.
+    verified_running: Option<FrrConfig>,
 }
 
 fn now_ms() -> i64 {
@@ -160,6 +165,7 @@ impl RouterTask {
             effect_timeout,
             consecutive_failures: 0,
             retry_at: None,
+            verified_running: None,
         }
     }
 
@@ -186,6 +192,7 @@ impl RouterTask {
         let mut fetch = true;
         let mut last_fetch = Instant::now();
         loop {
+            let mut announced = false;
             tokio::select! {
                 msg = updates.next() => {
                     let Some(msg) = msg else { return };
@@ -193,6 +200,7 @@ impl RouterTask {
                         let known = match &self.desired { Desired::Config { version, .. } => *version, _ => 0 };
                         if u.version > known {
                             fetch = true;
+                            announced = true;
                             self.retry_at = None; // a new version is worth trying at once
                         }
                     }
@@ -209,14 +217,20 @@ impl RouterTask {
             if self.retry_at.is_some_and(|t| Instant::now() < t) {
                 continue;
             }
-            match self.sync_once().await {
+            match self.sync_once(announced).await {
                 Ok(()) => {
                     self.consecutive_failures = 0;
                     self.retry_at = None;
                 }
-                Err(f) => self.failed(f),
+                Err(f) => {
+                    self.verified_running = None;
+                    self.failed(f)
+                }
             }
-            self.publish_status().await;
+            // Say where the router stands at once; the OSPF part of the
+            // status (two more vtysh calls) follows.
+            self.publish(false).await;
+            self.publish(true).await;
         }
     }
 
@@ -261,8 +275,13 @@ impl RouterTask {
         }
     }
 
-    async fn sync_once(&mut self) -> Result<(), Failure> {
-        let running = self.running().await?;
+    /// One check of the router; `announced`: a new version was just
+    /// announced, so the router is not re-read before planning.
+    async fn sync_once(&mut self, announced: bool) -> Result<(), Failure> {
+        let running = match (&self.verified_running, announced) {
+            (Some(known), true) => known.clone(),
+            _ => self.running().await?,
+        };
         // A router that lost everything was restarted: make sure we apply
         // the newest configuration, not one fetched before it went away.
         if running.is_empty() && self.applied.is_some() {
@@ -303,6 +322,7 @@ impl RouterTask {
         self.configure(&p.script()).await?;
         // Verify 1: what the router now runs needs no further command.
         let after = self.running().await?;
+        self.verified_running = Some(after.clone());
         let rest = plan(&desired, &after);
         if !rest.is_empty() {
             return Err(Failure::Apply(format!(
@@ -491,20 +511,26 @@ impl RouterTask {
         self.status.send_modify(|s| s.state = state.into());
     }
 
-    /// Refreshes the OSPF part of the status and publishes it.
-    async fn publish_status(&self) {
-        let neighbors = self
-            .vtysh
-            .show_json("show ip ospf neighbor json")
-            .await
-            .map(|v| ospf_state::neighbors(&v))
-            .unwrap_or_default();
-        let routes = self
-            .vtysh
-            .show_json("show ip ospf route json")
-            .await
-            .map(|v| ospf_state::route_count(&v))
-            .unwrap_or(0);
+    /// Publishes the status, after refreshing its OSPF part if asked.
+    async fn publish(&self, refresh_ospf: bool) {
+        if refresh_ospf {
+            let neighbors = self
+                .vtysh
+                .show_json("show ip ospf neighbor json")
+                .await
+                .map(|v| ospf_state::neighbors(&v))
+                .unwrap_or_default();
+            let routes = self
+                .vtysh
+                .show_json("show ip ospf route json")
+                .await
+                .map(|v| ospf_state::route_count(&v))
+                .unwrap_or(0);
+            self.status.send_modify(|s| {
+                s.neighbors = neighbors;
+                s.ospf_routes = routes;
+            });
+        }
         let desired_version = match &self.desired {
             Desired::Config { version, .. } => Some(*version),
             _ => None,
@@ -512,8 +538,6 @@ impl RouterTask {
         let in_sync = self.retry_at.is_none();
         let applied = self.applied;
         self.status.send_modify(|s| {
-            s.neighbors = neighbors;
-            s.ospf_routes = routes;
             s.desired_version = desired_version;
             s.applied_version = applied;
             s.updated_at_ms = now_ms();

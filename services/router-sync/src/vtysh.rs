@@ -79,7 +79,7 @@ impl Vtysh {
                 .chain(stdout.lines())
                 .find(|l| !l.trim().is_empty() && !is_benign(l))
                 .map(redact_line)
-                .unwrap_or_else(|| format!("exit status {}", out.status));
+                .unwrap_or_else(|| out.status.to_string());
             return Err(VtyshError::Failed(first));
         }
         Ok(stdout)

@@ -174,7 +174,7 @@ impl OspfArgs {
         };
         let auth = match (self.auth, key) {
             (None, None) if self.auth_key_id.is_none() => None,
-            (Some(AuthArg::None), None) => Some(areas::AuthRequest::None),
+            (Some(AuthArg::None), None) => Some(areas::AuthRequest::None {}),
             (Some(AuthArg::None), Some(_)) => {
                 return Err(invalid("--auth none takes no key".into()))
             }

@@ -1,0 +1,693 @@
+//! Benchmark 7: the lab end to end. From `vpcctl tier create` returning to
+//! (a) the tier's configuration verified on its VR and (b) the new tier
+//! reachable from the other VPC.
+//!
+//! Needs root, FRR, ping and nats-server; builds its own lab and always
+//! takes it down (`lab.sh down`), also on failure. Service binaries come
+//! from `VPCROUTE_BIN_DIR`, by default this binary's own directory
+//! (`target/release`: `scripts/lab-bench.sh` builds them).
+//!
+//! Set-up (untimed), as in `tests/lab_e2e.rs`: `lab.sh up --key-file`
+//! (MD5), NATS + the four release services (router-sync manages left-vr
+//! and right-vr with `--drift-interval 1`), Figure 3 through `vpcctl`
+//! (zone, VPCs left 10.1.0.0/22 and right 10.1.4.0/22, one tier and one VM
+//! each), until both VRs are Full with the core, hold each other's VPC
+//! route, and LeftVM1 pings RightVM1.
+//!
+//! Per iteration (10): `lab.sh tier add left-vr ethN 10.1.S.1/24` and
+//! `lab.sh vm add nvmI left-vr ethN 10.1.S.10/24 10.1.S.1` (the NIC and a
+//! VM exist first, as CloudStack plugs them), then the timed
+//! `vpcctl tier create tI --vpc left --gateway 10.1.S.1 --netmask
+//! 255.255.255.0 --interface ethN`. From its return:
+//! (a) the first `vpcroute.sync.status.left-vr` with `desired_version`
+//!     the new version and `applied_version == desired_version` (then
+//!     `interface ethN` is checked in `show running-config`);
+//! (b) right-vr's kernel routes the VM's address via left-vr
+//!     (`ip route get`) AND the VM pings RightVM1.
+//! Also collected: when the bench itself saw `vpcroute.config.updated
+//! .left-vr` (the renderer's announcement), and the timestamps of the
+//! renderer's "router configuration versioned" and router-sync's
+//! "configuration applied and verified" log lines. Then the tier is deleted
+//! (and its removal waited for) so the /22 VPC has room for the next one
+//! (S alternates 2 and 3); each iteration uses a fresh interface.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use vpcroute_benches::{emit, say};
+use vpcroute_protocol::config::{DialectName, RouterConfig, RouterConfigGet};
+use vpcroute_tests::{vpcctl, NatsServer, Service, ServiceKind};
+
+const LEFT: &str = "vpcr-left-vr";
+const RIGHT: &str = "vpcr-right-vr";
+const CORE_ID: &str = "10.255.0.254";
+const KEY: &str = "Lab-Key_42";
+const ITERATIONS: usize = 10;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("benches/ sits in the workspace")
+        .to_path_buf()
+}
+
+fn lab(args: &[&str]) -> String {
+    let out = Command::new(root().join("scripts/lab.sh"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lab.sh");
+    if !out.status.success() {
+        panic!(
+            "lab.sh {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct LabGuard;
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        say!("lab.sh down");
+        let _ = Command::new(root().join("scripts/lab.sh"))
+            .arg("down")
+            .stdin(Stdio::null())
+            .output();
+    }
+}
+
+fn sh(ns: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("ip netns exec");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+fn vtysh(ns: &str, cmds: &[&str]) -> String {
+    let mut args = vec!["vtysh", "-N", ns];
+    for c in cmds {
+        args.push("-c");
+        args.push(c);
+    }
+    sh(ns, &args).1
+}
+
+fn vtysh_stdin(ns: &str, script: &str) {
+    use std::io::Write;
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "vtysh", "-N", ns])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vtysh");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let _ = child.wait_with_output();
+}
+
+fn vtysh_json(ns: &str, cmd: &str) -> Value {
+    let text = vtysh(ns, &[cmd]);
+    let start = text.find('{').unwrap_or(text.len());
+    serde_json::from_str(&text[start..]).unwrap_or(Value::Null)
+}
+
+fn ospf_routes(ns: &str) -> String {
+    sh(ns, &["ip", "route", "show", "proto", "ospf"]).1
+}
+
+fn pings(from_vm: &str, to: &str) -> bool {
+    sh(
+        &format!("vpcr-{from_vm}"),
+        &["ping", "-c", "1", "-W", "1", to],
+    )
+    .0
+}
+
+fn full(ns: &str) -> bool {
+    let v = vtysh_json(ns, "show ip ospf neighbor json");
+    v.get("neighbors")
+        .and_then(|n| n.get(CORE_ID))
+        .and_then(|a| a.as_array())
+        .and_then(|a| a.first())
+        .and_then(|n| n.get("converged"))
+        .and_then(Value::as_str)
+        == Some("Full")
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn wall_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1e3
+}
+
+/// `2026-11-26T05:21:00.123456Z` → ms since the epoch.
+fn parse_ts(s: &str) -> Option<f64> {
+    let s = s.trim_end_matches('Z');
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>());
+    let (y, m, dd) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let mut t = time.split(':');
+    let (hh, mm) = (
+        t.next()?.parse::<f64>().ok()?,
+        t.next()?.parse::<f64>().ok()?,
+    );
+    let ss = t.next()?.parse::<f64>().ok()?;
+    // days from civil (Howard Hinnant)
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = if y2 >= 0 { y2 } else { y2 - 399 } / 400;
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + dd - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Some(((days as f64 * 86400.0) + hh * 3600.0 + mm * 60.0 + ss) * 1e3)
+}
+
+/// Wall-clock ms of the first log line in `file` containing `msg`,
+/// `router=left-vr` and `version=V`.
+fn log_time(file: &Path, msg: &str, version: u64) -> Option<f64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let ver = format!("version={version}");
+    text.lines()
+        .map(strip_ansi)
+        .filter(|l| l.contains(msg) && l.contains("router=left-vr"))
+        .find(|l| l.split_whitespace().any(|w| w == ver))
+        .and_then(|l| parse_ts(l.split_whitespace().next()?))
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c2 in chars.by_ref() {
+                if c2.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn stats(ms: &[f64]) -> Value {
+    if ms.is_empty() {
+        return Value::Null;
+    }
+    let mut v = ms.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
+    json!({
+        "n": v.len(),
+        "min_ms": r2(v[0]),
+        "p50_ms": r2(at(0.5)),
+        "p95_ms": r2(at(0.95)),
+        "max_ms": r2(*v.last().unwrap()),
+        "mean_ms": r2(v.iter().sum::<f64>() / v.len() as f64),
+    })
+}
+
+fn r2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn ms(d: Duration) -> f64 {
+    r2(d.as_secs_f64() * 1e3)
+}
+
+fn time_n(n: usize, mut f: impl FnMut()) -> Value {
+    let mut v = vec![];
+    for _ in 0..n {
+        let t = Instant::now();
+        f();
+        v.push(ms(t.elapsed()));
+    }
+    stats(&v)
+}
+
+/// The status of a router as router-sync answers it.
+async fn status(url: &str, router: &str) -> Value {
+    vpcctl(url, &["router", "status", router, "--json"])
+        .await
+        .json
+}
+
+fn version(v: &Value, field: &str) -> u64 {
+    v[field].as_u64().unwrap_or(0)
+}
+
+/// Waits for a status message on `sub` with desired > `after` and
+/// applied == desired; returns (when, desired version).
+async fn wait_applied(
+    sub: &mut async_nats::Subscriber,
+    after: u64,
+    timeout: Duration,
+) -> Option<(Instant, u64)> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, sub.next()).await.ok()??;
+        let now = Instant::now();
+        let v: Value = serde_json::from_slice(&msg.payload).unwrap_or(Value::Null);
+        let (d, a) = (
+            version(&v, "desired_version"),
+            version(&v, "applied_version"),
+        );
+        if d > after && a == d {
+            return Some((now, d));
+        }
+    }
+}
+
+static LOAD_START: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let _ = LOAD_START.set(
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    if std::env::var_os("VPCROUTE_BIN_DIR").is_none() {
+        let exe = std::env::current_exe().unwrap();
+        std::env::set_var("VPCROUTE_BIN_DIR", exe.parent().unwrap());
+    }
+    // services inherit these: plain-text info logs with timestamps
+    std::env::set_var("NO_COLOR", "1");
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "info");
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
+    if !is_root || !Path::new("/usr/lib/frr/ospfd").exists() {
+        eprintln!("bench-lab: needs root, FRR, ping and nats-server");
+        std::process::exit(2);
+    }
+    let Some(nats) = NatsServer::start() else {
+        eprintln!("bench-lab: nats-server not found");
+        std::process::exit(2);
+    };
+    let setup0 = Instant::now();
+    lab(&["down"]);
+    let _guard = LabGuard;
+    let dir = tempfile::Builder::new()
+        .prefix("vpcroute-bench-lab-")
+        .tempdir()
+        .unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let key_path = key_file.to_str().unwrap().to_string();
+    say!("lab.sh up --key-file");
+    lab(&["up", "--key-file", &key_path]);
+
+    let url = nats.url();
+    let d = |n: &str| dir.path().join(n);
+    let _ipam = Service::start(ServiceKind::Ipam, &url, &d("ipam")).await;
+    let _areas = Service::start(ServiceKind::AreaRegistry, &url, &d("areas")).await;
+    let config = Service::start(ServiceKind::ConfigRenderer, &url, &d("config")).await;
+    let sync_args = [
+        "--router".to_string(),
+        format!("left-vr=ip netns exec {LEFT} vtysh -N {LEFT}"),
+        "--router".into(),
+        format!("right-vr=ip netns exec {RIGHT} vtysh -N {RIGHT}"),
+        "--drift-interval".into(),
+        "1".into(),
+    ];
+    let sync_args: Vec<&str> = sync_args.iter().map(String::as_str).collect();
+    let sync =
+        Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &sync_args).await;
+    let ctl = |args: Vec<String>| {
+        let url = url.clone();
+        async move {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            vpcctl(&url, &a).await.expect_ok()
+        }
+    };
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+
+    // ---- Figure 3, as tests/lab_e2e.rs
+    say!("Figure 3 set-up");
+    ctl(v(&[
+        "zone",
+        "enable",
+        "z1",
+        "--super-cidr",
+        "10.1.0.0/16",
+        "--auth",
+        "md5",
+        "--auth-key-id",
+        "1",
+        "--auth-key-file",
+        &key_path,
+    ]))
+    .await;
+    for (vpc, vr, rid, up) in [
+        ("left", "left-vr", "10.255.0.1", "192.168.100.2/24"),
+        ("right", "right-vr", "10.255.0.2", "192.168.100.3/24"),
+    ] {
+        ctl(v(&[
+            "vpc",
+            "create",
+            vpc,
+            "--zone",
+            "z1",
+            "--netmask",
+            "255.255.252.0",
+            "--router",
+            vr,
+            "--router-id",
+            rid,
+            "--uplink",
+            &format!("eth1={up}"),
+        ]))
+        .await;
+    }
+    lab(&["tier", "add", "left-vr", "eth2", "10.1.1.1/24"]);
+    lab(&["tier", "add", "right-vr", "eth2", "10.1.5.1/24"]);
+    for (tier, vpc, gw) in [
+        ("left-tier", "left", "10.1.1.1"),
+        ("right-tier", "right", "10.1.5.1"),
+    ] {
+        ctl(v(&[
+            "tier",
+            "create",
+            tier,
+            "--vpc",
+            vpc,
+            "--gateway",
+            gw,
+            "--netmask",
+            "255.255.255.0",
+            "--interface",
+            "eth2",
+        ]))
+        .await;
+    }
+    let lvm = ctl(v(&["vm", "create", "left-vm1", "--tier", "left-tier"])).await["ip"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rvm = ctl(v(&["vm", "create", "right-vm1", "--tier", "right-tier"])).await["ip"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    lab(&[
+        "vm",
+        "add",
+        "left-vm1",
+        "left-vr",
+        "eth2",
+        &format!("{lvm}/24"),
+        "10.1.1.1",
+    ]);
+    lab(&[
+        "vm",
+        "add",
+        "right-vm1",
+        "right-vr",
+        "eth2",
+        &format!("{rvm}/24"),
+        "10.1.5.1",
+    ]);
+    say!("waiting for both VRs Full with the core (~41 s on a fresh segment)");
+    let full_after = wait_for("both VRs Full", Duration::from_secs(150), || {
+        full(LEFT) && full(RIGHT)
+    })
+    .await;
+    wait_for("inter-VPC routes", Duration::from_secs(60), || {
+        ospf_routes(LEFT).contains("10.1.4.0/22 nhid")
+            && ospf_routes(RIGHT).contains("10.1.0.0/22 nhid")
+    })
+    .await;
+    wait_for("LeftVM1 pings RightVM1", Duration::from_secs(20), || {
+        pings("left-vm1", &rvm)
+    })
+    .await;
+    wait_for("left-vr in sync", Duration::from_secs(30), || true).await;
+    let t_sync = Instant::now();
+    loop {
+        let st = status(&url, "left-vr").await;
+        if st["state"] == "in_sync" && st["applied_version"] == st["desired_version"] {
+            break;
+        }
+        assert!(
+            t_sync.elapsed() < Duration::from_secs(30),
+            "left-vr not in sync: {st}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let setup_s = setup0.elapsed().as_secs_f64();
+    say!("set-up done in {setup_s:.1} s");
+
+    // ---- what the steps cost by hand (context for the breakdown)
+    let client = async_nats::connect(&url).await.unwrap();
+    let q = RouterConfigGet {
+        router: "left-vr".into(),
+        dialect: DialectName::Frr,
+    };
+    let mut fetch = vec![];
+    for _ in 0..20 {
+        let t = Instant::now();
+        let _: RouterConfig = vpcroute_bus::request(
+            &client,
+            vpcroute_bus::subjects::config::ROUTER_GET,
+            &q,
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("router.get");
+        fetch.push(ms(t.elapsed()));
+    }
+    let mut status_ms = vec![];
+    for _ in 0..10 {
+        let t = Instant::now();
+        status(&url, "left-vr").await;
+        status_ms.push(ms(t.elapsed()));
+    }
+    let by_hand = json!({
+        "ip_netns_exec_true": time_n(20, || { sh(LEFT, &["true"]); }),
+        "vtysh_show_running_config": time_n(20, || { vtysh(LEFT, &["show running-config"]); }),
+        "vtysh_configure_stdin_1_line": time_n(20, || vtysh_stdin(LEFT, "configure terminal\nrouter ospf\nlog-adjacency-changes\nend\n")),
+        "vtysh_show_ip_ospf_database_summary_json": time_n(20, || { vtysh(LEFT, &["show ip ospf database summary json"]); }),
+        "vtysh_show_ip_ospf_neighbor_json": time_n(20, || { vtysh(LEFT, &["show ip ospf neighbor json"]); }),
+        "vtysh_show_ip_ospf_route_json": time_n(20, || { vtysh(LEFT, &["show ip ospf route json"]); }),
+        "nats_config_router_get": stats(&fetch),
+        "vpcctl_router_status": stats(&status_ms),
+    });
+    say!("by hand: {by_hand}");
+
+    let mut st_sub = client
+        .subscribe(vpcroute_bus::subjects::sync::status("left-vr"))
+        .await
+        .unwrap();
+    let mut up_sub = client
+        .subscribe(vpcroute_bus::subjects::config::updated("left-vr"))
+        .await
+        .unwrap();
+    let renderer_log = config.stderr_path();
+    let sync_log = sync.stderr_path();
+
+    // ---- the iterations
+    let mut rows = vec![];
+    let (mut a_ms, mut b_ms, mut create_ms) = (vec![], vec![], vec![]);
+    let (mut upd_ms, mut ver_ms, mut rend_ms) = (vec![], vec![], vec![]);
+    let (mut sync_part, mut status_part, mut route_ms, mut ping_ms) =
+        (vec![], vec![], vec![], vec![]);
+    let mut all_iface_ok = true;
+    for i in 0..ITERATIONS {
+        let iface = format!("eth{}", 3 + i);
+        let s = [2, 3][i % 2];
+        let gw = format!("10.1.{s}.1");
+        let vm_ip = format!("10.1.{s}.10");
+        let vm = format!("nvm{i}");
+        let tier = format!("t{i}");
+        lab(&["tier", "add", "left-vr", &iface, &format!("{gw}/24")]);
+        lab(&[
+            "vm",
+            "add",
+            &vm,
+            "left-vr",
+            &iface,
+            &format!("{vm_ip}/24"),
+            &gw,
+        ]);
+        let reachable_before = pings(&vm, &rvm);
+        let v0 = version(&status(&url, "left-vr").await, "desired_version");
+        // drain old messages
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(1), st_sub.next()).await
+        {
+        }
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(1), up_sub.next()).await
+        {
+        }
+
+        let c0 = Instant::now();
+        ctl(v(&[
+            "tier",
+            "create",
+            &tier,
+            "--vpc",
+            "left",
+            "--gateway",
+            &gw,
+            "--netmask",
+            "255.255.255.0",
+            "--interface",
+            &iface,
+        ]))
+        .await;
+        let t0 = Instant::now();
+        let t0_wall = wall_ms();
+        let create = t0 - c0;
+
+        // (b) in a thread of its own: blocking ip/ping calls
+        let (rvm2, vm2, vm_ip2) = (rvm.clone(), vm.clone(), vm_ip.clone());
+        let b_task = std::thread::spawn(move || {
+            let mut route_at = None;
+            loop {
+                let el = t0.elapsed();
+                if route_at.is_none() {
+                    let (_, out) = sh(RIGHT, &["ip", "route", "get", &vm_ip2]);
+                    if out.contains("via 192.168.100.2") {
+                        route_at = Some(t0.elapsed());
+                    }
+                }
+                if route_at.is_some() && pings(&vm2, &rvm2) {
+                    return Some((route_at.unwrap(), t0.elapsed()));
+                }
+                if el > Duration::from_secs(30) {
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        // the renderer's announcement, as any subscriber sees it
+        let upd = tokio::time::timeout(Duration::from_secs(30), up_sub.next())
+            .await
+            .ok()
+            .flatten()
+            .map(|_| t0.elapsed());
+        let applied = wait_applied(&mut st_sub, v0, Duration::from_secs(30)).await;
+        let Some((a_at, v_new)) = applied else {
+            panic!("iteration {i}: left-vr never reported the new version applied")
+        };
+        let a = a_at - t0;
+        let iface_ok =
+            vtysh(LEFT, &["show running-config"]).contains(&format!("interface {iface}\n"));
+        all_iface_ok &= iface_ok;
+        let b = b_task.join().unwrap();
+        let (b_route, b_ping) = b.expect("the new VM never reached RightVM1");
+        let rend =
+            log_time(&renderer_log, "router configuration versioned", v_new).map(|t| t - t0_wall);
+        let ver =
+            log_time(&sync_log, "configuration applied and verified", v_new).map(|t| t - t0_wall);
+        say!(
+            "#{i} {iface}: create {:.1} ms, versioned {:?}, updated {:?}, verified {:?}, status (a) {:.1} ms, (b) route {:.1} ping {:.1} ms",
+            ms(create), rend.map(r2), upd.map(ms), ver.map(r2), ms(a), ms(b_route), ms(b_ping)
+        );
+        a_ms.push(ms(a));
+        b_ms.push(ms(b_ping));
+        route_ms.push(ms(b_route));
+        ping_ms.push(ms(b_ping));
+        create_ms.push(ms(create));
+        if let Some(u) = upd {
+            upd_ms.push(ms(u));
+        }
+        if let Some(x) = rend {
+            rend_ms.push(r2(x));
+        }
+        if let (Some(x), Some(u)) = (ver, upd) {
+            ver_ms.push(r2(x));
+            sync_part.push(r2(x - ms(u)));
+            status_part.push(r2(ms(a) - x));
+        }
+        rows.push(json!({
+            "iface": iface, "tier": format!("10.1.{s}.0/24"), "version": v_new,
+            "reachable_before_create": reachable_before,
+            "vpcctl_tier_create_ms": ms(create),
+            "renderer_versioned_log_ms": rend.map(r2),
+            "updated_seen_ms": upd.map(ms),
+            "router_sync_verified_log_ms": ver.map(r2),
+            "a_status_applied_ms": ms(a),
+            "running_config_has_iface": iface_ok,
+            "b_route_on_right_vr_ms": ms(b_route),
+            "b_ping_ok_ms": ms(b_ping),
+        }));
+
+        // clean-up: the /22 has room for two more /24 tiers only
+        ctl(v(&["tier", "delete", &tier])).await;
+        wait_applied(&mut st_sub, v_new, Duration::from_secs(30))
+            .await
+            .expect("tier removal applied");
+        lab(&["vm", "del", &vm]);
+        lab(&["tier", "del", "left-vr", &iface]);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let a_stats = stats(&a_ms);
+    let met = a_stats["p50_ms"].as_f64().unwrap_or(f64::MAX) <= 100.0;
+    emit(json!({
+        "bench": "lab",
+        "loadavg_at_end": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        "loadavg_at_start": LOAD_START.get().cloned().unwrap_or_default(),
+        "iterations": ITERATIONS,
+        "drift_interval_s": 1,
+        "setup_s": r2(setup_s),
+        "full_after_s": r2(full_after.as_secs_f64()),
+        "a_to_verified_status": a_stats,
+        "b_reachable_from_right": stats(&b_ms),
+        "b_route_on_right_vr": stats(&route_ms),
+        "b_ping_ok": stats(&ping_ms),
+        "vpcctl_tier_create": stats(&create_ms),
+        "breakdown_from_create_return": {
+            "renderer_versioned_log": stats(&rend_ms),
+            "updated_announcement_seen": stats(&upd_ms),
+            "router_sync_verified_log": stats(&ver_ms),
+            "router_sync_updated_to_verified": stats(&sync_part),
+            "verified_to_status_seen": stats(&status_part),
+        },
+        "by_hand": by_hand,
+        "running_config_has_iface_every_time": all_iface_ok,
+        "iterations_detail": rows,
+        "target": { "a_p50_le_100ms": met },
+    }));
+    drop(st_sub);
+    drop(up_sub);
+}
