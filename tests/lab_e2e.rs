@@ -402,7 +402,17 @@ async fn the_design_articles_network_routes_end_to_end() {
         },
     )
     .await;
-    assert!(s.status("left-vr").await["repairs"].as_u64().unwrap() >= 1);
+    // ... and router-sync counts it as a repair (its status follows the
+    // read-back and the summary check).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while s.status("left-vr").await["repairs"].as_u64().unwrap_or(0) < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "no repair reported: {}",
+            s.status("left-vr").await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // ---- 3b. kill -9 of router-sync, FRR restarted empty on a VR, restart.
     s.sync.kill9();
@@ -498,10 +508,13 @@ async fn the_design_articles_network_routes_end_to_end() {
         },
     )
     .await;
-    assert!(
-        !vtysh(RIGHT, &["show running-config"]).contains("router ospf"),
-        "the deleted VPC's router still has OSPF"
-    );
+    // Its router is cleared of vpcroute's configuration too.
+    wait_for(
+        "the deleted VPC's router cleared of OSPF",
+        Duration::from_secs(10),
+        || !vtysh(RIGHT, &["show running-config"]).contains("router ospf"),
+    )
+    .await;
     drop(s);
 }
 

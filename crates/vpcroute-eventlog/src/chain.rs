@@ -19,6 +19,21 @@
 //! re-serialisation means verification never depends on a JSON library's
 //! formatting. This layout is part of the on-disk format: changing it means a
 //! new schema version.
+//!
+//! Each idempotency record (a `requests` row) carries its own hash, bound to
+//! the event chain at the record's `last_seq`, so editing a recorded reply
+//! (or any other column of the record) is detected too:
+//!
+//! ```text
+//! request_hash = SHA-256( "vpcroute-eventlog/request/v1\0"
+//!                       || hash(last_seq)    32 raw bytes; zeros when last_seq = 0
+//!                       || str(request_id)
+//!                       || str(fingerprint)
+//!                       || str(result)        the exact JSON text stored
+//!                       || u64be(first_seq)
+//!                       || u64be(last_seq)
+//!                       || i64be(recorded_at_ms) )
+//! ```
 
 use sha2::{Digest, Sha256};
 
@@ -67,6 +82,35 @@ pub(crate) fn link(prev: &Hash, ev: &ChainInput<'_>) -> Hash {
     h.finalize().into()
 }
 
+/// Domain separation for [`request_link`]: a request hash can never equal an
+/// event hash computed over the same bytes.
+const REQUEST_DOMAIN: &[u8] = b"vpcroute-eventlog/request/v1\0";
+
+/// The fields of one idempotency record that its hash covers.
+pub(crate) struct RequestInput<'a> {
+    pub request_id: &'a str,
+    pub fingerprint: &'a str,
+    pub result: &'a str,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub recorded_at_ms: i64,
+}
+
+/// The hash of an idempotency record. `event_hash` is the chain hash of
+/// event `last_seq` (32 zero bytes when `last_seq` is 0).
+pub(crate) fn request_link(event_hash: &Hash, r: &RequestInput<'_>) -> Hash {
+    let mut h = Sha256::new();
+    h.update(REQUEST_DOMAIN);
+    h.update(event_hash);
+    put_str(&mut h, r.request_id);
+    put_str(&mut h, r.fingerprint);
+    put_str(&mut h, r.result);
+    h.update(r.first_seq.to_be_bytes());
+    h.update(r.last_seq.to_be_bytes());
+    h.update(r.recorded_at_ms.to_be_bytes());
+    h.finalize().into()
+}
+
 /// Parse a stored hex hash; `None` if it is not 32 bytes of hex.
 pub(crate) fn parse_hex(s: &str) -> Option<Hash> {
     let mut out = [0u8; 32];
@@ -107,5 +151,53 @@ mod tests {
         assert_eq!(parse_hex(&hex::encode(a)), Some(a));
         assert_eq!(parse_hex(GENESIS_HASH), Some([0; 32]));
         assert_eq!(parse_hex("zz"), None);
+    }
+
+    #[test]
+    fn request_hash_covers_every_field() {
+        let base = RequestInput {
+            request_id: "r",
+            fingerprint: "fp",
+            result: "{}",
+            first_seq: 1,
+            last_seq: 2,
+            recorded_at_ms: 7,
+        };
+        let h = request_link(&[0; 32], &base);
+        assert_ne!(h, request_link(&[1; 32], &base));
+        let variants = [
+            RequestInput {
+                request_id: "s",
+                ..base
+            },
+            RequestInput {
+                fingerprint: "fq",
+                ..base
+            },
+            RequestInput {
+                result: "{ }",
+                ..base
+            },
+            RequestInput {
+                first_seq: 2,
+                ..base
+            },
+            RequestInput {
+                last_seq: 3,
+                ..base
+            },
+            RequestInput {
+                recorded_at_ms: 8,
+                ..base
+            },
+            RequestInput {
+                request_id: "rf",
+                fingerprint: "p",
+                ..base
+            },
+        ];
+        for v in &variants {
+            assert_ne!(h, request_link(&[0; 32], v));
+        }
     }
 }

@@ -200,15 +200,51 @@ pub(crate) fn stream_version(conn: &Connection, stream: &str) -> Result<u64, Err
     })
 }
 
-/// The fingerprint and raw result text recorded for a request id.
+/// A `requests` row joined with the chain hash of the event at its
+/// `last_seq`, in the column order [`schema::record_hash`] expects, followed
+/// by the stored record hash.
+pub(crate) const REQUEST_COLUMNS: &str = "r.request_id, r.fingerprint, r.result, r.first_seq, \
+     r.last_seq, r.recorded_at_ms, e.hash, r.hash";
+
+/// The fingerprint and raw result text recorded for a request id. The
+/// record's hash is checked first: an edited record is never replayed to a
+/// retry (`Corrupt`, as `verify` would report it).
 pub(crate) fn recorded_raw(
     conn: &Connection,
     request_id: &str,
 ) -> Result<Option<(String, String)>, Error> {
-    Ok(conn
-        .prepare_cached("SELECT fingerprint, result FROM requests WHERE request_id = ?1")?
-        .query_row([request_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
+    let found = conn
+        .prepare_cached(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests r LEFT JOIN events e ON e.seq = r.last_seq \
+             WHERE r.request_id = ?1"
+        ))?
+        .query_row([request_id], |r| {
+            let intact = match (schema::record_hash(r), r.get::<_, Option<String>>(7)) {
+                (Some(h), Ok(Some(stored))) => crate::chain::parse_hex(&stored) == Some(h),
+                _ => false,
+            };
+            let last_seq = r.get::<_, i64>(4).ok().and_then(|s| u64::try_from(s).ok());
+            let fields = if intact {
+                Some((r.get(1)?, r.get(2)?))
+            } else {
+                None
+            };
+            Ok((fields, last_seq))
+        })
+        .optional()?;
+    match found {
+        None => Ok(None),
+        Some((Some(fields), _)) => Ok(Some(fields)),
+        Some((None, last_seq)) => Err(record_changed(last_seq.unwrap_or(0), request_id)),
+    }
+}
+
+/// The error for an idempotency record that no longer matches its hash.
+pub(crate) fn record_changed(last_seq: u64, request_id: &str) -> Error {
+    Error::Corrupt {
+        seq: last_seq,
+        reason: format!("request {request_id:?} record changed"),
+    }
 }
 
 /// Parse a recorded result text.

@@ -7,12 +7,20 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::chain;
 use crate::error::Error;
 use crate::types::Durability;
 
 /// `PRAGMA user_version` of the layout below. Bump on any change to the
 /// tables or to the hash-chain encoding.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+///
+/// * 1: `events` chain only.
+/// * 2: `requests.hash`, the hash of each idempotency record (chain.rs).
+pub(crate) const SCHEMA_VERSION: i64 = 2;
+
+/// The oldest layout this build can still read (and migrate when opened for
+/// writing).
+pub(crate) const OLDEST_SCHEMA_VERSION: i64 = 1;
 
 /// How long a connection waits on a lock held by another connection (e.g. a
 /// `vpcctl log verify` reader, or a checkpoint) before failing.
@@ -40,7 +48,8 @@ CREATE TABLE IF NOT EXISTS requests (
     result         TEXT    NOT NULL,         -- JSON reply returned to retries
     first_seq      INTEGER NOT NULL,
     last_seq       INTEGER NOT NULL,         -- head after this request
-    recorded_at_ms INTEGER NOT NULL
+    recorded_at_ms INTEGER NOT NULL,
+    hash           TEXT    NOT NULL          -- hex record hash, see chain.rs
 ) WITHOUT ROWID;
 
 -- Append-only, enforced by SQLite for every client of the file.
@@ -153,6 +162,17 @@ pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<Connect
 }
 
 fn create_schema(conn: &Connection) -> Result<(), Error> {
+    // IMMEDIATE first, then read the version: nobody can migrate or create
+    // the file between our look and our change.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let done = create_schema_in_tx(conn).and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+    if done.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    done
+}
+
+fn create_schema_in_tx(conn: &Connection) -> Result<(), Error> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > SCHEMA_VERSION {
         return Err(Error::UnsupportedSchema {
@@ -160,13 +180,77 @@ fn create_schema(conn: &Connection) -> Result<(), Error> {
             supported: SCHEMA_VERSION,
         });
     }
-    conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {DDL} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    if found == 1 {
+        migrate_v1_to_v2(conn)?;
+    }
+    // Also recreates the update trigger the migration dropped.
+    conn.execute_batch(&format!("{DDL} PRAGMA user_version = {SCHEMA_VERSION};"))?;
+    Ok(())
+}
+
+/// Version 1 had no `requests.hash`. Add it and hash every existing record
+/// against the event chain at its `last_seq`. Runs inside the caller's
+/// `BEGIN IMMEDIATE`; the update trigger is recreated by the DDL afterwards.
+/// A record that cannot be hashed (its `last_seq` points at no event, or a
+/// column has the wrong type) keeps an empty hash, which `verify` reports.
+fn migrate_v1_to_v2(conn: &Connection) -> Result<(), Error> {
+    conn.execute_batch(
+        "DROP TRIGGER IF EXISTS requests_no_update;
+         ALTER TABLE requests ADD COLUMN hash TEXT NOT NULL DEFAULT '';",
+    )?;
+    let mut rows: Vec<(String, String)> = Vec::new();
+    {
+        let mut stmt = conn.prepare(
+            "SELECT r.request_id, r.fingerprint, r.result, r.first_seq, r.last_seq, \
+             r.recorded_at_ms, e.hash \
+             FROM requests r LEFT JOIN events e ON e.seq = r.last_seq",
+        )?;
+        let mut q = stmt.query([])?;
+        while let Some(row) = q.next()? {
+            let Ok(request_id) = row.get::<_, String>(0) else {
+                continue;
+            };
+            let hash = record_hash(row).map_or_else(String::new, hex::encode);
+            rows.push((request_id, hash));
+        }
+    }
+    let mut upd = conn.prepare("UPDATE requests SET hash = ?2 WHERE request_id = ?1")?;
+    for (request_id, hash) in &rows {
+        upd.execute((request_id, hash))?;
+    }
+    tracing::info!(
+        records = rows.len(),
+        "event log migrated from schema 1 to 2 (idempotency record hashes)"
+    );
+    Ok(())
+}
+
+/// The hash of a `requests` row read as (request_id, fingerprint, result,
+/// first_seq, last_seq, recorded_at_ms, event hash at last_seq). `None` if
+/// a column does not have the type the log writes or the event is missing.
+pub(crate) fn record_hash(row: &rusqlite::Row<'_>) -> Option<chain::Hash> {
+    let request_id: String = row.get(0).ok()?;
+    let fingerprint: String = row.get(1).ok()?;
+    let result: String = row.get(2).ok()?;
+    let first_seq = u64::try_from(row.get::<_, i64>(3).ok()?).ok()?;
+    let last_seq = u64::try_from(row.get::<_, i64>(4).ok()?).ok()?;
+    let recorded_at_ms: i64 = row.get(5).ok()?;
+    let event_hash = if last_seq == 0 {
+        [0; 32]
+    } else {
+        chain::parse_hex(&row.get::<_, Option<String>>(6).ok()??)?
+    };
+    Some(chain::request_link(
+        &event_hash,
+        &chain::RequestInput {
+            request_id: &request_id,
+            fingerprint: &fingerprint,
+            result: &result,
+            first_seq,
+            last_seq,
+            recorded_at_ms,
+        },
     ))
-    .map_err(|e| {
-        let _ = conn.execute_batch("ROLLBACK");
-        Error::from(e)
-    })
 }
 
 /// Open a connection for reads only. `read_write` is needed by readers of a
@@ -194,7 +278,7 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, Error> {
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if found != SCHEMA_VERSION {
+    if !(OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&found) {
         return Err(Error::UnsupportedSchema {
             found,
             supported: SCHEMA_VERSION,

@@ -12,6 +12,12 @@
 //!   column no longer has the type the log wrote.
 //! * `"out of sequence"` – the hash matches but the per-stream version does
 //!   not continue its stream (a forged, re-hashed history).
+//! * `"request \"<id>\" record changed"` – an idempotency record (`requests`
+//!   row) does not match its own hash, which binds it to the chain at its
+//!   `last_seq` (reported as `seq`), or its seq range is impossible.
+//!   Checked after the whole chain, so a changed event is reported as such.
+//!   A schema-1 file (read-only `verify_file` of an old log) has no record
+//!   hashes: only the ranges are checked.
 //!
 //! The walk runs in one read transaction, so a live log is checked against a
 //! consistent snapshot while appends continue.
@@ -39,6 +45,8 @@ pub(crate) fn verify_conn(conn: &Connection) -> Result<VerifyReport, Error> {
     let tx = conn.unchecked_transaction()?;
     let report = walk(&tx)?;
     check_requests_tail(&tx, report.head)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    check_requests(&tx, report.head, version >= 2)?;
     Ok(report)
 }
 
@@ -127,4 +135,49 @@ fn check_requests_tail(conn: &Connection, head: u64) -> Result<(), Error> {
         Some(last) if last > crate::reader::to_sql_int(head) => Err(corrupt(head + 1, "removed")),
         _ => Ok(()),
     }
+}
+
+/// Every idempotency record must describe a possible append
+/// (`1 <= first_seq <= last_seq + 1`, `last_seq <= head`) and, from schema 2
+/// on, match its hash. Reported in `last_seq` order, so the earliest damage
+/// comes first.
+fn check_requests(conn: &Connection, head: u64, hashed: bool) -> Result<(), Error> {
+    let columns = if hashed {
+        crate::reader::REQUEST_COLUMNS.to_owned()
+    } else {
+        crate::reader::REQUEST_COLUMNS.replace("r.hash", "NULL")
+    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {columns} FROM requests r LEFT JOIN events e ON e.seq = r.last_seq \
+         ORDER BY r.last_seq, r.request_id"
+    ))?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let request_id = match row.get_ref(0)? {
+            rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+            other => format!("{other:?}"),
+        };
+        let seq_of = |i| {
+            row.get::<_, i64>(i)
+                .ok()
+                .and_then(|s| u64::try_from(s).ok())
+        };
+        let (first_seq, last_seq) = (seq_of(3), seq_of(4));
+        let changed = || crate::reader::record_changed(last_seq.unwrap_or(0), &request_id);
+        let (Some(first_seq), Some(last_seq)) = (first_seq, last_seq) else {
+            return Err(changed());
+        };
+        if first_seq == 0 || first_seq > last_seq.saturating_add(1) || last_seq > head {
+            return Err(changed());
+        }
+        if hashed {
+            let stored = row.get::<_, Option<String>>(7).ok().flatten();
+            let stored = stored.as_deref().and_then(chain::parse_hex);
+            let computed = schema::record_hash(row);
+            if stored.is_none() || stored != computed {
+                return Err(changed());
+            }
+        }
+    }
+    Ok(())
 }

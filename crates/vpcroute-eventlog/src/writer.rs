@@ -22,7 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::chain::{self, ChainInput, Hash};
+use crate::chain::{self, ChainInput, Hash, RequestInput};
 use crate::error::Error;
 use crate::reader::{decode_result, recorded_raw};
 use crate::schema;
@@ -323,12 +323,25 @@ impl Writer {
                 hex::encode(row.hash),
             ))?;
         }
-        let last_seq = rows.last().map_or(self.head, |r| r.seq);
+        let (last_seq, last_hash) = rows
+            .last()
+            .map_or((self.head, self.last_hash), |r| (r.seq, r.hash));
         let first_seq = self.head + 1;
+        let hash = chain::request_link(
+            &last_hash,
+            &RequestInput {
+                request_id: &req.request_id,
+                fingerprint: &req.fingerprint,
+                result,
+                first_seq,
+                last_seq,
+                recorded_at_ms: now,
+            },
+        );
         self.conn
             .prepare_cached(
-                "INSERT INTO requests (request_id, fingerprint, result, first_seq, last_seq, recorded_at_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO requests (request_id, fingerprint, result, first_seq, last_seq, recorded_at_ms, hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute((
                 &req.request_id,
@@ -337,6 +350,7 @@ impl Writer {
                 to_i64(first_seq)?,
                 to_i64(last_seq)?,
                 now,
+                hex::encode(hash),
             ))?;
         Ok(())
     }

@@ -210,12 +210,26 @@ impl Server {
         if events.is_empty() {
             return;
         }
+        // A removed router is announced too (with its last version), so its
+        // syncer clears it at once; its summary is gone after `apply`.
+        let mut updates = Vec::new();
+        for ev in &events {
+            if let ConfigEvent::RouterRemoved { router } = ev {
+                if let Some(s) = self.state.summary(router) {
+                    updates.push(RouterConfigUpdated {
+                        router: router.clone(),
+                        version: s.version,
+                        vpc: s.vpc,
+                        zone: s.zone,
+                    });
+                }
+            }
+        }
         for ev in &events {
             self.state
                 .apply(ev)
                 .expect("an event just decided applies to the state it was decided on");
         }
-        let mut updates = Vec::new();
         for ev in &events {
             match ev {
                 ConfigEvent::RouterVersioned {

@@ -196,13 +196,12 @@ impl RouterTask {
             tokio::select! {
                 msg = updates.next() => {
                     let Some(msg) = msg else { return };
-                    if let Ok(u) = serde_json::from_slice::<RouterConfigUpdated>(&msg.payload) {
-                        let known = match &self.desired { Desired::Config { version, .. } => *version, _ => 0 };
-                        if u.version > known {
-                            fetch = true;
-                            announced = true;
-                            self.retry_at = None; // a new version is worth trying at once
-                        }
+                    // Any announcement (a new version, or the router's VPC
+                    // gone) is worth asking about at once.
+                    if serde_json::from_slice::<RouterConfigUpdated>(&msg.payload).is_ok() {
+                        fetch = true;
+                        announced = true;
+                        self.retry_at = None;
                     }
                 }
                 _ = tick.tick() => {}
