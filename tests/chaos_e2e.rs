@@ -2339,11 +2339,11 @@ async fn edited_consumer_logs_are_refused_naming_the_event() {
 
 /// The idempotency records (`requests` table) are part of the log: a retry
 /// is answered from them. A hand-edited one must be refused at start like
-/// an edited event. Today it is not: the hash chain covers `events` only,
-/// so the service starts and serves the forged answer to the retry (ipam:
-/// a CIDR that contradicts its own state). Run with `--ignored` once the
-/// eventlog covers `requests` too.
+/// an edited event: each record is hashed onto the event chain, so an edit
+/// is found by `verify` at start (otherwise the service would serve the
+/// forged answer to the retry: a CIDR contradicting its own state).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn edited_idempotency_records_are_refused() {
     let nats = nats_or_skip!();
     let mut s = Stack::start(nats, false).await;
     let url = s.url();
