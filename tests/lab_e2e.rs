@@ -5,124 +5,14 @@
 //! One test function walks through the scenario in order, because the lab
 //! is one network shared by all its steps.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vpcroute_tests::{
-    bins::workspace_root, nats_or_skip, vpcctl, NatsServer, Service, ServiceKind,
-};
+use vpcroute_tests::lab::*;
+use vpcroute_tests::{nats_or_skip, vpcctl, NatsServer, Service, ServiceKind};
 
-const LEFT: &str = "vpcr-left-vr";
-const RIGHT: &str = "vpcr-right-vr";
-const CORE_ID: &str = "10.255.0.254";
 const KEY: &str = "Lab-Key_42";
-
-fn lab(args: &[&str]) -> String {
-    let out = Command::new(workspace_root().join("scripts/lab.sh"))
-        .args(args)
-        .output()
-        .expect("run lab.sh");
-    assert!(
-        out.status.success(),
-        "lab.sh {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn sh(ns: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(args)
-        .output()
-        .expect("ip netns exec");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
-fn vtysh(ns: &str, cmds: &[&str]) -> String {
-    let mut args = vec!["vtysh", "-N", ns];
-    for c in cmds {
-        args.push("-c");
-        args.push(c);
-    }
-    sh(ns, &args).1
-}
-
-fn vtysh_json(ns: &str, cmd: &str) -> Value {
-    let text = vtysh(ns, &[cmd]);
-    let start = text.find('{').unwrap_or(0);
-    serde_json::from_str(&text[start..]).unwrap_or(Value::Null)
-}
-
-/// Kernel routes installed by OSPF in a namespace.
-fn ospf_routes(ns: &str) -> String {
-    sh(ns, &["ip", "route", "show", "proto", "ospf"]).1
-}
-
-fn pings(from_vm: &str, to: &str) -> bool {
-    sh(
-        &format!("vpcr-{from_vm}"),
-        &["ping", "-c", "1", "-W", "1", to],
-    )
-    .0
-}
-
-fn ospfd_pid(ns: &str) -> String {
-    std::fs::read_to_string(format!("/var/run/frr/{ns}/ospfd.pid"))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
-/// Milliseconds the adjacency of `ns` with `neighbor` has been up (None if
-/// not Full).
-fn full_since_ms(ns: &str, neighbor: &str) -> Option<u64> {
-    let v = vtysh_json(ns, "show ip ospf neighbor json");
-    let n = v
-        .get("neighbors")?
-        .get(neighbor)?
-        .as_array()?
-        .first()?
-        .clone();
-    (n.get("converged")?.as_str()? == "Full").then(|| n.get("upTimeInMsec")?.as_u64())?
-}
-
-async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    loop {
-        if f() {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0"))
-        .unwrap_or(false)
-}
-
-/// Tears the lab down however the test ends.
-struct LabGuard;
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        let _ = Command::new(workspace_root().join("scripts/lab.sh"))
-            .arg("down")
-            .output();
-    }
-}
 
 struct Stack {
     nats: NatsServer,
@@ -157,8 +47,7 @@ fn sync_args() -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_design_articles_network_routes_end_to_end() {
-    let ready = is_root() && Path::new("/usr/lib/frr/ospfd").exists() && which("ping");
-    if !ready {
+    if !lab_possible() {
         vpcroute_testkit::skip_unless_ci("root, FRR and ping (the namespace lab)");
         return;
     }
@@ -482,10 +371,10 @@ async fn the_design_articles_network_routes_end_to_end() {
         "the VM injected a route"
     );
     assert!(
-        !ospf_routes("vpcr-core").contains("10.99.0.1"),
+        !ospf_routes(CORE).contains("10.99.0.1"),
         "the VM's route reached the core"
     );
-    let core_nbrs = vtysh_json("vpcr-core", "show ip ospf neighbor json");
+    let core_nbrs = vtysh_json(CORE, "show ip ospf neighbor json");
     assert!(
         core_nbrs["neighbors"].get("10.255.9.9").is_none(),
         "wrong key got a neighbour: {core_nbrs}"
@@ -502,10 +391,7 @@ async fn the_design_articles_network_routes_end_to_end() {
     wait_for(
         "the right VPC withdrawn everywhere",
         Duration::from_secs(60),
-        || {
-            !ospf_routes(LEFT).contains("10.1.4.0/22")
-                && !ospf_routes("vpcr-core").contains("10.1.4.0/22")
-        },
+        || !ospf_routes(LEFT).contains("10.1.4.0/22") && !ospf_routes(CORE).contains("10.1.4.0/22"),
     )
     .await;
     // Its router is cleared of vpcroute's configuration too.
@@ -516,12 +402,4 @@ async fn the_design_articles_network_routes_end_to_end() {
     )
     .await;
     drop(s);
-}
-
-fn which(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
 }

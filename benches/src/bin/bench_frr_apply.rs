@@ -27,11 +27,12 @@
 //! reset). The core's own view of left-vr is checked before and after.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use vpcroute_tests::lab::{lab, LabGuard};
 
 use serde_json::{json, Value};
 use vpcroute_benches::{emit, say};
@@ -47,39 +48,6 @@ const FIRST_IF: u32 = 10;
 const ITERATIONS: usize = 10;
 const AREA: &str = "0.0.0.9";
 const RANGE: &str = "10.2.0.0/16";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("benches/ sits in the workspace")
-        .to_path_buf()
-}
-
-fn lab(args: &[&str]) -> String {
-    let out = Command::new(root().join("scripts/lab.sh"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run lab.sh");
-    if !out.status.success() {
-        panic!(
-            "lab.sh {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-struct LabGuard;
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        say!("lab.sh down");
-        let _ = Command::new(root().join("scripts/lab.sh"))
-            .arg("down")
-            .stdin(Stdio::null())
-            .output();
-    }
-}
 
 /// `ip netns exec NS vtysh -N NS` — the command router-sync is given.
 fn vtysh_cmd(ns: &str) -> Command {

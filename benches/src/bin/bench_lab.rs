@@ -31,7 +31,7 @@
 //! (and its removal waited for) so the /22 VPC has room for the next one
 //! (S alternates 2 and 3); each iteration uses a fresh interface.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -39,68 +39,13 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use vpcroute_benches::{emit, say};
 use vpcroute_protocol::config::{DialectName, RouterConfig, RouterConfigGet};
+use vpcroute_tests::lab::{
+    lab, ospf_routes, pings, sh, vtysh, vtysh_json, wait_for, LabGuard, CORE_ID, LEFT, RIGHT,
+};
 use vpcroute_tests::{vpcctl, NatsServer, Service, ServiceKind};
 
-const LEFT: &str = "vpcr-left-vr";
-const RIGHT: &str = "vpcr-right-vr";
-const CORE_ID: &str = "10.255.0.254";
 const KEY: &str = "Lab-Key_42";
 const ITERATIONS: usize = 10;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("benches/ sits in the workspace")
-        .to_path_buf()
-}
-
-fn lab(args: &[&str]) -> String {
-    let out = Command::new(root().join("scripts/lab.sh"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run lab.sh");
-    if !out.status.success() {
-        panic!(
-            "lab.sh {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-struct LabGuard;
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        say!("lab.sh down");
-        let _ = Command::new(root().join("scripts/lab.sh"))
-            .arg("down")
-            .stdin(Stdio::null())
-            .output();
-    }
-}
-
-fn sh(ns: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("ip netns exec");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
-fn vtysh(ns: &str, cmds: &[&str]) -> String {
-    let mut args = vec!["vtysh", "-N", ns];
-    for c in cmds {
-        args.push("-c");
-        args.push(c);
-    }
-    sh(ns, &args).1
-}
 
 fn vtysh_stdin(ns: &str, script: &str) {
     use std::io::Write;
@@ -120,24 +65,6 @@ fn vtysh_stdin(ns: &str, script: &str) {
     let _ = child.wait_with_output();
 }
 
-fn vtysh_json(ns: &str, cmd: &str) -> Value {
-    let text = vtysh(ns, &[cmd]);
-    let start = text.find('{').unwrap_or(text.len());
-    serde_json::from_str(&text[start..]).unwrap_or(Value::Null)
-}
-
-fn ospf_routes(ns: &str) -> String {
-    sh(ns, &["ip", "route", "show", "proto", "ospf"]).1
-}
-
-fn pings(from_vm: &str, to: &str) -> bool {
-    sh(
-        &format!("vpcr-{from_vm}"),
-        &["ping", "-c", "1", "-W", "1", to],
-    )
-    .0
-}
-
 fn full(ns: &str) -> bool {
     let v = vtysh_json(ns, "show ip ospf neighbor json");
     v.get("neighbors")
@@ -147,20 +74,6 @@ fn full(ns: &str) -> bool {
         .and_then(|n| n.get("converged"))
         .and_then(Value::as_str)
         == Some("Full")
-}
-
-async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    loop {
-        if f() {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn wall_ms() -> f64 {

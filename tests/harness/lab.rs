@@ -1,0 +1,137 @@
+//! Driving the namespace lab (`scripts/lab.sh`): its routers, VMs and FRR
+//! daemons, for the lab tests and the lab benchmarks alike.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::bins::workspace_root;
+
+/// The lab's namespaces and the core router's OSPF router id.
+pub const LEFT: &str = "vpcr-left-vr";
+pub const RIGHT: &str = "vpcr-right-vr";
+pub const CORE: &str = "vpcr-core";
+pub const CORE_ID: &str = "10.255.0.254";
+
+/// Runs `scripts/lab.sh ARGS`; panics with its stderr if it fails.
+pub fn lab(args: &[&str]) -> String {
+    let out = Command::new(workspace_root().join("scripts/lab.sh"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run lab.sh");
+    assert!(
+        out.status.success(),
+        "lab.sh {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Takes the lab down however the test or benchmark ends.
+pub struct LabGuard;
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        let _ = Command::new(workspace_root().join("scripts/lab.sh"))
+            .arg("down")
+            .stdin(std::process::Stdio::null())
+            .output();
+    }
+}
+
+/// Whether this process may build the lab (root, FRR, ping).
+pub fn lab_possible() -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
+    let ping = Command::new("sh")
+        .args(["-c", "command -v ping"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    root && std::path::Path::new("/usr/lib/frr/ospfd").exists() && ping
+}
+
+/// Runs a command in a namespace: (success, stdout + stderr).
+pub fn sh(ns: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .output()
+        .expect("ip netns exec");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// vtysh of the router in `ns`, one `-c` per command.
+pub fn vtysh(ns: &str, cmds: &[&str]) -> String {
+    let mut args = vec!["vtysh", "-N", ns];
+    for c in cmds {
+        args.push("-c");
+        args.push(c);
+    }
+    sh(ns, &args).1
+}
+
+/// A vtysh `show ... json` command, parsed (Null if not JSON).
+pub fn vtysh_json(ns: &str, cmd: &str) -> Value {
+    let text = vtysh(ns, &[cmd]);
+    let start = text.find('{').unwrap_or(0);
+    serde_json::from_str(&text[start..]).unwrap_or(Value::Null)
+}
+
+/// Kernel routes installed by OSPF in a namespace.
+pub fn ospf_routes(ns: &str) -> String {
+    sh(ns, &["ip", "route", "show", "proto", "ospf"]).1
+}
+
+/// Whether VM `from_vm` (short name) gets an answer from `to`.
+pub fn pings(from_vm: &str, to: &str) -> bool {
+    sh(
+        &format!("vpcr-{from_vm}"),
+        &["ping", "-c", "1", "-W", "1", to],
+    )
+    .0
+}
+
+/// The pid of the ospfd running in `ns`.
+pub fn ospfd_pid(ns: &str) -> String {
+    std::fs::read_to_string(format!("/var/run/frr/{ns}/ospfd.pid"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// Milliseconds the adjacency of `ns` with `neighbor` has been up (None if
+/// not Full).
+pub fn full_since_ms(ns: &str, neighbor: &str) -> Option<u64> {
+    let v = vtysh_json(ns, "show ip ospf neighbor json");
+    let n = v
+        .get("neighbors")?
+        .get(neighbor)?
+        .as_array()?
+        .first()?
+        .clone();
+    (n.get("converged")?.as_str()? == "Full").then(|| n.get("upTimeInMsec")?.as_u64())?
+}
+
+/// Polls `f` until it holds; panics after `timeout` naming `what`.
+pub async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
