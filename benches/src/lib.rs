@@ -258,3 +258,28 @@ pub fn cpu_secs(pid: u32) -> f64 {
     // `rest` starts at field 3 (state), so field k is at index k - 3.
     (ticks(14 - 3) + ticks(15 - 3)) / 100.0
 }
+
+/// `n`, min, p50, p95, max and mean of millisecond samples, rounded to
+/// microseconds (`null` when there are none).
+pub fn ms_stats(ms: &[f64]) -> serde_json::Value {
+    if ms.is_empty() {
+        return serde_json::Value::Null;
+    }
+    let mut v = ms.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
+    let r = |x: f64| (x * 1000.0).round() / 1000.0;
+    serde_json::json!({
+        "n": v.len(),
+        "min_ms": r(v[0]),
+        "p50_ms": r(at(0.5)),
+        "p95_ms": r(at(0.95)),
+        "max_ms": r(v[v.len() - 1]),
+        "mean_ms": r(v.iter().sum::<f64>() / v.len() as f64),
+    })
+}
+
+/// A duration in milliseconds, rounded to 10 µs.
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 100.0
+}

@@ -32,10 +32,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vpcroute_tests::lab::{lab, LabGuard};
+use vpcroute_tests::lab::{lab, lab_possible, LabGuard};
 
 use serde_json::{json, Value};
-use vpcroute_benches::{emit, say};
+use vpcroute_benches::{emit, ms, ms_stats, say};
 use vpcroute_sync::{plan, FrrConfig};
 
 const NS: &str = "vpcr-left-vr";
@@ -293,25 +293,6 @@ impl Sampler {
     }
 }
 
-fn stats(ms: &[f64]) -> Value {
-    let mut v = ms.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
-    let r = |x: f64| (x * 1000.0).round() / 1000.0;
-    json!({
-        "n": v.len(),
-        "min_ms": r(v[0]),
-        "p50_ms": r(at(0.5)),
-        "p95_ms": r(at(0.95)),
-        "max_ms": r(*v.last().unwrap()),
-        "mean_ms": r(v.iter().sum::<f64>() / v.len() as f64),
-    })
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e5).round() / 100.0
-}
-
 static LOAD_START: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 fn main() {
@@ -323,12 +304,7 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" "),
     );
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0"))
-        .unwrap_or(false);
-    if !is_root || !Path::new("/usr/lib/frr/frr-reload.py").exists() {
+    if !lab_possible() || !Path::new("/usr/lib/frr/frr-reload.py").exists() {
         eprintln!("bench-frr-apply: needs root, FRR and /usr/lib/frr/frr-reload.py");
         std::process::exit(2);
     }
@@ -507,8 +483,8 @@ fn main() {
         py.push(ms(t.elapsed()));
     }
 
-    let a_stats = stats(&a_total);
-    let b_stats = stats(&b_total);
+    let a_stats = ms_stats(&a_total);
+    let b_stats = ms_stats(&b_total);
     let ratio = b_stats["p50_ms"].as_f64().unwrap() / a_stats["p50_ms"].as_f64().unwrap();
     emit(json!({
         "bench": "frr_apply",
@@ -525,9 +501,9 @@ fn main() {
         "planner": {
             "total": a_stats,
             "per_apply_ms": a_total,
-            "show_running_config": stats(&a_show),
-            "parse_plan_script": stats(&a_plan_ms),
-            "vtysh_apply": stats(&a_apply),
+            "show_running_config": ms_stats(&a_show),
+            "parse_plan_script": ms_stats(&a_plan_ms),
+            "vtysh_apply": ms_stats(&a_apply),
             "commands_per_change": a_cmds,
             "commands_left_after": a_remaining,
             "adjacency_samples": a_samples,
@@ -548,22 +524,22 @@ fn main() {
         "ratio_reload_vs_planner_p50": (ratio * 100.0).round() / 100.0,
         "quiet": {
             "note": "same 10 + 10 applies with no 50 ms sampler running",
-            "planner": stats(&qa),
-            "frr_reload": stats(&qb),
-            "ratio_p50": ((stats(&qb)["p50_ms"].as_f64().unwrap() / stats(&qa)["p50_ms"].as_f64().unwrap()) * 100.0).round() / 100.0,
+            "planner": ms_stats(&qa),
+            "frr_reload": ms_stats(&qb),
+            "ratio_p50": ((ms_stats(&qb)["p50_ms"].as_f64().unwrap() / ms_stats(&qa)["p50_ms"].as_f64().unwrap()) * 100.0).round() / 100.0,
         },
         "core_view_never_reset": core_ok,
         "left_view_never_reset": left_ok,
         "reference": {
-            "vtysh_show_running_config": stats(&show_only),
-            "vtysh_empty_configure": stats(&noop),
-            "python3_startup": stats(&py),
-            "vtysh_show_running_config_without_ip_netns_exec": stats(&no_netns),
-            "ip_netns_exec_true": stats(&netns_true),
+            "vtysh_show_running_config": ms_stats(&show_only),
+            "vtysh_empty_configure": ms_stats(&noop),
+            "python3_startup": ms_stats(&py),
+            "vtysh_show_running_config_without_ip_netns_exec": ms_stats(&no_netns),
+            "ip_netns_exec_true": ms_stats(&netns_true),
         },
         "target": {
             "planner_le_50ms": a_stats["p50_ms"].as_f64().unwrap() <= 50.0,
-            "planner_quiet_le_50ms": stats(&qa)["p50_ms"].as_f64().unwrap() <= 50.0,
+            "planner_quiet_le_50ms": ms_stats(&qa)["p50_ms"].as_f64().unwrap() <= 50.0,
             "planner_faster_than_reload": ratio > 1.0,
             "zero_resets": a_resets + b_resets + a_not_full + b_not_full == 0 && core_ok,
         },

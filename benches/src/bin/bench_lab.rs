@@ -37,10 +37,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use serde_json::{json, Value};
-use vpcroute_benches::{emit, say};
+use vpcroute_benches::{emit, ms, ms_stats, say};
 use vpcroute_protocol::config::{DialectName, RouterConfig, RouterConfigGet};
 use vpcroute_tests::lab::{
-    lab, ospf_routes, pings, sh, vtysh, vtysh_json, wait_for, LabGuard, CORE_ID, LEFT, RIGHT,
+    lab, lab_possible, ospf_routes, pings, sh, vtysh, vtysh_json, wait_for, LabGuard, CORE_ID,
+    LEFT, RIGHT,
 };
 use vpcroute_tests::{vpcctl, NatsServer, Service, ServiceKind};
 
@@ -136,29 +137,8 @@ fn strip_ansi(s: &str) -> String {
     out
 }
 
-fn stats(ms: &[f64]) -> Value {
-    if ms.is_empty() {
-        return Value::Null;
-    }
-    let mut v = ms.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
-    json!({
-        "n": v.len(),
-        "min_ms": r2(v[0]),
-        "p50_ms": r2(at(0.5)),
-        "p95_ms": r2(at(0.95)),
-        "max_ms": r2(*v.last().unwrap()),
-        "mean_ms": r2(v.iter().sum::<f64>() / v.len() as f64),
-    })
-}
-
 fn r2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
-}
-
-fn ms(d: Duration) -> f64 {
-    r2(d.as_secs_f64() * 1e3)
 }
 
 fn time_n(n: usize, mut f: impl FnMut()) -> Value {
@@ -168,7 +148,7 @@ fn time_n(n: usize, mut f: impl FnMut()) -> Value {
         f();
         v.push(ms(t.elapsed()));
     }
-    stats(&v)
+    ms_stats(&v)
 }
 
 /// The status of a router as router-sync answers it.
@@ -225,12 +205,7 @@ async fn main() {
     if std::env::var_os("RUST_LOG").is_none() {
         std::env::set_var("RUST_LOG", "info");
     }
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0"))
-        .unwrap_or(false);
-    if !is_root || !Path::new("/usr/lib/frr/ospfd").exists() {
+    if !lab_possible() {
         eprintln!("bench-lab: needs root, FRR, ping and nats-server");
         std::process::exit(2);
     }
@@ -422,8 +397,8 @@ async fn main() {
         "vtysh_show_ip_ospf_database_summary_json": time_n(20, || { vtysh(LEFT, &["show ip ospf database summary json"]); }),
         "vtysh_show_ip_ospf_neighbor_json": time_n(20, || { vtysh(LEFT, &["show ip ospf neighbor json"]); }),
         "vtysh_show_ip_ospf_route_json": time_n(20, || { vtysh(LEFT, &["show ip ospf route json"]); }),
-        "nats_config_router_get": stats(&fetch),
-        "vpcctl_router_status": stats(&status_ms),
+        "nats_config_router_get": ms_stats(&fetch),
+        "vpcctl_router_status": ms_stats(&status_ms),
     });
     say!("by hand: {by_hand}");
 
@@ -574,7 +549,7 @@ async fn main() {
         lab(&["tier", "del", "left-vr", &iface]);
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let a_stats = stats(&a_ms);
+    let a_stats = ms_stats(&a_ms);
     let met = a_stats["p50_ms"].as_f64().unwrap_or(f64::MAX) <= 100.0;
     emit(json!({
         "bench": "lab",
@@ -585,16 +560,16 @@ async fn main() {
         "setup_s": r2(setup_s),
         "full_after_s": r2(full_after.as_secs_f64()),
         "a_to_verified_status": a_stats,
-        "b_reachable_from_right": stats(&b_ms),
-        "b_route_on_right_vr": stats(&route_ms),
-        "b_ping_ok": stats(&ping_ms),
-        "vpcctl_tier_create": stats(&create_ms),
+        "b_reachable_from_right": ms_stats(&b_ms),
+        "b_route_on_right_vr": ms_stats(&route_ms),
+        "b_ping_ok": ms_stats(&ping_ms),
+        "vpcctl_tier_create": ms_stats(&create_ms),
         "breakdown_from_create_return": {
-            "renderer_versioned_log": stats(&rend_ms),
-            "updated_announcement_seen": stats(&upd_ms),
-            "router_sync_verified_log": stats(&ver_ms),
-            "router_sync_updated_to_verified": stats(&sync_part),
-            "verified_to_status_seen": stats(&status_part),
+            "renderer_versioned_log": ms_stats(&rend_ms),
+            "updated_announcement_seen": ms_stats(&upd_ms),
+            "router_sync_verified_log": ms_stats(&ver_ms),
+            "router_sync_updated_to_verified": ms_stats(&sync_part),
+            "verified_to_status_seen": ms_stats(&status_part),
         },
         "by_hand": by_hand,
         "running_config_has_iface_every_time": all_iface_ok,
