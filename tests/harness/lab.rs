@@ -135,3 +135,82 @@ pub async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The design article's Figure 3 driven through `vpcctl` against the lab,
+/// with CloudStack's part (plugging tier NICs and VMs into the VRs) done by
+/// `lab.sh`: zone z1 (10.1.0.0/16, MD5 key id 1 from `key_file`), VPCs
+/// left and right (/22, routers left-vr and right-vr), one tier each on
+/// eth2 (gateways 10.1.1.1 and 10.1.5.1), one VM each. Returns the VMs'
+/// addresses (left-vm1, right-vm1).
+pub async fn figure3(nats_url: &str, key_file: &str) -> (String, String) {
+    let ctl = |args: Vec<String>| async move {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::vpcctl(nats_url, &a).await.expect_ok()
+    };
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    ctl(v(&[
+        "zone",
+        "enable",
+        "z1",
+        "--super-cidr",
+        "10.1.0.0/16",
+        "--auth",
+        "md5",
+        "--auth-key-id",
+        "1",
+        "--auth-key-file",
+        key_file,
+    ]))
+    .await;
+    for (vpc, vr, rid, up) in [
+        ("left", "left-vr", "10.255.0.1", "192.168.100.2/24"),
+        ("right", "right-vr", "10.255.0.2", "192.168.100.3/24"),
+    ] {
+        ctl(v(&[
+            "vpc",
+            "create",
+            vpc,
+            "--zone",
+            "z1",
+            "--netmask",
+            "255.255.252.0",
+            "--router",
+            vr,
+            "--router-id",
+            rid,
+            "--uplink",
+            &format!("eth1={up}"),
+        ]))
+        .await;
+    }
+    let mut vms = Vec::new();
+    for (vr, tier, vpc, gw, vm) in [
+        ("left-vr", "left-tier", "left", "10.1.1.1", "left-vm1"),
+        ("right-vr", "right-tier", "right", "10.1.5.1", "right-vm1"),
+    ] {
+        lab(&["tier", "add", vr, "eth2", &format!("{gw}/24")]);
+        ctl(v(&[
+            "tier",
+            "create",
+            tier,
+            "--vpc",
+            vpc,
+            "--gateway",
+            gw,
+            "--netmask",
+            "255.255.255.0",
+            "--interface",
+            "eth2",
+        ]))
+        .await;
+        let ip = ctl(v(&["vm", "create", vm, "--tier", tier])).await["ip"]
+            .as_str()
+            .expect("vm create answers an ip")
+            .to_string();
+        lab(&["vm", "add", vm, vr, "eth2", &format!("{ip}/24"), gw]);
+        vms.push(ip);
+    }
+    let rvm = vms.pop().expect("two VMs");
+    let lvm = vms.pop().expect("two VMs");
+    (lvm, rvm)
+}

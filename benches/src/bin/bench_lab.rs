@@ -40,8 +40,8 @@ use serde_json::{json, Value};
 use vpcroute_benches::{emit, ms, ms_stats, say};
 use vpcroute_protocol::config::{DialectName, RouterConfig, RouterConfigGet};
 use vpcroute_tests::lab::{
-    lab, lab_possible, ospf_routes, pings, sh, vtysh, vtysh_json, wait_for, LabGuard, CORE_ID,
-    LEFT, RIGHT,
+    figure3, lab, lab_possible, ospf_routes, pings, sh, vtysh, vtysh_json, wait_for, LabGuard,
+    CORE_ID, LEFT, RIGHT,
 };
 use vpcroute_tests::{vpcctl, NatsServer, Service, ServiceKind};
 
@@ -253,88 +253,7 @@ async fn main() {
 
     // ---- Figure 3, as tests/lab_e2e.rs
     say!("Figure 3 set-up");
-    ctl(v(&[
-        "zone",
-        "enable",
-        "z1",
-        "--super-cidr",
-        "10.1.0.0/16",
-        "--auth",
-        "md5",
-        "--auth-key-id",
-        "1",
-        "--auth-key-file",
-        &key_path,
-    ]))
-    .await;
-    for (vpc, vr, rid, up) in [
-        ("left", "left-vr", "10.255.0.1", "192.168.100.2/24"),
-        ("right", "right-vr", "10.255.0.2", "192.168.100.3/24"),
-    ] {
-        ctl(v(&[
-            "vpc",
-            "create",
-            vpc,
-            "--zone",
-            "z1",
-            "--netmask",
-            "255.255.252.0",
-            "--router",
-            vr,
-            "--router-id",
-            rid,
-            "--uplink",
-            &format!("eth1={up}"),
-        ]))
-        .await;
-    }
-    lab(&["tier", "add", "left-vr", "eth2", "10.1.1.1/24"]);
-    lab(&["tier", "add", "right-vr", "eth2", "10.1.5.1/24"]);
-    for (tier, vpc, gw) in [
-        ("left-tier", "left", "10.1.1.1"),
-        ("right-tier", "right", "10.1.5.1"),
-    ] {
-        ctl(v(&[
-            "tier",
-            "create",
-            tier,
-            "--vpc",
-            vpc,
-            "--gateway",
-            gw,
-            "--netmask",
-            "255.255.255.0",
-            "--interface",
-            "eth2",
-        ]))
-        .await;
-    }
-    let lvm = ctl(v(&["vm", "create", "left-vm1", "--tier", "left-tier"])).await["ip"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let rvm = ctl(v(&["vm", "create", "right-vm1", "--tier", "right-tier"])).await["ip"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    lab(&[
-        "vm",
-        "add",
-        "left-vm1",
-        "left-vr",
-        "eth2",
-        &format!("{lvm}/24"),
-        "10.1.1.1",
-    ]);
-    lab(&[
-        "vm",
-        "add",
-        "right-vm1",
-        "right-vr",
-        "eth2",
-        &format!("{rvm}/24"),
-        "10.1.5.1",
-    ]);
+    let (_lvm, rvm) = figure3(&url, &key_path).await;
     say!("waiting for both VRs Full with the core (~41 s on a fresh segment)");
     let full_after = wait_for("both VRs Full", Duration::from_secs(150), || {
         full(LEFT) && full(RIGHT)
