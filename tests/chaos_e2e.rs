@@ -383,6 +383,7 @@ fn allocations(views: &[ZoneView]) -> BTreeMap<String, String> {
                     cidr: t.cidr,
                     gateway: t.gateway,
                     interface: t.interface.clone(),
+                    acl: t.acl.clone(),
                 };
                 assert!(
                     out.insert(t.tier.clone(), tier_desc(&rec)).is_none(),
@@ -649,6 +650,7 @@ fn tier_on_eth2(tier: &str, vpc: &str) -> TierAllocate {
         netmask: None,
         prefix_length: Some(26),
         interface: Some("eth2".into()),
+        acl: None,
     }
 }
 
@@ -848,6 +850,7 @@ async fn concurrent_client(nc: async_nats::Client, c: usize, seed: u64) -> Clien
                     netmask: None,
                     prefix_length: Some(prefix),
                     interface: None,
+                    acl: None,
                 };
                 (
                     subjects::ipam::TIER_ALLOCATE,
@@ -1121,6 +1124,7 @@ async fn sixteen_clients_with_resent_requests_never_allocate_twice() {
             netmask: None,
             prefix_length: Some(24),
             interface: None,
+            acl: None,
         };
         let r = until_answered(&retries, "tier", || client.tier_allocate(&req)).await;
         setup.push(Life {
@@ -1402,6 +1406,7 @@ fn plan_client(k: usize, rng: &mut Rng) -> (Vec<Op>, u16) {
                     netmask: None,
                     prefix_length: Some(v.prefix + rng.range(1, 2) as u8),
                     interface: Some(interface),
+                    acl: None,
                 })
             }
             2 => {

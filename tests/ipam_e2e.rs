@@ -427,6 +427,7 @@ async fn workload_task(
             netmask: None,
             prefix_length: Some(26),
             interface: Some("eth2".into()),
+            acl: None,
         };
         let r = until_answered(|| client.tier_allocate(&req)).await;
         acked.lock().unwrap().push(Acked::Tier(r));

@@ -135,6 +135,7 @@ pub fn ipam_events(n: usize) -> impl Iterator<Item = IpamEvent> {
                 cidr: IpNet::V4(Ipv4Net::new(Ipv4Addr::from(base), 26).unwrap()),
                 gateway: Ipv4Addr::from(base + 1).into(),
                 interface: Some(format!("eth{}", j + 2)),
+                acl: None,
             });
             let vms = (0..VMS_PER_TIER).map(move |k| IpamEvent::VmAddressAllocated {
                 vm: format!("vm-{i}-{j}-{k}"),

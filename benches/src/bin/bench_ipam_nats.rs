@@ -155,6 +155,7 @@ async fn ipam_task(
                 netmask: None,
                 prefix_length: Some(26),
                 interface: Some("eth2".into()),
+                acl: None,
             },
             TIMEOUT,
         )

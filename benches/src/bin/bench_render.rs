@@ -93,6 +93,7 @@ fn main() {
                 cidr: IpNet::V4(Ipv4Net::new(Ipv4Addr::from(base), 26).unwrap()),
                 gateway: Ipv4Addr::from(base + 1).into(),
                 interface: Some(format!("eth{}", j + 2)),
+                acl: None,
             };
             let evs = st.on_ipam(ipam_seq, &ev);
             record(&mut st, evs);

@@ -7,8 +7,12 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use vpcroute_firewall::{FirewallModel, TierFilter};
+use vpcroute_protocol::acl::{self, AclRule};
 use vpcroute_protocol::areas::{AreaEvent, OspfAuth, REDACTED};
-use vpcroute_protocol::config::{ConfigText, DialectName, RouterConfig, RouterSummary};
+use vpcroute_protocol::config::{
+    ConfigText, DialectName, FirewallRuleset, RouterConfig, RouterSummary,
+};
 use vpcroute_protocol::ipam::{IpamEvent, RouterSpec, TierRecord};
 use vpcroute_render::{
     render, AreaId, Dialect, OspfSettings, RenderError, RenderedConfig, RouterModel, TierInterface,
@@ -89,10 +93,18 @@ pub fn is_redacted(event: &AreaEvent) -> bool {
     }
 }
 
-/// The version fingerprint of a model: `sha256:` + 64 hex digits over the
-/// FRR rendering and the Quagga rendering (or, when Quagga cannot express
-/// the model, the reason code). Fails when FRR cannot render the model.
-pub fn fingerprint(model: &RouterModel) -> Result<String, RenderError> {
+/// The two models a router's configuration is rendered from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Models {
+    pub router: RouterModel,
+    pub firewall: FirewallModel,
+}
+
+/// The version fingerprint of a router: `sha256:` + 64 hex digits over the
+/// FRR rendering, the Quagga rendering (or, when Quagga cannot express the
+/// model, the reason code) and the nftables ruleset. Fails when FRR cannot
+/// render the model.
+pub fn fingerprint(model: &RouterModel, firewall: &FirewallModel) -> Result<String, RenderError> {
     let frr = render(model, Dialect::Frr)?;
     let quagga = match render(model, Dialect::Quagga) {
         Ok(q) => q.fingerprint(),
@@ -103,6 +115,8 @@ pub fn fingerprint(model: &RouterModel) -> Result<String, RenderError> {
     h.update(frr.fingerprint().as_bytes());
     h.update(b"\0quagga\0");
     h.update(quagga.as_bytes());
+    h.update(b"\0nftables\0");
+    h.update(vpcroute_firewall::render(firewall).file.as_bytes());
     let digest = h.finalize();
     let mut out = String::with_capacity(71);
     out.push_str("sha256:");
@@ -124,6 +138,8 @@ pub struct VpcDump {
     /// Seq of the `vpc_allocated` event of this incarnation of the VPC.
     pub allocated_seq: u64,
     pub tiers: BTreeSet<String>,
+    /// The VPC's own ACL lists.
+    pub acls: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +148,8 @@ struct Tier {
     cidr: IpNet,
     gateway: IpAddr,
     interface: Option<String>,
+    /// None: `default_deny`.
+    acl: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +176,8 @@ struct Inputs {
     zone_vpcs: BTreeMap<String, BTreeSet<String>>,
     /// Index: router name -> the VPC that owns it (the first to claim it).
     router_vpc: BTreeMap<String, String>,
+    /// ACL list -> its rules by number (the list's VPC knows its name).
+    acls: BTreeMap<String, BTreeMap<u32, AclRule>>,
 }
 
 impl Inputs {
@@ -182,6 +202,7 @@ impl Inputs {
                         router: router.clone(),
                         allocated_seq: seq,
                         tiers: BTreeSet::new(),
+                        acls: BTreeSet::new(),
                     },
                 );
                 self.zone_vpcs
@@ -201,6 +222,7 @@ impl Inputs {
                 cidr,
                 gateway,
                 interface,
+                acl,
             } => {
                 self.release_tier(tier);
                 self.tiers.insert(
@@ -210,6 +232,7 @@ impl Inputs {
                         cidr: *cidr,
                         gateway: *gateway,
                         interface: interface.clone(),
+                        acl: acl.clone(),
                     },
                 );
                 if let Some(v) = self.vpcs.get_mut(vpc) {
@@ -218,6 +241,33 @@ impl Inputs {
             }
             IpamEvent::TierReleased { tier, .. } => self.release_tier(tier),
             IpamEvent::VmAddressAllocated { .. } | IpamEvent::VmAddressReleased { .. } => {}
+            IpamEvent::AclCreated { acl, vpc } => {
+                self.acls.insert(acl.clone(), BTreeMap::new());
+                if let Some(v) = self.vpcs.get_mut(vpc) {
+                    v.acls.insert(acl.clone());
+                }
+            }
+            IpamEvent::AclDeleted { acl, vpc } => {
+                self.acls.remove(acl);
+                if let Some(v) = self.vpcs.get_mut(vpc) {
+                    v.acls.remove(acl);
+                }
+            }
+            IpamEvent::AclRuleAdded { acl, rule, .. } => {
+                if let Some(rules) = self.acls.get_mut(acl) {
+                    rules.insert(rule.number, rule.clone());
+                }
+            }
+            IpamEvent::AclRuleDeleted { acl, number, .. } => {
+                if let Some(rules) = self.acls.get_mut(acl) {
+                    rules.remove(number);
+                }
+            }
+            IpamEvent::TierAclSet { tier, acl, .. } => {
+                if let Some(t) = self.tiers.get_mut(tier) {
+                    t.acl = Some(acl.clone());
+                }
+            }
         }
     }
 
@@ -227,6 +277,9 @@ impl Inputs {
         };
         for t in &v.tiers {
             self.tiers.remove(t);
+        }
+        for a in &v.acls {
+            self.acls.remove(a);
         }
         if let Some(set) = self.zone_vpcs.get_mut(&v.zone) {
             set.remove(vpc);
@@ -303,6 +356,11 @@ impl Inputs {
                     s.tiers.insert(t.clone(), tier.clone());
                 }
             }
+            for a in &v.acls {
+                if let Some(rules) = self.acls.get(a) {
+                    s.acls.insert(a.clone(), rules.clone());
+                }
+            }
             s.vpcs.insert(name.clone(), v.clone());
         }
         for z in zones {
@@ -318,8 +376,8 @@ impl Inputs {
         s
     }
 
-    /// The router model of `vpc`, or why there is none yet.
-    fn model(&self, vpc: &str) -> Result<RouterModel, String> {
+    /// The router and firewall models of `vpc`, or why there are none yet.
+    fn model(&self, vpc: &str) -> Result<Models, String> {
         let v = self
             .vpcs
             .get(vpc)
@@ -369,7 +427,7 @@ impl Inputs {
                 })
             })
             .collect();
-        Ok(RouterModel {
+        let router = RouterModel {
             hostname: spec.name.clone(),
             router_id: spec.router_id,
             uplink: Uplink {
@@ -380,14 +438,50 @@ impl Inputs {
             area,
             vpc_cidr: v.cidr,
             tiers,
+        };
+        Ok(Models {
+            router,
+            firewall: self.firewall(v),
         })
+    }
+
+    /// The ACLs of the VPC's tiers that have a VR interface. A tier with no
+    /// list, or a list the renderer does not know (never, with ipam's
+    /// checks), gets `default_deny`: failing closed.
+    fn firewall(&self, v: &VpcDump) -> FirewallModel {
+        let tiers = v
+            .tiers
+            .iter()
+            .filter_map(|name| {
+                let t = self.tiers.get(name)?;
+                let interface = t.interface.clone()?;
+                let named = t.acl.as_deref().unwrap_or(acl::DEFAULT_DENY);
+                let (acl, rules) = match acl::builtin_rules(named) {
+                    Some(rules) => (named, rules),
+                    None => match self.acls.get(named) {
+                        Some(rules) => (named, rules.values().cloned().collect()),
+                        None => (
+                            acl::DEFAULT_DENY,
+                            acl::builtin_rules(acl::DEFAULT_DENY).expect("built-in"),
+                        ),
+                    },
+                };
+                Some(TierFilter {
+                    tier: name.clone(),
+                    interface,
+                    acl: acl.to_string(),
+                    rules,
+                })
+            })
+            .collect();
+        FirewallModel { tiers }
     }
 
     /// Why the router of `vpc` cannot be rendered now, or `None` if it can.
     fn problem(&self, vpc: &str) -> Option<String> {
         match self.model(vpc) {
             Err(reason) => Some(reason),
-            Ok(m) => fingerprint(&m)
+            Ok(m) => fingerprint(&m.router, &m.firewall)
                 .err()
                 .map(|e| format!("the configuration does not render: {e}")),
         }
@@ -405,6 +499,8 @@ pub struct RouterDump {
     pub fingerprint: String,
     /// The model the version was rendered from (its `Debug` hides the key).
     pub model: RouterModel,
+    /// The tiers' ACLs the version was rendered from.
+    pub firewall: FirewallModel,
 }
 
 /// The complete state, to compare a live service with a fresh replay.
@@ -482,6 +578,13 @@ impl RendererState {
             }
             IpamEvent::VmAddressAllocated { .. } | IpamEvent::VmAddressReleased { .. } => {
                 return vec![]
+            }
+            IpamEvent::AclCreated { vpc, .. }
+            | IpamEvent::AclDeleted { vpc, .. }
+            | IpamEvent::AclRuleAdded { vpc, .. }
+            | IpamEvent::AclRuleDeleted { vpc, .. }
+            | IpamEvent::TierAclSet { vpc, .. } => {
+                affected.insert(vpc.clone());
             }
         }
         let mut post = self.inputs.subset(&affected, zone, router);
@@ -565,7 +668,7 @@ impl RendererState {
                     let Ok(model) = post.model(owner) else {
                         continue;
                     };
-                    let Ok(fp) = fingerprint(&model) else {
+                    let Ok(fp) = fingerprint(&model.router, &model.firewall) else {
                         continue;
                     };
                     let current = self.routers.get(name).map(|r| r.fingerprint.as_str());
@@ -643,7 +746,8 @@ impl RendererState {
                         zone,
                         version: *version,
                         fingerprint: fingerprint.clone(),
-                        model,
+                        model: model.router,
+                        firewall: model.firewall,
                     },
                 );
             }
@@ -705,6 +809,7 @@ impl RendererState {
                 })
             }
         };
+        let nft = vpcroute_firewall::render(&r.firewall);
         Ok(RouterConfig {
             router: router.to_string(),
             version: r.version,
@@ -712,6 +817,10 @@ impl RendererState {
             vpc: r.vpc.clone(),
             zone: r.zone.clone(),
             config,
+            firewall: FirewallRuleset {
+                file: nft.file,
+                listing: nft.listing,
+            },
         })
     }
 
@@ -776,6 +885,7 @@ impl RendererState {
                     cidr: t.cidr,
                     gateway: t.gateway,
                     interface: t.interface.clone(),
+                    acl: t.acl.clone(),
                 })
                 .collect(),
             areas: i

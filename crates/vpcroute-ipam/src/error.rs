@@ -20,6 +20,13 @@ pub enum IpamError {
     UnknownTier(String),
     #[error("unknown VM {0:?}")]
     UnknownVm(String),
+    /// The detail names the list, and the VPC when it is another's.
+    #[error("unknown ACL list {0}")]
+    UnknownAcl(String),
+    #[error("ACL list {acl:?} has no rule number {number}")]
+    UnknownAclRule { acl: String, number: u32 },
+    #[error("ACL list {acl:?} is attached to {tiers}; attach another list to them first")]
+    AclInUse { acl: String, tiers: String },
     #[error("{kind} {name:?} already exists")]
     AlreadyExists { kind: &'static str, name: String },
     /// Named with what was asked and what is left, so an operator can act
@@ -65,6 +72,9 @@ impl IpamError {
             IpamError::UnknownVpc(_) => ErrorCode::UnknownVpc,
             IpamError::UnknownTier(_) => ErrorCode::UnknownTier,
             IpamError::UnknownVm(_) => ErrorCode::UnknownVm,
+            IpamError::UnknownAcl(_) => ErrorCode::UnknownAcl,
+            IpamError::UnknownAclRule { .. } => ErrorCode::UnknownAclRule,
+            IpamError::AclInUse { .. } => ErrorCode::InUse,
             IpamError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
             IpamError::NoSpace { .. } => ErrorCode::NoSpace,
             IpamError::OutsideParent { .. } => ErrorCode::OutsideParent,

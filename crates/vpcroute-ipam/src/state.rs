@@ -1,6 +1,6 @@
 //! The ipam state and its two operations, `decide` and `apply`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
@@ -12,6 +12,8 @@ use vpcroute_protocol::ipam::{
     self as msg, IpamEvent, Released, RouterSpec, TierRecord, TierView, Usage, VmRecord, VpcRecord,
     VpcView, ZoneRecord, ZoneView,
 };
+
+use vpcroute_protocol::acl::{self, AclRule, AclView, TierAclRecord};
 
 use crate::IpamError;
 
@@ -27,6 +29,11 @@ pub enum Command {
     TierRelease(msg::Release),
     VmAllocate(msg::VmAllocate),
     VmRelease(msg::Release),
+    AclCreate(acl::AclCreate),
+    AclDelete(msg::Release),
+    AclRuleAdd(acl::AclRuleAdd),
+    AclRuleDelete(acl::AclRuleDelete),
+    TierSetAcl(acl::TierSetAcl),
 }
 
 impl Command {
@@ -37,9 +44,14 @@ impl Command {
             Command::VpcAllocate(c) => &c.request_id,
             Command::TierAllocate(c) => &c.request_id,
             Command::VmAllocate(c) => &c.request_id,
-            Command::VpcRelease(c) | Command::TierRelease(c) | Command::VmRelease(c) => {
-                &c.request_id
-            }
+            Command::AclCreate(c) => &c.request_id,
+            Command::AclRuleAdd(c) => &c.request_id,
+            Command::AclRuleDelete(c) => &c.request_id,
+            Command::TierSetAcl(c) => &c.request_id,
+            Command::VpcRelease(c)
+            | Command::TierRelease(c)
+            | Command::VmRelease(c)
+            | Command::AclDelete(c) => &c.request_id,
         }
     }
 
@@ -78,6 +90,14 @@ struct Vpc {
     router: Option<RouterSpec>,
     pool: BlockPool,
     tiers: BTreeMap<String, ()>,
+    acls: BTreeSet<String>,
+}
+
+/// One of a VPC's own ACL lists; rules by number.
+#[derive(Debug, Clone)]
+struct Acl {
+    vpc: String,
+    rules: BTreeMap<u32, AclRule>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +106,8 @@ struct Tier {
     cidr: IpNet,
     gateway: IpAddr,
     interface: Option<String>,
+    /// None until a list is set: `default_deny`.
+    acl: Option<String>,
     hosts: HostPool,
     vms: BTreeMap<String, IpAddr>,
 }
@@ -102,6 +124,7 @@ pub struct IpamState {
     /// new VPC's router does not scan every VPC.
     router_vpc: BTreeMap<String, String>,
     router_ids: BTreeMap<Ipv4Addr, String>,
+    acls: BTreeMap<String, Acl>,
 }
 
 fn check_name(kind: &str, name: &str) -> Result<(), IpamError> {
@@ -215,6 +238,11 @@ impl IpamState {
             Command::TierRelease(c) => self.decide_tier_release(c),
             Command::VmAllocate(c) => self.decide_vm_allocate(c),
             Command::VmRelease(c) => self.decide_vm_release(c),
+            Command::AclCreate(c) => self.decide_acl_create(c),
+            Command::AclDelete(c) => self.decide_acl_delete(c),
+            Command::AclRuleAdd(c) => self.decide_acl_rule_add(c),
+            Command::AclRuleDelete(c) => self.decide_acl_rule_delete(c),
+            Command::TierSetAcl(c) => self.decide_tier_set_acl(c),
         }
     }
 
@@ -359,6 +387,13 @@ impl IpamState {
                 children: format!("{} tier(s), e.g. {t:?}", vpc.tiers.len()),
             });
         }
+        if let Some(a) = vpc.acls.iter().next() {
+            return Err(IpamError::NotEmpty {
+                kind: "VPC",
+                name: c.name.clone(),
+                children: format!("{} ACL list(s), e.g. {a:?}", vpc.acls.len()),
+            });
+        }
         Ok(Decision {
             stream: zone_stream(&vpc.zone),
             reply: to_json(&Released {
@@ -403,6 +438,10 @@ impl IpamState {
                 }
             }
         }
+        if let Some(a) = &c.acl {
+            self.check_acl_of(a, &c.vpc)?;
+        }
+        let vpc = self.vpc(&c.vpc)?;
         let scope = format!("VPC {:?} ({})", c.vpc, vpc.cidr);
         let (vpc_zone, vpc_cidr) = (vpc.zone.clone(), vpc.cidr);
         let (cidr, gateway) = match &c.gateway {
@@ -436,6 +475,7 @@ impl IpamState {
             cidr,
             gateway,
             interface: c.interface.clone(),
+            acl: c.acl.clone(),
         };
         Ok(Decision {
             stream: zone_stream(&vpc_zone),
@@ -446,6 +486,7 @@ impl IpamState {
                 cidr,
                 gateway,
                 interface: record.interface,
+                acl: record.acl,
             }],
         })
     }
@@ -616,6 +657,7 @@ impl IpamState {
                         router: router.clone(),
                         pool,
                         tiers: BTreeMap::new(),
+                        acls: BTreeSet::new(),
                     },
                 );
             }
@@ -624,7 +666,7 @@ impl IpamState {
                     .vpcs
                     .get(vpc)
                     .ok_or_else(|| bad(format!("unknown VPC {vpc:?}")))?;
-                if &v.zone != zone || &v.cidr != cidr || !v.tiers.is_empty() {
+                if &v.zone != zone || &v.cidr != cidr || !v.tiers.is_empty() || !v.acls.is_empty() {
                     return Err(bad(format!("release of VPC {vpc:?} does not match")));
                 }
                 let z = self.zones.get_mut(zone).expect("a VPC's zone exists");
@@ -641,9 +683,13 @@ impl IpamState {
                 cidr,
                 gateway,
                 interface,
+                acl,
             } => {
                 if self.tiers.contains_key(tier) {
                     return Err(bad(format!("tier {tier:?} allocated twice")));
+                }
+                if let Some(a) = acl {
+                    self.check_acl_of(a, vpc).map_err(|e| bad(e.to_string()))?;
                 }
                 let v = self
                     .vpcs
@@ -659,6 +705,7 @@ impl IpamState {
                         cidr: *cidr,
                         gateway: *gateway,
                         interface: interface.clone(),
+                        acl: acl.clone(),
                         hosts,
                         vms: BTreeMap::new(),
                     },
@@ -701,8 +748,246 @@ impl IpamState {
                 t.vms.remove(vm);
                 self.vm_tier.remove(vm);
             }
+            IpamEvent::AclCreated { acl, vpc } => {
+                if self.acls.contains_key(acl) || acl::is_builtin(acl) {
+                    return Err(bad(format!("ACL list {acl:?} created twice")));
+                }
+                let v = self
+                    .vpcs
+                    .get_mut(vpc)
+                    .ok_or_else(|| bad(format!("unknown VPC {vpc:?}")))?;
+                v.acls.insert(acl.clone());
+                self.acls.insert(
+                    acl.clone(),
+                    Acl {
+                        vpc: vpc.clone(),
+                        rules: BTreeMap::new(),
+                    },
+                );
+            }
+            IpamEvent::AclDeleted { acl, vpc } => {
+                self.own_acl(acl, vpc).map_err(|e| bad(e.to_string()))?;
+                if let Some(t) = self.tiers_of_acl(acl).next() {
+                    return Err(bad(format!(
+                        "ACL list {acl:?} deleted while tier {t:?} uses it"
+                    )));
+                }
+                self.acls.remove(acl);
+                self.vpcs.get_mut(vpc).expect("checked").acls.remove(acl);
+            }
+            IpamEvent::AclRuleAdded { acl, vpc, rule } => {
+                self.own_acl(acl, vpc).map_err(|e| bad(e.to_string()))?;
+                let a = self.acls.get_mut(acl).expect("checked");
+                if a.rules.contains_key(&rule.number) {
+                    return Err(bad(format!("rule {} of {acl:?} added twice", rule.number)));
+                }
+                a.rules.insert(rule.number, rule.clone());
+            }
+            IpamEvent::AclRuleDeleted { acl, vpc, number } => {
+                self.own_acl(acl, vpc).map_err(|e| bad(e.to_string()))?;
+                let a = self.acls.get_mut(acl).expect("checked");
+                if a.rules.remove(number).is_none() {
+                    return Err(bad(format!("unknown rule {number} of {acl:?} deleted")));
+                }
+            }
+            IpamEvent::TierAclSet { tier, vpc, acl } => {
+                self.check_acl_of(acl, vpc)
+                    .map_err(|e| bad(e.to_string()))?;
+                let t = self
+                    .tiers
+                    .get_mut(tier)
+                    .filter(|t| &t.vpc == vpc)
+                    .ok_or_else(|| bad(format!("unknown tier {tier:?} of VPC {vpc:?}")))?;
+                t.acl = Some(acl.clone());
+            }
         }
         Ok(())
+    }
+
+    // -------------------------------------------------------------- ACLs
+
+    /// `acl` may serve a tier of `vpc`: a built-in list, or one of the VPC's own.
+    fn check_acl_of(&self, acl: &str, vpc: &str) -> Result<(), IpamError> {
+        if acl::is_builtin(acl) {
+            return Ok(());
+        }
+        self.own_acl(acl, vpc).map(|_| ())
+    }
+
+    /// One of `vpc`'s own lists. A list of another VPC is refused: a rule
+    /// written for one VPC's addresses means nothing in another.
+    fn own_acl(&self, acl: &str, vpc: &str) -> Result<&Acl, IpamError> {
+        match self.acls.get(acl) {
+            Some(a) if a.vpc == vpc => Ok(a),
+            Some(a) => Err(IpamError::UnknownAcl(format!(
+                "{acl:?} belongs to VPC {:?}, not {vpc:?}",
+                a.vpc
+            ))),
+            None => Err(IpamError::UnknownAcl(format!("{acl:?}"))),
+        }
+    }
+
+    fn acl(&self, name: &str) -> Result<&Acl, IpamError> {
+        if acl::is_builtin(name) {
+            return Err(IpamError::InvalidRequest(format!(
+                "{name:?} is a built-in list: it cannot be changed or deleted"
+            )));
+        }
+        self.acls
+            .get(name)
+            .ok_or_else(|| IpamError::UnknownAcl(format!("{name:?}")))
+    }
+
+    fn tiers_of_acl<'a>(&'a self, acl: &'a str) -> impl Iterator<Item = &'a String> + 'a {
+        let vpc = self.acls.get(acl).map(|a| a.vpc.as_str());
+        vpc.and_then(|v| self.vpcs.get(v))
+            .into_iter()
+            .flat_map(|v| v.tiers.keys())
+            .filter(move |t| self.tiers[*t].acl.as_deref() == Some(acl))
+    }
+
+    fn decide_acl_create(&self, c: &acl::AclCreate) -> Result<Decision, IpamError> {
+        check_name("ACL list", &c.acl)?;
+        if self.acls.contains_key(&c.acl) || acl::is_builtin(&c.acl) {
+            return Err(IpamError::AlreadyExists {
+                kind: "ACL list",
+                name: c.acl.clone(),
+            });
+        }
+        let vpc = self.vpc(&c.vpc)?;
+        Ok(Decision {
+            stream: zone_stream(&vpc.zone),
+            reply: to_json(&AclView {
+                acl: c.acl.clone(),
+                vpc: c.vpc.clone(),
+                rules: vec![],
+                tiers: vec![],
+            }),
+            events: vec![IpamEvent::AclCreated {
+                acl: c.acl.clone(),
+                vpc: c.vpc.clone(),
+            }],
+        })
+    }
+
+    fn decide_acl_delete(&self, c: &msg::Release) -> Result<Decision, IpamError> {
+        let a = self.acl(&c.name)?;
+        let tiers: Vec<&String> = self.tiers_of_acl(&c.name).collect();
+        if let Some(t) = tiers.first() {
+            return Err(IpamError::AclInUse {
+                acl: c.name.clone(),
+                tiers: format!("{} tier(s), e.g. {t:?}", tiers.len()),
+            });
+        }
+        Ok(Decision {
+            stream: zone_stream(&self.vpcs[&a.vpc].zone),
+            reply: to_json(&self.acl_view(&c.name)?),
+            events: vec![IpamEvent::AclDeleted {
+                acl: c.name.clone(),
+                vpc: a.vpc.clone(),
+            }],
+        })
+    }
+
+    fn decide_acl_rule_add(&self, c: &acl::AclRuleAdd) -> Result<Decision, IpamError> {
+        let a = self.acl(&c.acl)?;
+        let rule = c
+            .to_rule(|s| parse_cidr(s).map_err(|e| e.to_string()))
+            .map_err(|p| match p {
+                acl::RuleProblem::Cidr(m) => IpamError::InvalidCidr(m),
+                acl::RuleProblem::Field(m) => IpamError::InvalidRequest(m),
+            })?;
+        if a.rules.contains_key(&rule.number) {
+            return Err(IpamError::AlreadyExists {
+                kind: "ACL rule",
+                name: format!("{} of list {}", rule.number, c.acl),
+            });
+        }
+        if a.rules.len() >= acl::LIST_RULES_MAX {
+            return Err(IpamError::InvalidRequest(format!(
+                "ACL list {:?} already holds {} rules, the most a list may hold",
+                c.acl,
+                acl::LIST_RULES_MAX
+            )));
+        }
+        let mut view = self.acl_view(&c.acl)?;
+        view.rules.push(rule.clone());
+        view.rules.sort_by_key(|r| r.number);
+        Ok(Decision {
+            stream: zone_stream(&self.vpcs[&a.vpc].zone),
+            reply: to_json(&view),
+            events: vec![IpamEvent::AclRuleAdded {
+                acl: c.acl.clone(),
+                vpc: a.vpc.clone(),
+                rule,
+            }],
+        })
+    }
+
+    fn decide_acl_rule_delete(&self, c: &acl::AclRuleDelete) -> Result<Decision, IpamError> {
+        let a = self.acl(&c.acl)?;
+        if !a.rules.contains_key(&c.number) {
+            return Err(IpamError::UnknownAclRule {
+                acl: c.acl.clone(),
+                number: c.number,
+            });
+        }
+        let mut view = self.acl_view(&c.acl)?;
+        view.rules.retain(|r| r.number != c.number);
+        Ok(Decision {
+            stream: zone_stream(&self.vpcs[&a.vpc].zone),
+            reply: to_json(&view),
+            events: vec![IpamEvent::AclRuleDeleted {
+                acl: c.acl.clone(),
+                vpc: a.vpc.clone(),
+                number: c.number,
+            }],
+        })
+    }
+
+    fn decide_tier_set_acl(&self, c: &acl::TierSetAcl) -> Result<Decision, IpamError> {
+        let tier = self.tier(&c.tier)?;
+        self.check_acl_of(&c.acl, &tier.vpc)?;
+        Ok(Decision {
+            stream: zone_stream(&self.vpcs[&tier.vpc].zone),
+            reply: to_json(&TierAclRecord {
+                tier: c.tier.clone(),
+                vpc: tier.vpc.clone(),
+                acl: c.acl.clone(),
+                previous: tier
+                    .acl
+                    .clone()
+                    .unwrap_or_else(|| acl::DEFAULT_DENY.to_string()),
+            }),
+            events: vec![IpamEvent::TierAclSet {
+                tier: c.tier.clone(),
+                vpc: tier.vpc.clone(),
+                acl: c.acl.clone(),
+            }],
+        })
+    }
+
+    /// A list with its rules (in number order) and the tiers using it. The
+    /// built-in lists show their fixed rules and belong to no VPC (`*`).
+    pub fn acl_view(&self, name: &str) -> Result<AclView, IpamError> {
+        if let Some(rules) = acl::builtin_rules(name) {
+            return Ok(AclView {
+                acl: name.to_string(),
+                vpc: "*".to_string(),
+                rules,
+                tiers: vec![],
+            });
+        }
+        let a = self
+            .acls
+            .get(name)
+            .ok_or_else(|| IpamError::UnknownAcl(format!("{name:?}")))?;
+        Ok(AclView {
+            acl: name.to_string(),
+            vpc: a.vpc.clone(),
+            rules: a.rules.values().cloned().collect(),
+            tiers: self.tiers_of_acl(name).cloned().collect(),
+        })
     }
 
     fn zone(&self, name: &str) -> Result<&Zone, IpamError> {
@@ -759,6 +1044,7 @@ impl IpamState {
                         cidr: t_.cidr,
                         gateway: t_.gateway,
                         interface: t_.interface.clone(),
+                        acl: t_.acl.clone(),
                         usage: Usage {
                             total: u.total,
                             used: u.used,
@@ -777,6 +1063,7 @@ impl IpamState {
                     }
                 })
                 .collect(),
+            acls: v.acls.iter().cloned().collect(),
         })
     }
 

@@ -56,6 +56,7 @@ fn tier(name: &str, vpc: &str, gw: Option<&str>, netmask: &str) -> Command {
         netmask: Some(netmask.into()),
         prefix_length: None,
         interface: None,
+        acl: None,
     })
 }
 

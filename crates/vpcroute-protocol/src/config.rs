@@ -43,6 +43,19 @@ pub struct RouterConfig {
     pub vpc: String,
     pub zone: String,
     pub config: ConfigText,
+    /// The VR's network ACLs as one nftables table, versioned with the
+    /// routing text (the same `version` covers both).
+    pub firewall: FirewallRuleset,
+}
+
+/// The nftables table `inet vpcroute` of a router.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirewallRuleset {
+    /// For `nft -f`: replaces the table in one transaction.
+    pub file: String,
+    /// Exactly what `nft -n list table inet vpcroute` prints once applied:
+    /// router-sync verifies by comparing the two.
+    pub listing: String,
 }
 
 /// `vpcroute.config.router.list` reply item.

@@ -21,6 +21,10 @@ pub enum ErrorCode {
     UnknownVpc,
     UnknownTier,
     UnknownVm,
+    /// No ACL list of that name (or it belongs to another VPC).
+    UnknownAcl,
+    /// The list has no rule of that number.
+    UnknownAclRule,
     /// A zone, VPC, tier or VM of that name exists already.
     AlreadyExists,
     /// No free block of the requested size is left.
@@ -67,6 +71,8 @@ impl ErrorCode {
             ErrorCode::UnknownVpc => "unknown_vpc",
             ErrorCode::UnknownTier => "unknown_tier",
             ErrorCode::UnknownVm => "unknown_vm",
+            ErrorCode::UnknownAcl => "unknown_acl",
+            ErrorCode::UnknownAclRule => "unknown_acl_rule",
             ErrorCode::AlreadyExists => "already_exists",
             ErrorCode::NoSpace => "no_space",
             ErrorCode::OutsideParent => "outside_parent",

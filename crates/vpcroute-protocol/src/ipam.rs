@@ -10,6 +10,8 @@ use ipnet::{IpNet, Ipv4Net};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::acl::AclRule;
+
 /// Address family of a VPC allocation by prefix length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -88,6 +90,10 @@ pub struct TierAllocate {
     /// The VR interface that serves this tier (e.g. `eth2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
+    /// The network ACL list of the tier: one of its VPC's lists or a
+    /// built-in one; none is `default_deny` (see [`crate::acl`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<String>,
 }
 
 /// `vpcroute.ipam.vm.allocate`: an address for a VM from its tier, the
@@ -157,6 +163,8 @@ pub struct TierRecord {
     pub gateway: IpAddr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +211,9 @@ pub struct VpcView {
     pub router: Option<RouterSpec>,
     pub usage: Usage,
     pub tiers: Vec<TierView>,
+    /// The VPC's own ACL lists, by name (the built-in ones are not listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acls: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,6 +223,8 @@ pub struct TierView {
     pub gateway: IpAddr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<String>,
     pub usage: Usage,
     pub vms: Vec<VmRecord>,
 }
@@ -259,6 +272,8 @@ pub enum IpamEvent {
         gateway: IpAddr,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         interface: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        acl: Option<String>,
     },
     TierReleased {
         tier: String,
@@ -274,6 +289,30 @@ pub enum IpamEvent {
         vm: String,
         tier: String,
         ip: IpAddr,
+    },
+    AclCreated {
+        acl: String,
+        vpc: String,
+    },
+    AclDeleted {
+        acl: String,
+        vpc: String,
+    },
+    AclRuleAdded {
+        acl: String,
+        vpc: String,
+        rule: AclRule,
+    },
+    AclRuleDeleted {
+        acl: String,
+        vpc: String,
+        number: u32,
+    },
+    /// A tier's list changed (`acl` is a list of its VPC or a built-in one).
+    TierAclSet {
+        tier: String,
+        vpc: String,
+        acl: String,
     },
 }
 
@@ -293,6 +332,11 @@ impl IpamEvent {
             IpamEvent::TierReleased { .. } => "tier_released",
             IpamEvent::VmAddressAllocated { .. } => "vm_address_allocated",
             IpamEvent::VmAddressReleased { .. } => "vm_address_released",
+            IpamEvent::AclCreated { .. } => "acl_created",
+            IpamEvent::AclDeleted { .. } => "acl_deleted",
+            IpamEvent::AclRuleAdded { .. } => "acl_rule_added",
+            IpamEvent::AclRuleDeleted { .. } => "acl_rule_deleted",
+            IpamEvent::TierAclSet { .. } => "tier_acl_set",
         }
     }
 }

@@ -5,6 +5,7 @@
 //!
 //! This crate is data only: no I/O, no NATS, no SQLite.
 
+pub mod acl;
 pub mod areas;
 pub mod config;
 pub mod error;

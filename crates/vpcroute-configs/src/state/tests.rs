@@ -402,14 +402,17 @@ fn quagga_limits_do_not_block_frr() {
 }
 
 #[test]
-fn version_depends_on_both_dialects_only() {
+fn version_depends_on_both_dialects_and_the_firewall_only() {
     let h = region();
     let r = &h.st.dump().routers["left-vr"];
-    assert_eq!(fingerprint(&r.model).unwrap(), r.fingerprint);
+    let fw = &r.firewall;
+    assert_eq!(fingerprint(&r.model, fw).unwrap(), r.fingerprint);
     let mut m = r.model.clone();
     m.tiers.reverse();
+    let mut fw_reordered = fw.clone();
+    fw_reordered.tiers.reverse();
     assert_eq!(
-        fingerprint(&m).unwrap(),
+        fingerprint(&m, &fw_reordered).unwrap(),
         r.fingerprint,
         "tier order is not text"
     );
@@ -419,7 +422,14 @@ fn version_depends_on_both_dialects_only() {
         render(&m, Dialect::Frr).unwrap(),
         render(&r.model, Dialect::Frr).unwrap()
     );
-    assert_ne!(fingerprint(&m).unwrap(), r.fingerprint);
+    assert_ne!(fingerprint(&m, fw).unwrap(), r.fingerprint);
+    // A changed ACL alone changes the version.
+    let mut fw2 = fw.clone();
+    fw2.tiers[0].rules.clear();
+    assert_ne!(
+        fingerprint(&r.model, &fw2).unwrap(),
+        fingerprint(&r.model, fw).unwrap()
+    );
 }
 
 #[test]
