@@ -21,6 +21,14 @@ pub mod ipam {
     pub const TIER_RELEASE: &str = "vpcroute.ipam.tier.release";
     pub const VM_ALLOCATE: &str = "vpcroute.ipam.vm.allocate";
     pub const VM_RELEASE: &str = "vpcroute.ipam.vm.release";
+    /// Network ACL lists (see `vpcroute_protocol::acl`).
+    pub const ACL_CREATE: &str = "vpcroute.ipam.acl.create";
+    pub const ACL_DELETE: &str = "vpcroute.ipam.acl.delete";
+    pub const ACL_SHOW: &str = "vpcroute.ipam.acl.show";
+    pub const ACL_RULE_ADD: &str = "vpcroute.ipam.acl.rule.add";
+    pub const ACL_RULE_DELETE: &str = "vpcroute.ipam.acl.rule.delete";
+    /// Attach a list to a tier.
+    pub const TIER_SET_ACL: &str = "vpcroute.ipam.tier.set_acl";
     /// Catch-up reads of the ipam event log by consumers.
     pub const EVENTS_READ: &str = "vpcroute.ipam.events.read";
     /// Where ipam publishes its events; the event type is the last token.

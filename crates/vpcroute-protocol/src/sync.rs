@@ -23,6 +23,10 @@ pub struct RouterStatus {
     /// Version last applied and verified on the router.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_version: Option<u64>,
+    /// Version whose nftables table (the ACLs) was last verified on the
+    /// router; absent when router-sync does not manage its firewall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firewall_version: Option<u64>,
     /// The last failure, if the last attempt failed (no key in it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

@@ -32,6 +32,12 @@ enum Endpoint {
     TierRelease,
     VmAllocate,
     VmRelease,
+    AclCreate,
+    AclDelete,
+    AclShow,
+    AclRuleAdd,
+    AclRuleDelete,
+    TierSetAcl,
     EventsRead,
 }
 
@@ -77,6 +83,32 @@ const ENDPOINTS: &[(Endpoint, &str, &str)] = &[
         Endpoint::VmRelease,
         "vm_release",
         subjects::ipam::VM_RELEASE,
+    ),
+    (
+        Endpoint::AclCreate,
+        "acl_create",
+        subjects::ipam::ACL_CREATE,
+    ),
+    (
+        Endpoint::AclDelete,
+        "acl_delete",
+        subjects::ipam::ACL_DELETE,
+    ),
+    (Endpoint::AclShow, "acl_show", subjects::ipam::ACL_SHOW),
+    (
+        Endpoint::AclRuleAdd,
+        "acl_rule_add",
+        subjects::ipam::ACL_RULE_ADD,
+    ),
+    (
+        Endpoint::AclRuleDelete,
+        "acl_rule_delete",
+        subjects::ipam::ACL_RULE_DELETE,
+    ),
+    (
+        Endpoint::TierSetAcl,
+        "tier_set_acl",
+        subjects::ipam::TIER_SET_ACL,
     ),
     (
         Endpoint::EventsRead,
@@ -137,6 +169,16 @@ impl Server {
             Endpoint::TierRelease => decode_request(&payload).map(Command::TierRelease),
             Endpoint::VmAllocate => decode_request(&payload).map(Command::VmAllocate),
             Endpoint::VmRelease => decode_request(&payload).map(Command::VmRelease),
+            Endpoint::AclCreate => decode_request(&payload).map(Command::AclCreate),
+            Endpoint::AclDelete => decode_request(&payload).map(Command::AclDelete),
+            Endpoint::AclRuleAdd => decode_request(&payload).map(Command::AclRuleAdd),
+            Endpoint::AclRuleDelete => decode_request(&payload).map(Command::AclRuleDelete),
+            Endpoint::TierSetAcl => decode_request(&payload).map(Command::TierSetAcl),
+            Endpoint::AclShow => {
+                let reply = decode_request::<msg::Show>(&payload)
+                    .and_then(|q| self.state.acl_view(&q.name).map_err(ErrorBody::from));
+                return respond(request, reply);
+            }
             Endpoint::ZoneShow => {
                 let reply = decode_request::<msg::Show>(&payload)
                     .and_then(|q| self.state.zone_view(&q.name).map_err(ErrorBody::from));

@@ -5,6 +5,7 @@
 //! only one apply at a time ever runs against a router. The main loop owns
 //! the event log's write path and answers status requests.
 
+mod nft;
 mod router;
 mod vtysh;
 
@@ -36,6 +37,12 @@ struct Args {
     /// `vtysh`, `ip netns exec NS vtysh -N NS`, `ssh -p 3922 root@ADDR vtysh`).
     #[arg(long = "router", value_parser = parse_router)]
     routers: Vec<(String, String)>,
+    /// A managed router's firewall, VR=COMMAND, where COMMAND runs its nft
+    /// (e.g. `nft`, `ip netns exec NS nft`). The router's network ACLs are
+    /// kept in the table `inet vpcroute`; without this flag they are not
+    /// enforced on that router (a warning says so at start).
+    #[arg(long = "nft", value_parser = parse_router)]
+    nfts: Vec<(String, String)>,
     /// How often each router is checked for drift.
     #[arg(long, default_value = "2", value_parser = vpcroute_bus::parse_duration)]
     drift_interval: Duration,
@@ -122,11 +129,24 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let (record_tx, mut record_rx) = mpsc::unbounded_channel::<SyncEvent>();
     let mut statuses: HashMap<String, watch::Receiver<RouterStatus>> = HashMap::new();
+    for (name, _) in &args.nfts {
+        if !args.routers.iter().any(|(r, _)| r == name) {
+            return Err(format!("--nft {name}=...: {name} is not a --router").into());
+        }
+    }
     for (name, command) in &args.routers {
         let vtysh = vtysh::Vtysh::new(command, args.vtysh_timeout)?;
+        let nft = match args.nfts.iter().find(|(n, _)| n == name) {
+            Some((_, cmd)) => Some(nft::Nft::new(cmd, args.vtysh_timeout)?),
+            None => {
+                tracing::warn!(router = %name, "no --nft for this router: its network ACLs are not enforced");
+                None
+            }
+        };
         let task = RouterTask::new(
             name.clone(),
             vtysh,
+            nft,
             client.clone(),
             record_tx.clone(),
             applied.get(name).copied(),

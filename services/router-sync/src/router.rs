@@ -16,12 +16,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use vpcroute_bus::{request, subjects, RequestError};
 use vpcroute_protocol::config::{
-    ConfigText, DialectName, RouterConfig, RouterConfigGet, RouterConfigUpdated,
+    ConfigText, DialectName, FirewallRuleset, RouterConfig, RouterConfigGet, RouterConfigUpdated,
 };
 use vpcroute_protocol::sync::RouterStatus;
 use vpcroute_protocol::ErrorCode;
 use vpcroute_sync::{ospf_state, plan, FrrConfig};
 
+use crate::nft::{self, Nft, NftError};
 use crate::vtysh::Vtysh;
 
 /// What router-sync records. No key ever: errors are redacted at the
@@ -56,6 +57,12 @@ pub enum SyncEvent {
         area: String,
         cidr: String,
     },
+    /// The version's nftables table (the VR's ACLs) was applied and read
+    /// back identical.
+    FirewallApplied { router: String, version: u64 },
+    /// The table had drifted from a version already applied (changed by
+    /// hand, flushed, deleted) and was put back.
+    FirewallRepaired { router: String, version: u64 },
 }
 
 impl SyncEvent {
@@ -65,7 +72,9 @@ impl SyncEvent {
             | SyncEvent::DriftRepaired { router, .. }
             | SyncEvent::ApplyFailed { router, .. }
             | SyncEvent::Cleared { router, .. }
-            | SyncEvent::RangeKicked { router, .. } => router,
+            | SyncEvent::RangeKicked { router, .. }
+            | SyncEvent::FirewallApplied { router, .. }
+            | SyncEvent::FirewallRepaired { router, .. } => router,
         }
     }
 
@@ -76,6 +85,8 @@ impl SyncEvent {
             SyncEvent::ApplyFailed { .. } => "apply_failed",
             SyncEvent::Cleared { .. } => "cleared",
             SyncEvent::RangeKicked { .. } => "range_kicked",
+            SyncEvent::FirewallApplied { .. } => "firewall_applied",
+            SyncEvent::FirewallRepaired { .. } => "firewall_repaired",
         }
     }
 }
@@ -110,6 +121,12 @@ pub struct RouterTask {
     /// each vtysh call costs tens of milliseconds, and the drift check reads
     /// the router anyway, so a stale copy costs at most one failed verify.
     verified_running: Option<FrrConfig>,
+    /// The router's nft, when router-sync manages its firewall.
+    nft: Option<Nft>,
+    /// The desired ruleset, with the version it belongs to.
+    desired_firewall: Option<(u64, FirewallRuleset)>,
+    /// The version whose ruleset was last verified on the router.
+    firewall_applied: Option<u64>,
 }
 
 fn now_ms() -> i64 {
@@ -134,6 +151,7 @@ impl RouterTask {
     pub fn new(
         name: String,
         vtysh: Vtysh,
+        nft: Option<Nft>,
         client: async_nats::Client,
         record: mpsc::UnboundedSender<SyncEvent>,
         applied: Option<u64>,
@@ -145,6 +163,7 @@ impl RouterTask {
             state: "starting".into(),
             desired_version: None,
             applied_version: applied,
+            firewall_version: None,
             last_error: None,
             neighbors: vec![],
             ospf_routes: 0,
@@ -166,6 +185,9 @@ impl RouterTask {
             consecutive_failures: 0,
             retry_at: None,
             verified_running: None,
+            nft,
+            desired_firewall: None,
+            firewall_applied: None,
         }
     }
 
@@ -216,7 +238,11 @@ impl RouterTask {
             if self.retry_at.is_some_and(|t| Instant::now() < t) {
                 continue;
             }
-            match self.sync_once(announced).await {
+            // The firewall first: a change that opens or closes a path
+            // should not wait for OSPF's verification; both always run, so
+            // a broken one never holds the other back.
+            let firewall = self.sync_firewall().await;
+            match self.sync_once(announced).await.and(firewall) {
                 Ok(()) => {
                     self.consecutive_failures = 0;
                     self.retry_at = None;
@@ -249,6 +275,7 @@ impl RouterTask {
         .await;
         match reply {
             Ok(c) => {
+                self.desired_firewall = Some((c.version, c.firewall.clone()));
                 if let ConfigText::Frr(text) = &c.config {
                     self.desired = Desired::Config {
                         version: c.version,
@@ -355,6 +382,53 @@ impl RouterTask {
             }
         });
         let _ = self.record.send(ev);
+        Ok(())
+    }
+
+    /// Brings the router's nftables table to the desired ruleset and reads
+    /// it back; removes it when the router's VPC is gone.
+    async fn sync_firewall(&mut self) -> Result<(), Failure> {
+        let Some(nft) = &self.nft else {
+            return Ok(());
+        };
+        let unreachable = |e: NftError| Failure::Unreachable(format!("firewall: {e}"));
+        if matches!(self.desired, Desired::Removed) {
+            return nft.delete().await.map_err(unreachable);
+        }
+        let Some((version, want)) = &self.desired_firewall else {
+            return Ok(());
+        };
+        let version = *version;
+        let current = nft.list().await.map_err(unreachable)?;
+        if current.as_deref() != Some(want.listing.as_str()) {
+            let drift = self.firewall_applied == Some(version);
+            nft.apply(&want.file)
+                .await
+                .map_err(|e| Failure::Apply(format!("firewall: {e}")))?;
+            let after = nft.list().await.map_err(unreachable)?.unwrap_or_default();
+            if after != want.listing {
+                return Err(Failure::Apply(format!(
+                    "firewall: table differs after apply ({})",
+                    nft::first_difference(&want.listing, &after)
+                )));
+            }
+            tracing::info!(router = %self.name, version, drift, "firewall applied and verified");
+            let router = self.name.clone();
+            let _ = self.record.send(if drift {
+                SyncEvent::FirewallRepaired { router, version }
+            } else {
+                SyncEvent::FirewallApplied { router, version }
+            });
+            if drift {
+                self.status.send_modify(|s| s.repairs += 1);
+            }
+        } else if self.firewall_applied != Some(version) {
+            let _ = self.record.send(SyncEvent::FirewallApplied {
+                router: self.name.clone(),
+                version,
+            });
+        }
+        self.firewall_applied = Some(version);
         Ok(())
     }
 
@@ -536,9 +610,11 @@ impl RouterTask {
         };
         let in_sync = self.retry_at.is_none();
         let applied = self.applied;
+        let firewall = self.firewall_applied;
         self.status.send_modify(|s| {
             s.desired_version = desired_version;
             s.applied_version = applied;
+            s.firewall_version = firewall;
             s.updated_at_ms = now_ms();
             if in_sync {
                 s.last_error = None;

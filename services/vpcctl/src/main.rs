@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::{de::DeserializeOwned, Serialize};
 use vpcroute_bus::{connect, request, subjects, NatsArgs, Startup};
 use vpcroute_protocol::ipam::*;
-use vpcroute_protocol::{areas, config};
+use vpcroute_protocol::{acl, areas, config};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 
 #[derive(Debug, Parser)]
@@ -58,6 +58,9 @@ enum Cmd {
     /// VM addresses from their tier.
     #[command(subcommand)]
     Vm(VmCmd),
+    /// Network ACL lists of a VPC, attached to its tiers.
+    #[command(subcommand)]
+    Acl(AclCmd),
     /// Read-only views.
     #[command(subcommand)]
     Show(ShowCmd),
@@ -289,9 +292,81 @@ enum TierCmd {
         /// The VR interface serving the tier.
         #[arg(long)]
         interface: Option<String>,
+        /// The tier's network ACL list (one of the VPC's, or default_allow /
+        /// default_deny). Without it: default_deny.
+        #[arg(long)]
+        acl: Option<String>,
     },
     /// Delete a tier (it must have no VMs).
     Delete { tier: String },
+    /// Attach a network ACL list to a tier (one of its VPC's lists, or
+    /// default_allow / default_deny).
+    SetAcl { tier: String, acl: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum AclCmd {
+    /// Create an empty list for a VPC (ingress denied until rules allow it).
+    Create {
+        acl: String,
+        #[arg(long)]
+        vpc: String,
+    },
+    /// Delete a list no tier uses.
+    Delete { acl: String },
+    /// A list's rules, in number order, and the tiers using it.
+    Show { acl: String },
+    /// Rules of a list.
+    #[command(subcommand)]
+    Rule(AclRuleCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum AclRuleCmd {
+    /// Add a rule. Rules are evaluated in number order; the first match
+    /// decides. Ingress matches the source (--cidr), egress the destination.
+    Add {
+        acl: String,
+        #[arg(long)]
+        number: u32,
+        /// Repeat, or separate with commas.
+        #[arg(long = "cidr", required = true, value_delimiter = ',')]
+        cidrs: Vec<String>,
+        /// all, tcp, udp, icmp or a protocol number.
+        #[arg(long)]
+        protocol: String,
+        /// A port or a range A-B (tcp and udp).
+        #[arg(long)]
+        ports: Option<String>,
+        /// ICMP type (-1: any).
+        #[arg(long, allow_hyphen_values = true)]
+        icmp_type: Option<i32>,
+        /// ICMP code (-1: any).
+        #[arg(long, allow_hyphen_values = true)]
+        icmp_code: Option<i32>,
+        #[arg(long, value_enum)]
+        traffic: TrafficArg,
+        #[arg(long, value_enum)]
+        action: ActionArg,
+    },
+    /// Delete a rule by number.
+    Delete {
+        acl: String,
+        #[arg(long)]
+        number: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum TrafficArg {
+    Ingress,
+    Egress,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ActionArg {
+    Allow,
+    Deny,
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,6 +389,8 @@ enum ShowCmd {
     Zone { zone: String },
     /// One VPC with its tiers and VMs.
     Vpc { vpc: String },
+    /// A network ACL list (same as `acl show`).
+    Acl { acl: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -503,6 +580,7 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
             netmask,
             prefix_length,
             interface,
+            acl,
         }) => {
             let r: TierRecord = ctx
                 .call(
@@ -515,6 +593,7 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
                         netmask,
                         prefix_length,
                         interface,
+                        acl,
                     },
                 )
                 .await?;
@@ -525,6 +604,102 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
         }
         Cmd::Tier(TierCmd::Delete { tier }) => {
             release(&ctx, subjects::ipam::TIER_RELEASE, tier).await
+        }
+        Cmd::Tier(TierCmd::SetAcl { tier, acl }) => {
+            let r: acl::TierAclRecord = ctx
+                .call(
+                    subjects::ipam::TIER_SET_ACL,
+                    &acl::TierSetAcl {
+                        request_id: rid,
+                        tier,
+                        acl,
+                    },
+                )
+                .await?;
+            Ok(output::record(
+                &r,
+                format!("{} acl {} (was {})", r.tier, r.acl, r.previous),
+            ))
+        }
+        Cmd::Acl(AclCmd::Create { acl, vpc }) => {
+            let v: acl::AclView = ctx
+                .call(
+                    subjects::ipam::ACL_CREATE,
+                    &acl::AclCreate {
+                        request_id: rid,
+                        acl,
+                        vpc,
+                    },
+                )
+                .await?;
+            Ok(output::acl_view(&v))
+        }
+        Cmd::Acl(AclCmd::Delete { acl }) => {
+            let v: acl::AclView = ctx
+                .call(
+                    subjects::ipam::ACL_DELETE,
+                    &Release {
+                        request_id: rid,
+                        name: acl,
+                    },
+                )
+                .await?;
+            Ok(output::record(&v, format!("deleted ACL list {}", v.acl)))
+        }
+        Cmd::Acl(AclCmd::Show { acl }) | Cmd::Show(ShowCmd::Acl { acl }) => {
+            let v: acl::AclView = ctx
+                .call(subjects::ipam::ACL_SHOW, &Show { name: acl })
+                .await?;
+            Ok(output::acl_view(&v))
+        }
+        Cmd::Acl(AclCmd::Rule(AclRuleCmd::Add {
+            acl,
+            number,
+            cidrs,
+            protocol,
+            ports,
+            icmp_type,
+            icmp_code,
+            traffic,
+            action,
+        })) => {
+            let v: acl::AclView = ctx
+                .call(
+                    subjects::ipam::ACL_RULE_ADD,
+                    &acl::AclRuleAdd {
+                        request_id: rid,
+                        acl,
+                        number,
+                        cidrs,
+                        protocol,
+                        ports,
+                        icmp_type,
+                        icmp_code,
+                        traffic: match traffic {
+                            TrafficArg::Ingress => acl::Traffic::Ingress,
+                            TrafficArg::Egress => acl::Traffic::Egress,
+                        },
+                        action: match action {
+                            ActionArg::Allow => acl::AclAction::Allow,
+                            ActionArg::Deny => acl::AclAction::Deny,
+                        },
+                    },
+                )
+                .await?;
+            Ok(output::acl_view(&v))
+        }
+        Cmd::Acl(AclCmd::Rule(AclRuleCmd::Delete { acl, number })) => {
+            let v: acl::AclView = ctx
+                .call(
+                    subjects::ipam::ACL_RULE_DELETE,
+                    &acl::AclRuleDelete {
+                        request_id: rid,
+                        acl,
+                        number,
+                    },
+                )
+                .await?;
+            Ok(output::acl_view(&v))
         }
         Cmd::Vm(VmCmd::Create { vm, tier, ip }) => {
             let r: VmRecord = ctx

@@ -4,6 +4,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use serde::Serialize;
+use vpcroute_protocol::acl::{AclView, Traffic};
 use vpcroute_protocol::areas::{AreaId, ZoneOspfView};
 use vpcroute_protocol::config::{ConfigText, RouterConfig};
 use vpcroute_protocol::ipam::{Usage, VpcView, ZoneRecord, ZoneView};
@@ -93,6 +94,9 @@ fn write_vpc(s: &mut String, v: &VpcView, area: Option<AreaId>) {
             r.name, r.router_id, r.uplink_interface, r.uplink_address
         );
     }
+    if !v.acls.is_empty() {
+        let _ = writeln!(s, "    acl lists: {}", v.acls.join(", "));
+    }
     for t in &v.tiers {
         let iface = t
             .interface
@@ -101,10 +105,13 @@ fn write_vpc(s: &mut String, v: &VpcView, area: Option<AreaId>) {
             .unwrap_or_default();
         let _ = writeln!(
             s,
-            "    tier {} {} gateway {}{iface}  [{}]",
+            "    tier {} {} gateway {}{iface} acl {}  [{}]",
             t.tier,
             t.cidr,
             t.gateway,
+            t.acl
+                .as_deref()
+                .unwrap_or(vpcroute_protocol::acl::DEFAULT_DENY),
             usage_line(&t.usage)
         );
         for vm in &t.vms {
@@ -152,6 +159,46 @@ pub fn vpc_view(v: &VpcView, area: Option<AreaId>) -> Output {
     let mut out = record(v, s);
     out.json["area_id"] = serde_json::to_value(area).expect("json");
     out
+}
+
+/// A list as a table, one line per rule in evaluation order, then the
+/// defaults that apply after the last rule.
+pub fn acl_view(v: &AclView) -> Output {
+    let mut s = format!("acl {} (vpc {})\n", v.acl, v.vpc);
+    let _ = writeln!(
+        s,
+        "  {:>6}  {:<8} {:<6} {:<5} {:<11} {}",
+        "number", "traffic", "action", "proto", "ports/icmp", "cidrs"
+    );
+    for r in &v.rules {
+        let detail = match (r.ports, r.icmp_type, r.icmp_code) {
+            (Some(p), _, _) => p.to_string(),
+            (None, Some(t), Some(c)) => format!("type {t}/{c}"),
+            (None, Some(t), None) => format!("type {t}"),
+            _ => "-".to_string(),
+        };
+        let cidrs: Vec<String> = r.cidrs.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            s,
+            "  {:>6}  {:<8} {:<6} {:<5} {:<11} {}",
+            r.number,
+            format!("{:?}", r.traffic).to_lowercase(),
+            format!("{:?}", r.action).to_lowercase(),
+            r.protocol.to_string(),
+            detail,
+            cidrs.join(",")
+        );
+    }
+    let has_egress = v.rules.iter().any(|r| r.traffic == Traffic::Egress);
+    let _ = writeln!(
+        s,
+        "  then: ingress deny, egress {}",
+        if has_egress { "deny" } else { "allow" }
+    );
+    if !v.tiers.is_empty() {
+        let _ = writeln!(s, "  tiers: {}", v.tiers.join(", "));
+    }
+    record(v, s)
 }
 
 pub fn router_config(c: &RouterConfig) -> Output {

@@ -1,0 +1,170 @@
+//! Talking to one router's nftables: `nft` run by whatever command the
+//! operator gave (`nft`, `ip netns exec NS nft`, `ssh ... nft`).
+//!
+//! The ruleset goes to nft's standard input (`nft -f -`), so nothing is
+//! written on the router's disk and one transaction replaces the table.
+//! Verification reads `nft -n list table inet vpcroute` and compares it
+//! byte for byte with the listing the config-renderer rendered
+//! (`vpcroute_firewall` renders in exactly nft's numeric listing form).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NftError {
+    #[error("cannot run nft: {0}")]
+    Spawn(String),
+    #[error("nft did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("nft failed: {0}")]
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Nft {
+    argv: Vec<String>,
+    timeout: Duration,
+}
+
+/// What nft says when our table does not exist (yet, or any more).
+fn is_missing_table(stderr: &str) -> bool {
+    stderr.contains("No such file or directory")
+}
+
+impl Nft {
+    pub fn new(command: &str, timeout: Duration) -> Result<Nft, String> {
+        let argv = shell_words::split(command).map_err(|e| format!("bad nft command: {e}"))?;
+        if argv.is_empty() {
+            return Err("empty nft command".into());
+        }
+        Ok(Nft { argv, timeout })
+    }
+
+    /// Runs nft; `Ok(Err(stderr))` when it ran and failed.
+    async fn run(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<Result<String, String>, NftError> {
+        let mut child = Command::new(&self.argv[0])
+            .args(&self.argv[1..])
+            .args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| NftError::Spawn(e.to_string()))?;
+        if let Some(input) = stdin {
+            let mut pipe = child.stdin.take().expect("stdin is piped");
+            pipe.write_all(input.as_bytes())
+                .await
+                .map_err(|e| NftError::Spawn(e.to_string()))?;
+            drop(pipe);
+        }
+        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
+            .await
+            .map_err(|_| NftError::Timeout(self.timeout))?
+            .map_err(|e| NftError::Spawn(e.to_string()))?;
+        if out.status.success() {
+            Ok(Ok(String::from_utf8_lossy(&out.stdout).into_owned()))
+        } else {
+            Ok(Err(String::from_utf8_lossy(&out.stderr).into_owned()))
+        }
+    }
+
+    /// The table as `nft -n` lists it, or `None` when it does not exist.
+    pub async fn list(&self) -> Result<Option<String>, NftError> {
+        match self
+            .run(&["-n", "list", "table", "inet", "vpcroute"], None)
+            .await?
+        {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if is_missing_table(&e) => Ok(None),
+            Err(e) => Err(NftError::Failed(first_line(&e))),
+        }
+    }
+
+    /// Applies a ruleset file (one transaction).
+    pub async fn apply(&self, file: &str) -> Result<(), NftError> {
+        self.run(&["-f", "-"], Some(file))
+            .await?
+            .map(|_| ())
+            .map_err(|e| NftError::Failed(first_line(&e)))
+    }
+
+    /// Removes our table, if it is there.
+    pub async fn delete(&self) -> Result<(), NftError> {
+        match self
+            .run(&["delete", "table", "inet", "vpcroute"], None)
+            .await?
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_missing_table(&e) => Ok(()),
+            Err(e) => Err(NftError::Failed(first_line(&e))),
+        }
+    }
+}
+
+/// nft's first complaint; rulesets hold no secrets, but messages stay short.
+fn first_line(stderr: &str) -> String {
+    let line = stderr
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no message");
+    vpcroute_protocol::error::clip(line, 200).into_owned()
+}
+
+/// The first line where a router's listing differs from the wanted one, for
+/// an error message an operator can act on.
+pub fn first_difference(want: &str, got: &str) -> String {
+    let mut w = want.lines();
+    let mut g = got.lines();
+    for n in 1.. {
+        match (w.next(), g.next()) {
+            (None, None) => return "none".into(),
+            (a, b) if a == b => continue,
+            (a, b) => {
+                return format!(
+                    "line {n}: want {:?}, router has {:?}",
+                    a.unwrap_or("(end)").trim(),
+                    b.unwrap_or("(end)").trim()
+                )
+            }
+        }
+    }
+    unreachable!()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_difference_names_the_line() {
+        assert_eq!(first_difference("a\nb\n", "a\nb\n"), "none");
+        assert_eq!(
+            first_difference("a\nb\n", "a\nc\n"),
+            "line 2: want \"b\", router has \"c\""
+        );
+        assert_eq!(
+            first_difference("a\n", "a\nextra\n"),
+            "line 2: want \"(end)\", router has \"extra\""
+        );
+    }
+
+    #[test]
+    fn a_missing_table_is_recognised() {
+        assert!(is_missing_table(
+            "Error: No such file or directory\nlist table inet vpcroute\n"
+        ));
+        assert!(!is_missing_table("Error: Operation not permitted"));
+    }
+}
