@@ -26,6 +26,7 @@ use vpcroute_tests::diff::line_diff;
 
 /// Cases that must exist: deleting one by accident fails the test.
 const REQUIRED_CASES: &[&str] = &[
+    "acl-lists",
     "errors-change-nothing",
     "figure3",
     "inconsistent-log",
@@ -79,6 +80,11 @@ fn parse_command(v: &Value) -> Result<Command, String> {
         "tier_release" => Command::TierRelease(de(body)?),
         "vm_allocate" => Command::VmAllocate(de(body)?),
         "vm_release" => Command::VmRelease(de(body)?),
+        "acl_create" => Command::AclCreate(de(body)?),
+        "acl_delete" => Command::AclDelete(de(body)?),
+        "acl_rule_add" => Command::AclRuleAdd(de(body)?),
+        "acl_rule_delete" => Command::AclRuleDelete(de(body)?),
+        "tier_set_acl" => Command::TierSetAcl(de(body)?),
         other => return Err(format!("unknown command {other:?}")),
     };
     // Our parse and the type's own serialisation agree on the format.
@@ -111,8 +117,16 @@ fn replay(file: &str, events: &[(usize, Value)]) -> Result<IpamState, String> {
 
 /// The state as pretty JSON text. Not through `serde_json::Value`: IPv6
 /// address counts are u128 and do not fit a `Value` number.
+/// The state as JSON: every zone, and the ACL lists when there are any
+/// (so the cases written before ACLs keep their files).
 fn dump_text(state: &IpamState) -> String {
-    let mut s = serde_json::to_string_pretty(&state.dump()).expect("dump serialises");
+    let acls = state.acl_views();
+    let mut s = if acls.is_empty() {
+        serde_json::to_string_pretty(&state.dump())
+    } else {
+        serde_json::to_string_pretty(&json!({ "zones": state.dump(), "acls": acls }))
+    }
+    .expect("dump serialises");
     s.push('\n');
     s
 }

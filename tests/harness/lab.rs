@@ -100,6 +100,54 @@ pub fn pings(from_vm: &str, to: &str) -> bool {
     .0
 }
 
+/// Whether VM `from_vm` (short name) can open a TCP connection to
+/// `to:port` within a second (bash's /dev/tcp: no netcat needed).
+pub fn tcp_connects(from_vm: &str, to: &str, port: u16) -> bool {
+    sh(
+        &format!("vpcr-{from_vm}"),
+        &[
+            "timeout",
+            "1",
+            "bash",
+            "-c",
+            &format!("exec 3<>/dev/tcp/{to}/{port}"),
+        ],
+    )
+    .0
+}
+
+/// Listens on TCP `ports` inside namespace `ns` (e.g. a VM's), accepting
+/// and closing every connection, for as long as the test process lives.
+///
+/// A thread enters the namespace (`setns` changes only the calling
+/// thread's network namespace) and binds there; the sockets stay in that
+/// namespace whichever thread uses them.
+pub fn tcp_listen_in(ns: &str, ports: &[u16]) {
+    use std::os::fd::AsRawFd;
+    let path = format!("/var/run/netns/{ns}");
+    let ports = ports.to_vec();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).expect("open the namespace");
+        // SAFETY: setns on a valid namespace fd affects only this thread.
+        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        let listeners: Vec<std::net::TcpListener> = ports
+            .iter()
+            .map(|p| std::net::TcpListener::bind(("0.0.0.0", *p)).expect("bind"))
+            .collect();
+        tx.send(()).unwrap();
+        for l in listeners {
+            std::thread::spawn(move || {
+                for conn in l.incoming() {
+                    drop(conn);
+                }
+            });
+        }
+    });
+    rx.recv().expect("listeners bound");
+}
+
 /// The pid of the ospfd running in `ns`.
 pub fn ospfd_pid(ns: &str) -> String {
     std::fs::read_to_string(format!("/var/run/frr/{ns}/ospfd.pid"))

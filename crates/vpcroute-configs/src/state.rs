@@ -446,8 +446,9 @@ impl Inputs {
     }
 
     /// The ACLs of the VPC's tiers that have a VR interface. A tier with no
-    /// list, or a list the renderer does not know (never, with ipam's
-    /// checks), gets `default_deny`: failing closed.
+    /// list has no rules: ingress denied, egress allowed (CloudStack's
+    /// default). A list the renderer does not know (never, with ipam's
+    /// checks) gets `default_deny`: failing closed.
     fn firewall(&self, v: &VpcDump) -> FirewallModel {
         let tiers = v
             .tiers
@@ -455,15 +456,17 @@ impl Inputs {
             .filter_map(|name| {
                 let t = self.tiers.get(name)?;
                 let interface = t.interface.clone()?;
-                let named = t.acl.as_deref().unwrap_or(acl::DEFAULT_DENY);
-                let (acl, rules) = match acl::builtin_rules(named) {
-                    Some(rules) => (named, rules),
-                    None => match self.acls.get(named) {
-                        Some(rules) => (named, rules.values().cloned().collect()),
-                        None => (
-                            acl::DEFAULT_DENY,
-                            acl::builtin_rules(acl::DEFAULT_DENY).expect("built-in"),
-                        ),
+                let (acl, rules) = match t.acl.as_deref() {
+                    None => (acl::NO_LIST, vec![]),
+                    Some(named) => match acl::builtin_rules(named) {
+                        Some(rules) => (named, rules),
+                        None => match self.acls.get(named) {
+                            Some(rules) => (named, rules.values().cloned().collect()),
+                            None => (
+                                acl::DEFAULT_DENY,
+                                acl::builtin_rules(acl::DEFAULT_DENY).expect("built-in"),
+                            ),
+                        },
                     },
                 };
                 Some(TierFilter {

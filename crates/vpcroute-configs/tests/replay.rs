@@ -5,8 +5,9 @@
 //! their keys, seq = line number), optionally `order.jsonl` (the
 //! interleaving, `{"source":"ipam"|"area","line":N}`; default: every ipam
 //! event, then every area event) and `expected/`:
-//! * `<router>.frr.conf`, `<router>.zebra.conf`, `<router>.ospfd.conf` for
-//!   every router that has a configuration at the end (and nothing else);
+//! * `<router>.frr.conf`, `<router>.zebra.conf`, `<router>.ospfd.conf` and
+//!   `<router>.nft` (the nftables file) for every router that has a
+//!   configuration at the end (and nothing else);
 //! * `versions.json`: `{router: version}`;
 //! * `events.jsonl`: the recorded config events, redacted as published.
 //!
@@ -35,6 +36,7 @@ const CASES: &[&str] = &[
     "timer-change",
     "key-change",
     "public-super-cidr",
+    "acl",
 ];
 
 fn replay_root() -> PathBuf {
@@ -165,6 +167,7 @@ fn rendered(case: &Case, st: &RendererState, log: &[ConfigEvent]) -> BTreeMap<St
             ConfigText::Frr(t) => files.insert(format!("{}.frr.conf", r.router), t),
             other => panic!("{}: {other:?}", case.name),
         };
+        files.insert(format!("{}.nft", r.router), frr.firewall.file.clone());
         let q = st.router_config(&r.router, DialectName::Quagga).unwrap();
         match q.config {
             ConfigText::Quagga { zebra, ospfd } => {

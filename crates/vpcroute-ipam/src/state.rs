@@ -848,6 +848,12 @@ impl IpamState {
 
     fn decide_acl_create(&self, c: &acl::AclCreate) -> Result<Decision, IpamError> {
         check_name("ACL list", &c.acl)?;
+        if c.acl == acl::NO_LIST {
+            return Err(IpamError::InvalidRequest(format!(
+                "{:?} is reserved: it shows a tier with no list",
+                acl::NO_LIST
+            )));
+        }
         if self.acls.contains_key(&c.acl) || acl::is_builtin(&c.acl) {
             return Err(IpamError::AlreadyExists {
                 kind: "ACL list",
@@ -954,10 +960,7 @@ impl IpamState {
                 tier: c.tier.clone(),
                 vpc: tier.vpc.clone(),
                 acl: c.acl.clone(),
-                previous: tier
-                    .acl
-                    .clone()
-                    .unwrap_or_else(|| acl::DEFAULT_DENY.to_string()),
+                previous: tier.acl.clone(),
             }),
             events: vec![IpamEvent::TierAclSet {
                 tier: c.tier.clone(),
@@ -965,6 +968,14 @@ impl IpamState {
                 acl: c.acl.clone(),
             }],
         })
+    }
+
+    /// Every VPC's own list, by name.
+    pub fn acl_views(&self) -> Vec<AclView> {
+        self.acls
+            .keys()
+            .map(|a| self.acl_view(a).expect("a known list"))
+            .collect()
     }
 
     /// A list with its rules (in number order) and the tiers using it. The

@@ -14,8 +14,9 @@
 //! * Replies of allowed connections always pass (the filter is stateful).
 //! * Two built-in lists exist for every VPC: [`DEFAULT_ALLOW`] (everything
 //!   in and out) and [`DEFAULT_DENY`] (nothing in, nothing out). A tier with
-//!   no list gets [`DEFAULT_DENY`]'s ingress and the default egress, i.e.
-//!   nothing can reach it from outside until a list allows it.
+//!   no list behaves as an empty list: all ingress denied, all egress
+//!   allowed (CloudStack's default), so nothing can reach it from outside
+//!   its VPC, or from its other tiers, until a list allows it.
 //!
 //! Requests carry strings (validated by ipam, with a precise error); events
 //! and replies carry the typed [`AclRule`].
@@ -29,6 +30,9 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_ALLOW: &str = "default_allow";
 /// Built-in list: deny all ingress and egress.
 pub const DEFAULT_DENY: &str = "default_deny";
+
+/// How a tier with no list is shown (not a list name: it cannot be set).
+pub const NO_LIST: &str = "none";
 
 /// True for the names of the built-in lists, which every VPC has and nobody
 /// creates, changes or deletes.
@@ -356,8 +360,9 @@ pub struct TierAclRecord {
     pub tier: String,
     pub vpc: String,
     pub acl: String,
-    /// The list attached before.
-    pub previous: String,
+    /// The list attached before; none for a tier that had no list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
 }
 
 #[cfg(test)]

@@ -293,7 +293,8 @@ enum TierCmd {
         #[arg(long)]
         interface: Option<String>,
         /// The tier's network ACL list (one of the VPC's, or default_allow /
-        /// default_deny). Without it: default_deny.
+        /// default_deny). Without it: no list (all ingress denied, all
+        /// egress allowed).
         #[arg(long)]
         acl: Option<String>,
     },
@@ -618,7 +619,12 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
                 .await?;
             Ok(output::record(
                 &r,
-                format!("{} acl {} (was {})", r.tier, r.acl, r.previous),
+                format!(
+                    "{} acl {} (was {})",
+                    r.tier,
+                    r.acl,
+                    r.previous.as_deref().unwrap_or(acl::NO_LIST)
+                ),
             ))
         }
         Cmd::Acl(AclCmd::Create { acl, vpc }) => {

@@ -109,9 +109,7 @@ fn write_vpc(s: &mut String, v: &VpcView, area: Option<AreaId>) {
             t.tier,
             t.cidr,
             t.gateway,
-            t.acl
-                .as_deref()
-                .unwrap_or(vpcroute_protocol::acl::DEFAULT_DENY),
+            t.acl.as_deref().unwrap_or(vpcroute_protocol::acl::NO_LIST),
             usage_line(&t.usage)
         );
         for vm in &t.vms {

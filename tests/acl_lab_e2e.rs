@@ -1,0 +1,325 @@
+//! Network ACLs end to end in the lab (issue 7): real zebra + ospfd and
+//! real nftables in network namespaces, the four services, router-sync
+//! managing both VRs' FRR and nft, driven through `vpcctl`. Needs root, FRR
+//! and nft; skipped elsewhere, but never when CI=true.
+//!
+//! One test walks through the issue's four points in order, on one lab.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vpcroute_tests::lab::*;
+use vpcroute_tests::{nats_or_skip, vpcctl, NatsServer, Service, ServiceKind};
+
+const KEY: &str = "Lab-Key_42";
+const LEFT_VPC: &str = "10.1.0.0/22";
+
+struct Stack {
+    nats: NatsServer,
+    _dir: tempfile::TempDir,
+    _services: Vec<Service>,
+}
+
+impl Stack {
+    async fn ctl(&self, args: &[&str]) -> Value {
+        vpcctl(&self.nats.url(), args).await.expect_ok()
+    }
+
+    /// Waits until router-sync reports the router's current version applied
+    /// and its firewall verified, and returns that version.
+    async fn synced(&self, router: &str) -> u64 {
+        let start = Instant::now();
+        loop {
+            let want: Value = self.ctl(&["router", "config", router, "--json"]).await;
+            let st = vpcctl(&self.nats.url(), &["router", "status", router, "--json"])
+                .await
+                .json;
+            let v = &want["version"];
+            if st["state"] == "in_sync"
+                && &st["applied_version"] == v
+                && &st["firewall_version"] == v
+            {
+                return v.as_u64().unwrap();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{router} not in sync with version {v}: {st}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The router's table as nft lists it equals the rendered listing.
+    async fn table_is_desired(&self, router: &str, ns: &str) -> bool {
+        let want: Value = self.ctl(&["router", "config", router, "--json"]).await;
+        let (ok, listed) = sh(ns, &["nft", "-n", "list", "table", "inet", "vpcroute"]);
+        ok && listed == want["firewall"]["listing"].as_str().unwrap()
+    }
+}
+
+/// The adjacencies of both VRs with the core are still the ones they were:
+/// Full, and up for at least as long as when `before` was taken.
+fn adjacencies_undisturbed(before: (u64, u64), since: Instant) {
+    let waited = since.elapsed().as_millis() as u64;
+    for (ns, up) in [(LEFT, before.0), (RIGHT, before.1)] {
+        let now = full_since_ms(ns, CORE_ID).expect("adjacency still Full");
+        // upTimeInMsec has 1 s resolution in places: allow that much.
+        assert!(
+            now + 1000 >= up + waited,
+            "{ns}: adjacency was reset ({up} ms + {waited} ms, now {now} ms)"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acls_between_routed_vpcs_are_enforced_on_the_vrs() {
+    let nft_present = std::process::Command::new("nft")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !lab_possible() || !nft_present {
+        vpcroute_testkit::skip_unless_ci("root, FRR, ping and nft (the namespace lab)");
+        return;
+    }
+    let nats = nats_or_skip!();
+    lab(&["down"]);
+    let _guard = LabGuard;
+    let dir = tempfile::Builder::new()
+        .prefix("vpcroute-acl-lab-")
+        .tempdir()
+        .unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let key_path = key_file.to_str().unwrap();
+    lab(&["up", "--key-file", key_path]);
+
+    let url = nats.url();
+    let d = |n: &str| -> PathBuf { dir.path().join(n) };
+    let mut services = vec![
+        Service::start(ServiceKind::Ipam, &url, &d("ipam")).await,
+        Service::start(ServiceKind::AreaRegistry, &url, &d("areas")).await,
+        Service::start(ServiceKind::ConfigRenderer, &url, &d("config")).await,
+    ];
+    let sync_args = [
+        "--router".to_string(),
+        format!("left-vr=ip netns exec {LEFT} vtysh -N {LEFT}"),
+        "--nft".to_string(),
+        format!("left-vr=ip netns exec {LEFT} nft"),
+        "--router".to_string(),
+        format!("right-vr=ip netns exec {RIGHT} vtysh -N {RIGHT}"),
+        "--nft".to_string(),
+        format!("right-vr=ip netns exec {RIGHT} nft"),
+        "--drift-interval".to_string(),
+        "1".to_string(),
+    ];
+    let sync_args: Vec<&str> = sync_args.iter().map(String::as_str).collect();
+    services.push(
+        Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &sync_args).await,
+    );
+    let s = Stack {
+        nats,
+        _dir: dir,
+        _services: services,
+    };
+
+    let (_lvm, rvm) = figure3(&s.nats.url(), key_path).await;
+    tcp_listen_in("vpcr-right-vm1", &[8080, 8081]);
+    // The VM's own view: both ports open (nothing in the VM filters).
+    assert!(
+        sh(
+            "vpcr-right-vm1",
+            &[
+                "timeout",
+                "1",
+                "bash",
+                "-c",
+                "exec 3<>/dev/tcp/127.0.0.1/8081"
+            ]
+        )
+        .0,
+        "the listener runs in the VM"
+    );
+
+    // ---- 1. No rule: OSPF carries the routes, yet nothing gets through.
+    wait_for(
+        "both VRs Full with the core",
+        Duration::from_secs(120),
+        || full_since_ms(LEFT, CORE_ID).is_some() && full_since_ms(RIGHT, CORE_ID).is_some(),
+    )
+    .await;
+    wait_for(
+        "inter-VPC routes in both kernels",
+        Duration::from_secs(60),
+        || {
+            ospf_routes(LEFT).contains("10.1.4.0/22 nhid")
+                && ospf_routes(RIGHT).contains("10.1.0.0/22 nhid")
+        },
+    )
+    .await;
+    s.synced("left-vr").await;
+    s.synced("right-vr").await;
+    assert!(s.table_is_desired("right-vr", RIGHT).await);
+    let (_, table) = sh(RIGHT, &["nft", "list", "table", "inet", "vpcroute"]);
+    assert!(table.contains("oifname \"eth2\" jump in_eth2"), "{table}");
+    assert!(!pings("left-vm1", &rvm), "ICMP got through with no rule");
+    assert!(
+        !tcp_connects("left-vm1", &rvm, 8080),
+        "TCP got through with no rule"
+    );
+    // The tier with no list still reaches out (egress allowed by default):
+    // the left VR forwards the echo; it is the right VR that drops it.
+    let (_, counters) = sh(
+        LEFT,
+        &["nft", "list", "chain", "inet", "vpcroute", "forward"],
+    );
+    assert!(
+        !counters.contains("jump out_eth2"),
+        "no egress chain without egress rules"
+    );
+
+    let up_before = (
+        full_since_ms(LEFT, CORE_ID).unwrap(),
+        full_since_ms(RIGHT, CORE_ID).unwrap(),
+    );
+    let since = Instant::now();
+
+    // ---- 2. Allow TCP 8080 from the left VPC: that port only; then ICMP.
+    let v0 = s.synced("right-vr").await;
+    s.ctl(&["acl", "create", "right-acl", "--vpc", "right"])
+        .await;
+    let view = s
+        .ctl(&[
+            "acl",
+            "rule",
+            "add",
+            "right-acl",
+            "--number",
+            "10",
+            "--cidr",
+            LEFT_VPC,
+            "--protocol",
+            "tcp",
+            "--ports",
+            "8080",
+            "--traffic",
+            "ingress",
+            "--action",
+            "allow",
+            "--json",
+        ])
+        .await;
+    assert_eq!(view["rules"][0]["ports"]["start"], 8080, "{view}");
+    // The list is attached to no tier yet: the routers do not change.
+    assert_eq!(s.synced("right-vr").await, v0);
+    s.ctl(&["tier", "set-acl", "right-tier", "right-acl"]).await;
+    let v1 = s.synced("right-vr").await;
+    assert!(v1 > v0, "attaching a list makes a new version");
+    assert!(
+        tcp_connects("left-vm1", &rvm, 8080),
+        "the allowed port is open"
+    );
+    assert!(
+        !tcp_connects("left-vm1", &rvm, 8081),
+        "only the allowed port"
+    );
+    assert!(!pings("left-vm1", &rvm), "ICMP is not allowed yet");
+    s.ctl(&[
+        "acl",
+        "rule",
+        "add",
+        "right-acl",
+        "--number",
+        "20",
+        "--cidr",
+        LEFT_VPC,
+        "--protocol",
+        "icmp",
+        "--traffic",
+        "ingress",
+        "--action",
+        "allow",
+    ])
+    .await;
+    s.synced("right-vr").await;
+    assert!(pings("left-vm1", &rvm), "ICMP allowed: ping gets through");
+    assert!(
+        !tcp_connects("left-vm1", &rvm, 8081),
+        "still only the allowed port"
+    );
+    let shown = s.ctl(&["acl", "show", "right-acl", "--json"]).await;
+    assert_eq!(shown["tiers"], serde_json::json!(["right-tier"]), "{shown}");
+
+    // ---- 3. Deleting the rule closes the path again within seconds.
+    s.ctl(&["acl", "rule", "delete", "right-acl", "--number", "10"])
+        .await;
+    let t0 = Instant::now();
+    let closed = wait_for("TCP 8080 closed again", Duration::from_secs(10), || {
+        !tcp_connects("left-vm1", &rvm, 8080)
+    })
+    .await;
+    eprintln!(
+        "rule delete -> TCP 8080 refused after {closed:?} ({:?} incl. the last probe)",
+        t0.elapsed()
+    );
+    s.synced("right-vr").await;
+    assert!(pings("left-vm1", &rvm), "the ICMP rule still holds");
+    // No ACL change disturbed an established adjacency.
+    adjacencies_undisturbed(up_before, since);
+
+    // ---- 4. A ruleset changed by hand on the VR is put back.
+    let (ok, out) = sh(
+        RIGHT,
+        &[
+            "nft", "insert", "rule", "inet", "vpcroute", "in_eth2", "accept",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        !s.table_is_desired("right-vr", RIGHT).await,
+        "the hand edit took"
+    );
+    wait_for("hand edit repaired", Duration::from_secs(15), || {
+        let (_, t) = sh(
+            RIGHT,
+            &["nft", "-n", "list", "chain", "inet", "vpcroute", "in_eth2"],
+        );
+        !t.lines().nth(2).is_some_and(|l| l.trim() == "accept")
+    })
+    .await;
+    assert!(s.table_is_desired("right-vr", RIGHT).await);
+    assert!(
+        !tcp_connects("left-vm1", &rvm, 8081),
+        "closed again after the repair"
+    );
+    // The whole table deleted by hand comes back too.
+    let (ok, out) = sh(RIGHT, &["nft", "delete", "table", "inet", "vpcroute"]);
+    assert!(ok, "{out}");
+    wait_for("deleted table restored", Duration::from_secs(15), || {
+        sh(RIGHT, &["nft", "list", "table", "inet", "vpcroute"]).0
+    })
+    .await;
+    assert!(s.table_is_desired("right-vr", RIGHT).await);
+    let st = vpcctl(&s.nats.url(), &["router", "status", "right-vr", "--json"])
+        .await
+        .json;
+    assert!(
+        st["repairs"].as_u64().unwrap() >= 2,
+        "repairs counted: {st}"
+    );
+    // Other tables are never touched: one of the operator's own survives.
+    let (ok, _) = sh(RIGHT, &["nft", "add", "table", "inet", "operator"]);
+    assert!(ok);
+    s.ctl(&["tier", "set-acl", "right-tier", "default_allow"])
+        .await;
+    s.synced("right-vr").await;
+    assert!(
+        tcp_connects("left-vm1", &rvm, 8081),
+        "default_allow opens everything"
+    );
+    assert!(
+        sh(RIGHT, &["nft", "list", "table", "inet", "operator"]).0,
+        "operator's table kept"
+    );
+    adjacencies_undisturbed(up_before, since);
+}
