@@ -136,10 +136,14 @@ impl std::str::FromStr for AclProtocol {
     fn from_str(s: &str) -> Result<Self, String> {
         Ok(match s.to_ascii_lowercase().as_str() {
             "all" => AclProtocol::All,
-            "tcp" | "6" => AclProtocol::Tcp,
-            "udp" | "17" => AclProtocol::Udp,
-            "icmp" | "1" => AclProtocol::Icmp,
+            "tcp" => AclProtocol::Tcp,
+            "udp" => AclProtocol::Udp,
+            "icmp" => AclProtocol::Icmp,
             other => match other.parse::<u8>() {
+                // "6" and "006" alike: one protocol, one spelling.
+                Ok(6) => AclProtocol::Tcp,
+                Ok(17) => AclProtocol::Udp,
+                Ok(1) => AclProtocol::Icmp,
                 Ok(n) => AclProtocol::Number(n),
                 Err(_) => {
                     return Err(format!(
@@ -392,6 +396,7 @@ mod tests {
     fn covered_cidrs_are_folded_and_numbers_of_named_protocols_are_names() {
         let r = req("6").to_rule(parse).unwrap();
         assert_eq!(r.protocol, AclProtocol::Tcp);
+        assert_eq!("006".parse::<AclProtocol>().unwrap(), AclProtocol::Tcp);
         assert_eq!(r.cidrs, vec!["10.1.0.0/22".parse::<IpNet>().unwrap()]);
         assert_eq!(
             "47".parse::<AclProtocol>().unwrap(),

@@ -10,6 +10,10 @@ use ipnet::{IpNet, Ipv4Net};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{json, Value};
 use vpcroute_bus::subjects;
+use vpcroute_protocol::acl::{
+    self, AclAction, AclCreate, AclProtocol, AclRule, AclRuleAdd, AclRuleDelete, AclView,
+    PortRange, TierAclRecord, TierSetAcl, Traffic,
+};
 use vpcroute_protocol::ipam::*;
 use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode, Reply};
 
@@ -32,6 +36,16 @@ fn net(s: &str) -> IpNet {
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
+}
+
+/// A canonical CIDR, as ipam parses the CIDRs of rule requests.
+fn parse_cidr(s: &str) -> Result<IpNet, String> {
+    let n: IpNet = s.parse().map_err(|_| format!("{s:?} is not a CIDR"))?;
+    if n.trunc() == n {
+        Ok(n)
+    } else {
+        Err(format!("{s:?} has host bits set"))
+    }
 }
 
 #[track_caller]
@@ -229,6 +243,16 @@ fn examples_deserialise_into_the_rust_types() {
     examples_as::<Release>(&s, "ipam/tier.release.request.json");
     examples_as::<VmAllocate>(&s, "ipam/vm.allocate.request.json");
     examples_as::<Release>(&s, "ipam/vm.release.request.json");
+    examples_as::<AclCreate>(&s, "ipam/acl.create.request.json");
+    examples_as::<Release>(&s, "ipam/acl.delete.request.json");
+    examples_as::<Show>(&s, "ipam/acl.show.request.json");
+    examples_as::<AclRuleDelete>(&s, "ipam/acl.rule.delete.request.json");
+    examples_as::<TierSetAcl>(&s, "ipam/tier.set_acl.request.json");
+    // Rule requests are strings: each example is one ipam accepts.
+    for r in examples_as::<AclRuleAdd>(&s, "ipam/acl.rule.add.request.json") {
+        r.to_rule(parse_cidr)
+            .unwrap_or_else(|e| panic!("{r:?} is refused: {e:?}"));
+    }
     examples_as::<EventsRead>(&s, "ipam/events.read.request.json");
 
     examples_as::<Reply<ZoneRecord>>(&s, "ipam/zone.enable.reply.json");
@@ -241,6 +265,12 @@ fn examples_deserialise_into_the_rust_types() {
     examples_as::<Reply<Released>>(&s, "ipam/tier.release.reply.json");
     examples_as::<Reply<VmRecord>>(&s, "ipam/vm.allocate.reply.json");
     examples_as::<Reply<Released>>(&s, "ipam/vm.release.reply.json");
+    examples_as::<Reply<AclView>>(&s, "ipam/acl.create.reply.json");
+    examples_as::<Reply<AclView>>(&s, "ipam/acl.delete.reply.json");
+    examples_as::<Reply<AclView>>(&s, "ipam/acl.show.reply.json");
+    examples_as::<Reply<AclView>>(&s, "ipam/acl.rule.add.reply.json");
+    examples_as::<Reply<AclView>>(&s, "ipam/acl.rule.delete.reply.json");
+    examples_as::<Reply<TierAclRecord>>(&s, "ipam/tier.set_acl.reply.json");
     examples_as::<Reply<EventsPage>>(&s, "ipam/events.read.reply.json");
 
     let errors: Vec<Value> = s.docs["error.json"]["examples"]
@@ -340,6 +370,7 @@ fn requests() -> Vec<(&'static str, Value)> {
                 netmask: Some("255.255.255.0".into()),
                 prefix_length: None,
                 interface: Some("eth2".into()),
+                acl: Some("web-acl".into()),
             }),
         ),
         (
@@ -352,6 +383,7 @@ fn requests() -> Vec<(&'static str, Value)> {
                 netmask: None,
                 prefix_length: Some(64),
                 interface: None,
+                acl: None,
             }),
         ),
         (
@@ -387,6 +419,72 @@ fn requests() -> Vec<(&'static str, Value)> {
             }),
         ),
         (
+            subjects::ipam::ACL_CREATE,
+            wire(&AclCreate {
+                request_id: "r12".into(),
+                acl: "web-acl".into(),
+                vpc: "vpc-blue".into(),
+            }),
+        ),
+        (
+            subjects::ipam::ACL_DELETE,
+            wire(&Release {
+                request_id: "r13".into(),
+                name: "web-acl".into(),
+            }),
+        ),
+        (
+            subjects::ipam::ACL_SHOW,
+            wire(&Show {
+                name: "web-acl".into(),
+            }),
+        ),
+        (
+            subjects::ipam::ACL_SHOW,
+            wire(&Show {
+                name: acl::DEFAULT_ALLOW.into(),
+            }),
+        ),
+        (subjects::ipam::ACL_RULE_ADD, wire(&rule_add("tcp"))),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            wire(&AclRuleAdd {
+                number: 65_535,
+                cidrs: vec!["0.0.0.0/0".into(), "::/0".into()],
+                icmp_type: Some(8),
+                icmp_code: Some(0),
+                traffic: Traffic::Egress,
+                action: AclAction::Deny,
+                ..rule_add("icmp")
+            }),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            wire(&AclRuleAdd {
+                number: 1,
+                ports: None,
+                icmp_type: Some(-1),
+                icmp_code: Some(-1),
+                ..rule_add("47")
+            }),
+        ),
+        (
+            subjects::ipam::ACL_RULE_DELETE,
+            wire(&AclRuleDelete {
+                request_id: "r15".into(),
+                acl: "web-acl".into(),
+                number: 10,
+            }),
+        ),
+        (
+            subjects::ipam::TIER_SET_ACL,
+            wire(&TierSetAcl {
+                request_id: "r16".into(),
+                tier: "tier-web".into(),
+                acl: acl::DEFAULT_DENY.into(),
+            }),
+        ),
+        (
             subjects::ipam::EVENTS_READ,
             wire(&EventsRead {
                 from_seq: 1,
@@ -394,6 +492,22 @@ fn requests() -> Vec<(&'static str, Value)> {
             }),
         ),
     ]
+}
+
+/// A rule request ipam accepts: 10.1.0.0/22 may reach ports 8000-8090.
+fn rule_add(protocol: &str) -> AclRuleAdd {
+    AclRuleAdd {
+        request_id: "r14".into(),
+        acl: "web-acl".into(),
+        number: 10,
+        cidrs: vec!["10.1.0.0/22".into(), "fd00:0:1::/48".into()],
+        protocol: protocol.into(),
+        ports: matches!(protocol, "tcp" | "udp").then(|| "8000-8090".into()),
+        icmp_type: None,
+        icmp_code: None,
+        traffic: Traffic::Ingress,
+        action: AclAction::Allow,
+    }
 }
 
 #[test]
@@ -406,7 +520,7 @@ fn real_requests_are_valid() {
         assert_valid(&s, schema, &msg);
         seen.insert(subject);
     }
-    assert_eq!(seen.len(), 11, "a request subject is not exercised");
+    assert_eq!(seen.len(), 17, "a request subject is not exercised");
     // Defaults may be left out, as serde allows.
     assert_valid(&s, "ipam/events.read.request.json", &json!({"from_seq": 7}));
 }
@@ -453,6 +567,15 @@ fn ipam_events() -> Vec<IpamEvent> {
             cidr: net("10.1.0.0/24"),
             gateway: ip("10.1.0.1"),
             interface: Some("eth2".into()),
+            acl: Some("web-acl".into()),
+        },
+        IpamEvent::TierAllocated {
+            tier: "tier-db".into(),
+            vpc: "vpc-blue".into(),
+            cidr: net("10.1.1.0/24"),
+            gateway: ip("10.1.1.1"),
+            interface: None,
+            acl: None,
         },
         IpamEvent::TierReleased {
             tier: "tier-web".into(),
@@ -469,7 +592,32 @@ fn ipam_events() -> Vec<IpamEvent> {
             tier: "tier-web".into(),
             ip: ip("10.1.0.10"),
         },
-    ];
+        IpamEvent::AclCreated {
+            acl: "web-acl".into(),
+            vpc: "vpc-blue".into(),
+        },
+        IpamEvent::AclDeleted {
+            acl: "web-acl".into(),
+            vpc: "vpc-blue".into(),
+        },
+        IpamEvent::AclRuleDeleted {
+            acl: "web-acl".into(),
+            vpc: "vpc-blue".into(),
+            number: 65_535,
+        },
+        IpamEvent::TierAclSet {
+            tier: "tier-web".into(),
+            vpc: "vpc-blue".into(),
+            acl: acl::DEFAULT_ALLOW.into(),
+        },
+    ]
+    .into_iter()
+    .chain(acl_rules().into_iter().map(|rule| IpamEvent::AclRuleAdded {
+        acl: "web-acl".into(),
+        vpc: "vpc-blue".into(),
+        rule,
+    }))
+    .collect::<Vec<_>>();
     // Adding a variant breaks this match: give it a schema ($defs/<type> in
     // events/ipam.event.json) and an instance above.
     for ev in &all {
@@ -481,10 +629,69 @@ fn ipam_events() -> Vec<IpamEvent> {
             | IpamEvent::TierAllocated { .. }
             | IpamEvent::TierReleased { .. }
             | IpamEvent::VmAddressAllocated { .. }
-            | IpamEvent::VmAddressReleased { .. } => {}
+            | IpamEvent::VmAddressReleased { .. }
+            | IpamEvent::AclCreated { .. }
+            | IpamEvent::AclDeleted { .. }
+            | IpamEvent::AclRuleAdded { .. }
+            | IpamEvent::AclRuleDeleted { .. }
+            | IpamEvent::TierAclSet { .. } => {}
         }
     }
     all
+}
+
+/// Typed rules of every shape, as ipam records them: the built-in lists'
+/// rules and what it makes of requests of each protocol.
+fn acl_rules() -> Vec<AclRule> {
+    let mut rules = acl::builtin_rules(acl::DEFAULT_ALLOW).unwrap();
+    rules.extend(acl::builtin_rules(acl::DEFAULT_DENY).unwrap());
+    let requests = [
+        rule_add("tcp"),
+        AclRuleAdd {
+            ports: Some("65535".into()),
+            ..rule_add("udp")
+        },
+        rule_add("all"),
+        AclRuleAdd {
+            icmp_type: Some(255),
+            icmp_code: Some(255),
+            ..rule_add("icmp")
+        },
+        AclRuleAdd {
+            icmp_type: Some(3),
+            ..rule_add("1")
+        },
+        AclRuleAdd {
+            number: 65_535,
+            traffic: Traffic::Egress,
+            action: AclAction::Deny,
+            ..rule_add("0")
+        },
+        rule_add("255"),
+    ];
+    for r in &requests {
+        rules.push(r.to_rule(parse_cidr).expect("a valid rule"));
+    }
+    rules.push(AclRule {
+        number: 7,
+        cidrs: vec![net("192.168.0.0/16")],
+        protocol: AclProtocol::Number(47),
+        ports: None,
+        icmp_type: None,
+        icmp_code: None,
+        traffic: Traffic::Egress,
+        action: AclAction::Allow,
+    });
+    let tcp = rules[4].clone();
+    assert_eq!(tcp.protocol, AclProtocol::Tcp);
+    rules.push(AclRule {
+        ports: Some(PortRange {
+            start: 1,
+            end: 65_535,
+        }),
+        ..tcp
+    });
+    rules
 }
 
 fn bus_event(seq: u64, ev: &IpamEvent) -> BusEvent {
@@ -529,6 +736,7 @@ fn real_replies_are_valid() {
         cidr: net("10.1.0.0/24"),
         gateway: ip("10.1.0.1"),
         interface: Some("eth2".into()),
+        acl: Some("web-acl".into()),
     };
     let tier6 = TierRecord {
         tier: "tier-v6".into(),
@@ -536,6 +744,7 @@ fn real_replies_are_valid() {
         cidr: net("fd00:0:1:2::/64"),
         gateway: ip("fd00:0:1:2::1"),
         interface: None,
+        acl: None,
     };
     let vm = VmRecord {
         vm: "vm-1".into(),
@@ -552,6 +761,7 @@ fn real_replies_are_valid() {
         cidr: net("10.1.0.0/24"),
         gateway: ip("10.1.0.1"),
         interface: None,
+        acl: Some(acl::DEFAULT_ALLOW.into()),
         usage: usage(256, 256, None),
         vms: vec![vm.clone()],
     };
@@ -560,6 +770,7 @@ fn real_replies_are_valid() {
         cidr: net("fd00:0:1:2::/64"),
         gateway: ip("fd00:0:1:2::1"),
         interface: Some("eth3".into()),
+        acl: None,
         usage: usage(1 << 64, 3, Some("fd00:0:1:2:8000::/65")),
         vms: vec![vm6.clone()],
     };
@@ -570,6 +781,7 @@ fn real_replies_are_valid() {
         router: Some(router()),
         usage: usage(65536, 256, Some("10.1.128.0/17")),
         tiers: vec![tier_view],
+        acls: vec!["app-acl".into(), "web-acl".into()],
     };
     let vpc6_view = VpcView {
         vpc: "vpc-v6".into(),
@@ -578,6 +790,7 @@ fn real_replies_are_valid() {
         router: None,
         usage: usage(1 << 80, 1 << 64, Some("fd00:0:1:8000::/49")),
         tiers: vec![tier6_view],
+        acls: vec![],
     };
     let zone_view = ZoneView {
         zone: "zone-1".into(),
@@ -605,6 +818,38 @@ fn real_replies_are_valid() {
             .collect(),
         head: 9,
     };
+    let acl_view = AclView {
+        acl: "web-acl".into(),
+        vpc: "vpc-blue".into(),
+        rules: acl_rules(),
+        tiers: vec!["tier-web".into(), "tier-db".into()],
+    };
+    let empty_acl = AclView {
+        acl: "app-acl".into(),
+        vpc: "vpc-blue".into(),
+        rules: vec![],
+        tiers: vec![],
+    };
+    // A built-in list belongs to no VPC.
+    let builtin = AclView {
+        acl: acl::DEFAULT_DENY.into(),
+        vpc: "*".into(),
+        rules: acl::builtin_rules(acl::DEFAULT_DENY).unwrap(),
+        tiers: vec![],
+    };
+    let tier_acl = TierAclRecord {
+        tier: "tier-web".into(),
+        vpc: "vpc-blue".into(),
+        acl: "web-acl".into(),
+        previous: Some(acl::DEFAULT_DENY.into()),
+    };
+    // The tier had no list.
+    let first_acl = TierAclRecord {
+        tier: "tier-db".into(),
+        acl: acl::DEFAULT_ALLOW.into(),
+        previous: None,
+        ..tier_acl.clone()
+    };
 
     let ok: Vec<(&str, Value)> = vec![
         (subjects::ipam::ZONE_ENABLE, wire(&Reply::Ok(zone.clone()))),
@@ -631,6 +876,24 @@ fn real_replies_are_valid() {
             subjects::ipam::VM_RELEASE,
             wire(&Reply::Ok(released("vm-2", "fd00:0:1:2::a/128"))),
         ),
+        (
+            subjects::ipam::ACL_CREATE,
+            wire(&Reply::Ok(empty_acl.clone())),
+        ),
+        (
+            subjects::ipam::ACL_DELETE,
+            wire(&Reply::Ok(empty_acl.clone())),
+        ),
+        (subjects::ipam::ACL_SHOW, wire(&Reply::Ok(acl_view.clone()))),
+        (subjects::ipam::ACL_SHOW, wire(&Reply::Ok(builtin))),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            wire(&Reply::Ok(acl_view.clone())),
+        ),
+        (subjects::ipam::ACL_RULE_DELETE, wire(&Reply::Ok(acl_view))),
+        (subjects::ipam::ACL_RULE_DELETE, wire(&Reply::Ok(empty_acl))),
+        (subjects::ipam::TIER_SET_ACL, wire(&Reply::Ok(tier_acl))),
+        (subjects::ipam::TIER_SET_ACL, wire(&Reply::Ok(first_acl))),
         (subjects::ipam::EVENTS_READ, wire(&Reply::Ok(page))),
         (
             subjects::ipam::EVENTS_READ,
@@ -644,6 +907,13 @@ fn real_replies_are_valid() {
         s.check_reply(subject, msg)
             .unwrap_or_else(|e| panic!("{subject}: {msg}\n  {}", e.join("\n  ")));
     }
+    let exercised: BTreeSet<&str> = ok.iter().map(|(subject, _)| *subject).collect();
+    let ipam: BTreeSet<&str> = service_subjects()
+        .into_iter()
+        .filter(|(svc, _)| *svc == "ipam")
+        .flat_map(|(_, c)| c)
+        .collect();
+    assert_eq!(exercised, ipam, "an ipam reply is not exercised");
     // Every reply schema takes every error.
     for entry in s.index["subjects"].as_array().unwrap() {
         let subject = entry["subject"].as_str().unwrap();
@@ -757,6 +1027,99 @@ fn malformed_events_are_rejected() {
     for v in bad {
         assert_invalid(&s, uri, &v);
     }
+
+    // A recorded rule is a validated one (AclRule, closed).
+    let added = |rule: &AclRule| {
+        wire(&bus_event(
+            6,
+            &IpamEvent::AclRuleAdded {
+                acl: "web-acl".into(),
+                vpc: "vpc-blue".into(),
+                rule: rule.clone(),
+            },
+        ))
+    };
+    let rules = acl_rules();
+    let tcp = rules
+        .iter()
+        .find(|r| r.protocol == AclProtocol::Tcp && r.ports.is_some())
+        .unwrap();
+    let icmp = rules
+        .iter()
+        .find(|r| r.protocol == AclProtocol::Icmp && r.icmp_code.is_some())
+        .unwrap();
+    assert_valid(&s, uri, &added(tcp));
+    assert_valid(&s, uri, &added(icmp));
+    let mut bad = Vec::new();
+    for (rule, key, x) in [
+        (tcp, "number", json!(0)),
+        (tcp, "number", json!(65_536)),
+        (tcp, "cidrs", json!([])),
+        (tcp, "cidrs", json!(["10.1.0.0/33"])),
+        (
+            tcp,
+            "cidrs",
+            json!((0..65)
+                .map(|i| format!("10.{i}.0.0/16"))
+                .collect::<Vec<_>>()),
+        ),
+        (tcp, "protocol", json!("gre")),
+        (tcp, "protocol", json!("TCP")),
+        (tcp, "protocol", json!("256")),
+        (tcp, "protocol", json!(6)),
+        (tcp, "ports", json!("8080")),
+        (tcp, "ports", json!({"start": 0, "end": 80})),
+        (tcp, "ports", json!({"start": 80, "end": 65_536})),
+        (tcp, "ports", json!({"start": 80, "end": 90, "step": 1})),
+        (tcp, "icmp_type", json!(8)),
+        (tcp, "traffic", json!("both")),
+        (tcp, "action", json!("reject")),
+        (tcp, "comment", json!("x")),
+        (icmp, "ports", json!({"start": 80, "end": 80})),
+        (icmp, "icmp_type", json!(-1)),
+        (icmp, "icmp_type", json!(256)),
+        (icmp, "icmp_code", json!(null)),
+    ] {
+        let mut v = added(rule);
+        v["payload"]["rule"][key] = x;
+        bad.push(v);
+    }
+    // A code without a type.
+    let mut v = added(icmp);
+    v["payload"]["rule"]
+        .as_object_mut()
+        .unwrap()
+        .remove("icmp_type");
+    bad.push(v);
+    let mut v = added(tcp);
+    v["payload"].as_object_mut().unwrap().remove("vpc");
+    bad.push(v);
+    let deleted = IpamEvent::AclRuleDeleted {
+        acl: "web-acl".into(),
+        vpc: "vpc-blue".into(),
+        number: 10,
+    };
+    let mut v = wire(&bus_event(7, &deleted));
+    assert_valid(&s, uri, &v);
+    v["payload"]["number"] = json!(0);
+    bad.push(v);
+    let set = IpamEvent::TierAclSet {
+        tier: "tier-web".into(),
+        vpc: "vpc-blue".into(),
+        acl: "web-acl".into(),
+    };
+    let mut v = wire(&bus_event(8, &set));
+    assert_valid(&s, uri, &v);
+    v["payload"].as_object_mut().unwrap().remove("acl");
+    bad.push(v);
+    let mut v = wire(&bus_event(8, &set));
+    v["event_type"] = json!("acl_created");
+    bad.push(v);
+    // serde takes some of them (a number out of range, a code without a
+    // type): ipam never writes them.
+    for v in bad {
+        assert_invalid(&s, uri, &v);
+    }
 }
 
 #[test]
@@ -784,9 +1147,91 @@ fn invalid_requests_are_rejected() {
     let read = base(subjects::ipam::EVENTS_READ);
     let show = base(subjects::ipam::ZONE_SHOW);
     let release = base(subjects::ipam::VM_RELEASE);
+    let acl_create = base(subjects::ipam::ACL_CREATE);
+    let acl_delete = base(subjects::ipam::ACL_DELETE);
+    let rule = base(subjects::ipam::ACL_RULE_ADD);
+    let rule_delete = base(subjects::ipam::ACL_RULE_DELETE);
+    let set_acl = base(subjects::ipam::TIER_SET_ACL);
 
     // Rejected by serde too: the schema is no looser than the Rust types.
     let serde_rejects: Vec<(&str, Value)> = vec![
+        // ACL lists: an unknown field, a missing one, a wrong type or value.
+        (
+            subjects::ipam::ACL_CREATE,
+            with(acl_create.clone(), "rules", json!([])),
+        ),
+        (
+            subjects::ipam::ACL_CREATE,
+            without(acl_create.clone(), "vpc"),
+        ),
+        (
+            subjects::ipam::ACL_DELETE,
+            with(acl_delete.clone(), "force", json!(true)),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            with(rule.clone(), "comment", json!("web")),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            without(rule.clone(), "protocol"),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            without(rule.clone(), "traffic"),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            with(rule.clone(), "traffic", json!("both")),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            with(rule.clone(), "traffic", json!("Ingress")),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            with(rule.clone(), "action", json!("reject")),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            with(rule.clone(), "number", json!(-1)),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            with(rule.clone(), "number", json!("10")),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            with(rule.clone(), "protocol", json!(6)),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            with(rule.clone(), "cidrs", json!("10.0.0.0/8")),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            with(rule.clone(), "ports", json!(8080)),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            with(rule.clone(), "ports", json!({"start": 80, "end": 80})),
+        ),
+        (
+            subjects::ipam::ACL_RULE_DELETE,
+            with(rule_delete.clone(), "number", json!(1.5)),
+        ),
+        (
+            subjects::ipam::ACL_RULE_DELETE,
+            with(rule_delete.clone(), "traffic", json!("ingress")),
+        ),
+        (
+            subjects::ipam::TIER_SET_ACL,
+            without(set_acl.clone(), "acl"),
+        ),
+        (
+            subjects::ipam::TIER_ALLOCATE,
+            with(tier.clone(), "acl", json!(["web-acl"])),
+        ),
         // missing field
         (subjects::ipam::VPC_ALLOCATE, without(vpc.clone(), "zone")),
         (
@@ -864,6 +1309,20 @@ fn invalid_requests_are_rejected() {
             subjects::ipam::ZONE_SHOW => serde_json::from_value::<Show>(msg.clone()).is_ok(),
             subjects::ipam::VM_ALLOCATE => {
                 serde_json::from_value::<VmAllocate>(msg.clone()).is_ok()
+            }
+            subjects::ipam::TIER_ALLOCATE => {
+                serde_json::from_value::<TierAllocate>(msg.clone()).is_ok()
+            }
+            subjects::ipam::ACL_CREATE => serde_json::from_value::<AclCreate>(msg.clone()).is_ok(),
+            subjects::ipam::ACL_DELETE => serde_json::from_value::<Release>(msg.clone()).is_ok(),
+            subjects::ipam::ACL_RULE_ADD => {
+                serde_json::from_value::<AclRuleAdd>(msg.clone()).is_ok()
+            }
+            subjects::ipam::ACL_RULE_DELETE => {
+                serde_json::from_value::<AclRuleDelete>(msg.clone()).is_ok()
+            }
+            subjects::ipam::TIER_SET_ACL => {
+                serde_json::from_value::<TierSetAcl>(msg.clone()).is_ok()
             }
             other => unreachable!("{other}"),
         };
@@ -980,6 +1439,62 @@ fn invalid_requests_are_rejected() {
             subjects::ipam::TIER_ALLOCATE,
             with(tier.clone(), "interface", json!("a-very-long-interface")),
         ),
+        // ACL lists: bad names, the built-in lists changed, null for an
+        // absent optional field (the rule requests ipam's rule parser
+        // refuses are in `rule_requests_agree_with_ipam`).
+        (
+            subjects::ipam::ACL_CREATE,
+            with(acl_create.clone(), "acl", json!("web acl")),
+        ),
+        (
+            subjects::ipam::ACL_CREATE,
+            with(acl_create.clone(), "acl", json!(acl::DEFAULT_DENY)),
+        ),
+        (
+            subjects::ipam::ACL_CREATE,
+            with(acl_create.clone(), "acl", json!(acl::NO_LIST)),
+        ),
+        (
+            subjects::ipam::ACL_CREATE,
+            with(acl_create.clone(), "request_id", json!("")),
+        ),
+        (
+            subjects::ipam::ACL_DELETE,
+            with(acl_delete.clone(), "name", json!(acl::DEFAULT_ALLOW)),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            with(rule.clone(), "acl", json!(acl::DEFAULT_ALLOW)),
+        ),
+        (
+            subjects::ipam::ACL_RULE_ADD,
+            with(rule.clone(), "ports", json!(null)),
+        ),
+        (
+            subjects::ipam::ACL_RULE_DELETE,
+            with(rule_delete.clone(), "acl", json!(acl::DEFAULT_DENY)),
+        ),
+        (
+            subjects::ipam::ACL_RULE_DELETE,
+            with(rule_delete.clone(), "number", json!(0)),
+        ),
+        (
+            subjects::ipam::ACL_RULE_DELETE,
+            with(rule_delete.clone(), "number", json!(65_536)),
+        ),
+        (
+            subjects::ipam::TIER_SET_ACL,
+            with(set_acl.clone(), "acl", json!("")),
+        ),
+        (
+            subjects::ipam::TIER_SET_ACL,
+            with(set_acl.clone(), "tier", json!("tier/web")),
+        ),
+        (
+            subjects::ipam::TIER_ALLOCATE,
+            with(tier.clone(), "acl", json!(null)),
+        ),
+        (subjects::ipam::ACL_SHOW, json!({"name": "*"})),
     ];
     for (subject, msg) in &service_rejects {
         assert!(
@@ -1001,6 +1516,164 @@ fn invalid_requests_are_rejected() {
         "ipam/vpc.allocate.request.json",
         &with(v6, "prefix_length", json!(129)),
     );
+}
+
+/// Rule requests are strings that ipam parses (`AclRuleAdd::to_rule`):
+/// what the schema of acl.rule.add lets through, ipam accepts, and the
+/// typed rule it makes is valid as replies and events carry it; what the
+/// schema refuses, ipam refuses too (but for the few spellings listed at
+/// the end).
+#[test]
+fn rule_requests_agree_with_ipam() {
+    let s = schemas();
+    let uri = "ipam/acl.rule.add.request.json";
+    let base = wire(&rule_add("tcp"));
+    // Each case changes some fields of `base`; `None` removes one.
+    let case = |changes: &[(&str, Option<Value>)]| {
+        let mut v = base.clone();
+        for (key, x) in changes {
+            match x {
+                Some(x) => v[*key] = x.clone(),
+                None => {
+                    v.as_object_mut().unwrap().remove(*key);
+                }
+            }
+        }
+        v
+    };
+    let parse = |msg: &Value| -> AclRuleAdd {
+        serde_json::from_value(msg.clone()).unwrap_or_else(|e| panic!("serde: {msg}: {e}"))
+    };
+    let cidrs = |n: usize| json!((0..n).map(|i| format!("10.{i}.0.0/16")).collect::<Vec<_>>());
+    let no_ports = || ("ports", None::<Value>);
+    let proto = |p: &str| ("protocol", Some(json!(p)));
+    let ports = |p: &str| ("ports", Some(json!(p)));
+    let icmp_type = |n: i32| ("icmp_type", Some(json!(n)));
+    let icmp_code = |n: i32| ("icmp_code", Some(json!(n)));
+
+    let accepted: Vec<Value> = vec![
+        case(&[]),
+        case(&[ports("1-65535")]),
+        case(&[ports("1")]),
+        case(&[ports("65535")]),
+        case(&[ports("80-80")]),
+        case(&[ports("9999-10000")]),
+        case(&[ports("59999-60000")]),
+        case(&[ports("64999-65000")]),
+        case(&[ports("65499-65500")]),
+        case(&[ports("65529-65530")]),
+        case(&[proto("6"), ports("443")]),
+        case(&[proto("udp"), ports("53")]),
+        case(&[proto("17"), ports("53")]),
+        case(&[proto("tcp"), no_ports()]),
+        case(&[proto("tcp"), icmp_type(-1), icmp_code(-1)]),
+        case(&[proto("all"), no_ports()]),
+        case(&[proto("0"), no_ports()]),
+        case(&[proto("47"), no_ports()]),
+        case(&[proto("255"), no_ports()]),
+        case(&[proto("icmp"), no_ports()]),
+        case(&[proto("icmp"), no_ports(), icmp_type(-1), icmp_code(-1)]),
+        case(&[proto("icmp"), no_ports(), icmp_type(8)]),
+        case(&[proto("icmp"), no_ports(), icmp_type(0), icmp_code(255)]),
+        case(&[proto("icmp"), no_ports(), icmp_type(255), icmp_code(0)]),
+        case(&[proto("1"), no_ports(), icmp_type(3), icmp_code(1)]),
+        case(&[("number", Some(json!(1)))]),
+        case(&[("number", Some(json!(65_535)))]),
+        case(&[("cidrs", Some(cidrs(1)))]),
+        case(&[("cidrs", Some(cidrs(64)))]),
+        case(&[("cidrs", Some(json!(["::/0"])))]),
+        case(&[("cidrs", Some(json!(["0.0.0.0/0", "::/0", "10.0.0.0/8"])))]),
+        case(&[
+            ("traffic", Some(json!("egress"))),
+            ("action", Some(json!("deny"))),
+        ]),
+    ];
+    for msg in &accepted {
+        assert_valid(&s, uri, msg);
+        let rule = parse(msg)
+            .to_rule(parse_cidr)
+            .unwrap_or_else(|e| panic!("ipam refuses {msg}: {e:?}"));
+        let typed = wire(&rule);
+        assert_valid(&s, "common.json#/$defs/acl_rule", &typed);
+        assert_eq!(serde_json::from_value::<AclRule>(typed).unwrap(), rule);
+        if let Some(p) = rule.ports {
+            assert_valid(&s, "common.json#/$defs/port_range", &wire(&p));
+        }
+    }
+
+    let refused: Vec<Value> = vec![
+        case(&[("number", Some(json!(0)))]),
+        case(&[("number", Some(json!(65_536)))]),
+        case(&[("cidrs", Some(json!([])))]),
+        case(&[("cidrs", Some(cidrs(65)))]),
+        case(&[("cidrs", Some(json!(["10.1.0.0/33"])))]),
+        case(&[("cidrs", Some(json!(["not-a-cidr"])))]),
+        case(&[proto("gre")]),
+        case(&[proto("256")]),
+        case(&[proto("-1")]),
+        case(&[proto("")]),
+        case(&[ports("0")]),
+        case(&[ports("0-80")]),
+        case(&[ports("65536")]),
+        case(&[ports("99999")]),
+        case(&[ports("80-")]),
+        case(&[ports("-80")]),
+        case(&[ports("80-90-100")]),
+        case(&[ports("80,443")]),
+        case(&[ports("http")]),
+        case(&[ports("")]),
+        case(&[proto("icmp"), ports("8080")]),
+        case(&[proto("all"), ports("8080")]),
+        case(&[proto("47"), ports("8080")]),
+        case(&[proto("tcp"), icmp_type(8)]),
+        case(&[proto("udp"), icmp_code(0)]),
+        case(&[proto("icmp"), no_ports(), icmp_type(256)]),
+        case(&[proto("icmp"), no_ports(), icmp_type(-2)]),
+        case(&[proto("icmp"), no_ports(), icmp_code(0)]),
+        case(&[proto("icmp"), no_ports(), icmp_type(-1), icmp_code(0)]),
+        case(&[proto("icmp"), no_ports(), icmp_type(8), icmp_code(-2)]),
+    ];
+    for msg in &refused {
+        assert_invalid(&s, uri, msg);
+        let r = parse(msg).to_rule(parse_cidr);
+        assert!(r.is_err(), "ipam accepts {msg}: {r:?}");
+    }
+
+    // Not expressed in the schema: a range's order, host bits.
+    for msg in [
+        case(&[ports("90-80")]),
+        case(&[("cidrs", Some(json!(["10.1.0.1/22"])))]),
+    ] {
+        assert_valid(&s, uri, &msg);
+        assert!(parse(&msg).to_rule(parse_cidr).is_err(), "{msg}");
+    }
+    // Spellings ipam takes that are no part of the contract: protocols are
+    // lower case, numbers have no leading zeros or blanks.
+    for msg in [
+        case(&[proto("TCP")]),
+        case(&[proto("047"), no_ports()]),
+        case(&[ports(" 80")]),
+        case(&[ports("080")]),
+    ] {
+        assert_invalid(&s, uri, &msg);
+        assert!(parse(&msg).to_rule(parse_cidr).is_ok(), "{msg}");
+    }
+
+    // Every protocol, as replies and events write it.
+    let protocol_uri = "common.json#/$defs/acl_protocol";
+    for n in 0..=255u8 {
+        let p: AclProtocol = n.to_string().parse().unwrap();
+        assert_valid(&s, protocol_uri, &wire(&p));
+        assert_valid(&s, protocol_uri, &json!(n.to_string()));
+    }
+    for name in ["all", "tcp", "udp", "icmp"] {
+        let p: AclProtocol = name.parse().unwrap();
+        assert_eq!(wire(&p), json!(name));
+        assert_valid(&s, protocol_uri, &json!(name));
+    }
+    for bad in ["gre", "256", "01", "", "Tcp", " all"] {
+        assert_invalid(&s, protocol_uri, &json!(bad));
+    }
 }
 
 #[test]
@@ -1071,6 +1744,12 @@ fn index_covers_every_ipam_subject_and_names_existing_files() {
         subjects::ipam::TIER_RELEASE,
         subjects::ipam::VM_ALLOCATE,
         subjects::ipam::VM_RELEASE,
+        subjects::ipam::ACL_CREATE,
+        subjects::ipam::ACL_DELETE,
+        subjects::ipam::ACL_SHOW,
+        subjects::ipam::ACL_RULE_ADD,
+        subjects::ipam::ACL_RULE_DELETE,
+        subjects::ipam::TIER_SET_ACL,
         subjects::ipam::EVENTS_READ,
     ];
     // Subjects added to `subjects::ipam` later are caught from the source.
@@ -1168,6 +1847,8 @@ fn all_error_codes() -> Vec<ErrorCode> {
         UnknownVpc,
         UnknownTier,
         UnknownVm,
+        UnknownAcl,
+        UnknownAclRule,
         AlreadyExists,
         NoSpace,
         OutsideParent,
@@ -1188,10 +1869,10 @@ fn all_error_codes() -> Vec<ErrorCode> {
     for c in &all {
         match c {
             InvalidRequest | InvalidCidr | InvalidNetmask | UnknownZone | UnknownVpc
-            | UnknownTier | UnknownVm | AlreadyExists | NoSpace | OutsideParent | Overlap
-            | NotEmpty | InUse | RequestIdConflict | VersionConflict | ReservedAddress
-            | SubnetTooSmall | InvalidSettings | UnknownRouter | NotReady | CorruptLog
-            | Unavailable | Internal => {}
+            | UnknownTier | UnknownVm | UnknownAcl | UnknownAclRule | AlreadyExists | NoSpace
+            | OutsideParent | Overlap | NotEmpty | InUse | RequestIdConflict | VersionConflict
+            | ReservedAddress | SubnetTooSmall | InvalidSettings | UnknownRouter | NotReady
+            | CorruptLog | Unavailable | Internal => {}
         }
     }
     all
@@ -1247,8 +1928,8 @@ use vpcroute_protocol::areas::{
     ZoneOspfView, REDACTED,
 };
 use vpcroute_protocol::config::{
-    ConfigText, DialectName, RouterConfig, RouterConfigGet, RouterConfigUpdated, RouterList,
-    RouterSummary,
+    ConfigText, DialectName, FirewallRuleset, RouterConfig, RouterConfigGet, RouterConfigUpdated,
+    RouterList, RouterSummary,
 };
 use vpcroute_protocol::sync::{OspfNeighbor, RouterStatus, RouterStatusGet};
 
@@ -1268,6 +1949,12 @@ fn service_subjects() -> Vec<(&'static str, Vec<&'static str>)> {
                 subjects::ipam::TIER_RELEASE,
                 subjects::ipam::VM_ALLOCATE,
                 subjects::ipam::VM_RELEASE,
+                subjects::ipam::ACL_CREATE,
+                subjects::ipam::ACL_DELETE,
+                subjects::ipam::ACL_SHOW,
+                subjects::ipam::ACL_RULE_ADD,
+                subjects::ipam::ACL_RULE_DELETE,
+                subjects::ipam::TIER_SET_ACL,
                 subjects::ipam::EVENTS_READ,
             ],
         ),
@@ -1626,6 +2313,9 @@ fn sync_events() -> Vec<Value> {
         json!({"type": "apply_failed", "router": "r-vpc-blue", "version": null, "error": "no config"}),
         json!({"type": "apply_failed", "router": "r-vpc-blue", "error": "no config"}),
         json!({"type": "cleared", "router": "r-vpc-blue", "commands": 0usize}),
+        json!({"type": "range_kicked", "router": "r-vpc-blue", "area": "0.0.0.1", "cidr": "10.1.0.0/16"}),
+        json!({"type": "firewall_applied", "router": "r-vpc-blue", "version": 3}),
+        json!({"type": "firewall_repaired", "router": "r-vpc-blue", "version": 3}),
     ]
 }
 
@@ -1840,6 +2530,10 @@ fn real_replies_of_the_other_services_are_valid() {
         vpc: "vpc-blue".into(),
         zone: "zone-1".into(),
         config,
+        firewall: FirewallRuleset {
+            file: format!("table inet vpcroute\ndelete table inet vpcroute\n{LISTING}"),
+            listing: LISTING.into(),
+        },
     };
     let frr = config(
         DialectName::Frr,
@@ -1922,6 +2616,20 @@ fn real_replies_of_the_other_services_are_valid() {
             .unwrap_or_else(|e| panic!("{subject}: {msg}\n  {}", e.join("\n  ")));
     }
 
+    // The firewall ruleset is part of every configuration.
+    let uri = "config/router.get.reply.json";
+    let mut bad = wire(&Reply::Ok(frr.clone()));
+    bad["ok"].as_object_mut().unwrap().remove("firewall");
+    assert_invalid(&s, uri, &bad);
+    let mut bad = wire(&Reply::Ok(frr.clone()));
+    bad["ok"]["firewall"]
+        .as_object_mut()
+        .unwrap()
+        .remove("listing");
+    assert_invalid(&s, uri, &bad);
+    let mut bad = wire(&Reply::Ok(frr.clone()));
+    bad["ok"]["firewall"] = json!(LISTING);
+    assert_invalid(&s, uri, &bad);
     // The dialect and the shape of the text go together.
     let mut bad = wire(&Reply::Ok(frr));
     bad["ok"]["dialect"] = json!("quagga");
@@ -1957,12 +2665,22 @@ fn real_replies_of_the_other_services_are_valid() {
     assert_invalid(&s, "sync/router.status.reply.json", &bad);
 }
 
+/// An nftables table with no tier behind the router.
+const LISTING: &str = "table inet vpcroute {
+\tchain forward {
+\t\ttype filter hook forward priority 0; policy accept;
+\t\tct state 0x2,0x4 accept
+\t}
+}
+";
+
 fn status(full: bool) -> RouterStatus {
     RouterStatus {
         router: "r-vpc-blue".into(),
         state: if full { "in_sync" } else { "starting" }.into(),
         desired_version: full.then_some(3),
         applied_version: full.then_some(3),
+        firewall_version: full.then_some(3),
         last_error: full.then(|| "vtysh timed out".into()),
         neighbors: if full {
             vec![
