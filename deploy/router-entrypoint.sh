@@ -11,4 +11,4 @@ chown frr:frr /etc/frr/frr.conf
 sysctl -w net.ipv4.ip_forward=1 >/dev/null 2>&1 || true
 /usr/lib/frr/zebra -d -u frr -g frr -f /etc/frr/frr.conf
 /usr/lib/frr/ospfd -d -u frr -g frr -f /etc/frr/frr.conf
-exec vpcroute-router-sync --router "$ROUTER=vtysh" "$@"
+exec vpcroute-router-sync --router "$ROUTER=vtysh" --nft "$ROUTER=nft" "$@"

@@ -57,6 +57,7 @@ usage: lab.sh COMMAND [ARGS]
         with ADDR) running FRR with the minimal config, e.g. a router with
         the wrong key in a test
   router-cmd VR   the command router-sync runs for that router's vtysh
+  nft-cmd VR      the command router-sync runs for that router's nft
   status          namespaces, OSPF neighbours, how to look inside
   down            remove everything (daemons, namespaces, /etc/frr/vpcr-*,
                   /var/run/frr/vpcr-*)
@@ -409,6 +410,7 @@ cmd_frr() {
 }
 
 router_cmd() { local ns; ns=$(nsname "$1"); echo "ip netns exec $ns vtysh -N $ns"; }
+nft_cmd() { local ns; ns=$(nsname "$1"); echo "ip netns exec $ns nft"; }
 
 cmd_router() {
     [ $# -eq 3 ] && [ "$1" = add ] || die "usage: lab.sh router add NAME ADDR/LEN"
@@ -491,6 +493,7 @@ main() {
     case $cmd in
         help|-h|--help) usage; return 0 ;;
         router-cmd) [ $# -eq 1 ] || die "usage: lab.sh router-cmd VR"; router_cmd "$1"; return 0 ;;
+        nft-cmd) [ $# -eq 1 ] || die "usage: lab.sh nft-cmd VR"; nft_cmd "$1"; return 0 ;;
     esac
     need_root
     # one lab.sh at a time (a lock on this script: leaves no file behind)

@@ -71,7 +71,9 @@ if [ "$(id -u)" -eq 0 ] && [ -x /usr/lib/frr/ospfd ]; then
     lab_down() { scripts/lab.sh down >>"$STATE/logs/lab.log" 2>&1 || true; }
     start_service router-sync \
         --router "left-vr=$(scripts/lab.sh router-cmd left-vr)" \
-        --router "right-vr=$(scripts/lab.sh router-cmd right-vr)"
+        --nft "left-vr=$(scripts/lab.sh nft-cmd left-vr)" \
+        --router "right-vr=$(scripts/lab.sh router-cmd right-vr)" \
+        --nft "right-vr=$(scripts/lab.sh nft-cmd right-vr)"
 fi
 
 cat <<MSG
@@ -100,7 +102,12 @@ Look inside (adjacencies take about 40 s to form):
   vpcctl router status left-vr
   $(scripts/lab.sh router-cmd left-vr) -c 'show ip ospf neighbor'
   ip netns exec vpcr-left-vr ip route show proto ospf
+Routed, yet closed: a tier with no ACL list lets nothing in. Open ICMP:
+  vpcctl acl create right-acl --vpc right
+  vpcctl acl rule add right-acl --number 10 --cidr 10.1.0.0/22 --protocol icmp --traffic ingress --action allow
+  vpcctl tier set-acl right-tier right-acl
   ip netns exec vpcr-left-vm1 ping 10.1.5.2
+  ip netns exec vpcr-right-vr nft list table inet vpcroute
 MSG
 else
 cat <<MSG
