@@ -343,4 +343,96 @@ async fn versions_move_exactly_when_a_router_configuration_changes() {
         .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(s.versions().await, v3);
+
+    // ACLs: the tier with no list is closed in the router's table.
+    let fw = s.ok(&["router", "config", "left-vr", "--json"]).await["firewall"].clone();
+    let listing = fw["listing"].as_str().unwrap();
+    assert!(
+        listing.contains("oifname \"eth2\" jump in_eth2"),
+        "{listing}"
+    );
+    assert!(fw["file"]
+        .as_str()
+        .unwrap()
+        .starts_with("table inet vpcroute\ndelete table inet vpcroute\n"));
+    // A list no tier uses moves nothing; attaching it moves only its VPC's
+    // router; each rule change moves it again.
+    s.ok(&["acl", "create", "web-acl", "--vpc", "left"]).await;
+    s.ok(&[
+        "acl",
+        "rule",
+        "add",
+        "web-acl",
+        "--number",
+        "10",
+        "--cidr",
+        "10.1.4.0/22",
+        "--protocol",
+        "tcp",
+        "--ports",
+        "8080",
+        "--traffic",
+        "ingress",
+        "--action",
+        "allow",
+    ])
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(s.versions().await, v3, "an unattached list moved a router");
+    s.ok(&["tier", "set-acl", "web", "web-acl"]).await;
+    let v4 = s
+        .wait_versions("list attached", |v| v["left-vr"] > v3["left-vr"])
+        .await;
+    assert_eq!(
+        (v4["right-vr"], v4["other-vr"]),
+        (v3["right-vr"], v3["other-vr"])
+    );
+    let listing = s.ok(&["router", "config", "left-vr", "--json"]).await["firewall"]["listing"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        listing.contains(
+            "ip saddr 10.1.4.0/22 tcp dport 8080 return comment \"acl web-acl rule 10 tier web\""
+        ),
+        "{listing}"
+    );
+    s.ok(&["acl", "rule", "delete", "web-acl", "--number", "10"])
+        .await;
+    let v5 = s
+        .wait_versions("rule deleted", |v| v["left-vr"] > v4["left-vr"])
+        .await;
+    assert_eq!(v5["left-vr"], v4["left-vr"] + 1);
+    // Refusals name the cause and change nothing.
+    let e = s.ctl(&["acl", "delete", "web-acl"]).await;
+    assert_eq!(e.error_code(), Some("in_use"), "{:?}", e.error_message());
+    let e = s.ctl(&["tier", "set-acl", "web", "nope"]).await;
+    assert_eq!(e.error_code(), Some("unknown_acl"));
+    let e = s
+        .ctl(&[
+            "acl",
+            "rule",
+            "add",
+            "web-acl",
+            "--number",
+            "1",
+            "--cidr",
+            "10.0.0.0/8",
+            "--protocol",
+            "icmp",
+            "--ports",
+            "80",
+            "--traffic",
+            "ingress",
+            "--action",
+            "allow",
+        ])
+        .await;
+    assert_eq!(e.error_code(), Some("invalid_request"));
+    assert!(e.error_message().unwrap().contains("tcp and udp"));
+    let shown = s.ok(&["show", "acl", "web-acl", "--json"]).await;
+    assert_eq!(shown["rules"], serde_json::json!([]));
+    assert_eq!(shown["tiers"], serde_json::json!(["web"]));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(s.versions().await, v5);
 }
