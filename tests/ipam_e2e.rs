@@ -784,6 +784,12 @@ async fn registers_with_the_nats_services_api() {
         ("tier_release", subj::TIER_RELEASE),
         ("vm_allocate", subj::VM_ALLOCATE),
         ("vm_release", subj::VM_RELEASE),
+        ("acl_create", subj::ACL_CREATE),
+        ("acl_delete", subj::ACL_DELETE),
+        ("acl_show", subj::ACL_SHOW),
+        ("acl_rule_add", subj::ACL_RULE_ADD),
+        ("acl_rule_delete", subj::ACL_RULE_DELETE),
+        ("tier_set_acl", subj::TIER_SET_ACL),
         ("events_read", subj::EVENTS_READ),
     ]
     .into_iter()
