@@ -477,7 +477,10 @@ impl Inputs {
                 })
             })
             .collect();
-        FirewallModel { tiers }
+        FirewallModel {
+            tiers,
+            vpc_cidrs: vec![v.cidr],
+        }
     }
 
     /// Why the router of `vpc` cannot be rendered now, or `None` if it can.

@@ -26,8 +26,12 @@
 //! * **Ingress** of a tier = packets routed out of its interface
 //!   (`oifname`), **egress** = packets routed in from it (`iifname`). A
 //!   packet between two tiers of the VPC passes the source tier's egress
-//!   and then the destination tier's ingress: an allow *returns* to the
-//!   base chain rather than accepting, so the second check still runs.
+//!   and then the destination tier's ingress: every egress jump comes first
+//!   and an egress allow *returns* to the base chain, so the ingress check
+//!   still runs; an ingress allow accepts.
+//! * **Fail closed:** after the jumps, anything forwarded towards the VPC's
+//!   CIDR that no tier's ingress chain accepted is dropped (a tier whose
+//!   interface vpcroute does not know, a NIC plugged early).
 //! * Rule order is the rule number; the first match decides; ingress ends
 //!   with a drop; egress ends with a drop only when the list has egress
 //!   rules (see `vpcroute_protocol::acl`).
@@ -60,6 +64,12 @@ pub struct TierFilter {
 pub struct FirewallModel {
     /// Any order (rendered by interface name).
     pub tiers: Vec<TierFilter>,
+    /// The VPC's CIDRs: whatever is forwarded towards them without having
+    /// passed a tier's ingress chain (a tier whose VR interface vpcroute
+    /// does not know, a NIC plugged before its tier was recorded) is
+    /// dropped, so an unknown way in fails closed.
+    #[serde(default)]
+    pub vpc_cidrs: Vec<IpNet>,
 }
 
 /// The rendered table.
@@ -95,9 +105,13 @@ fn render_table(model: &FirewallModel, spelling: Spelling) -> String {
     let mut tiers: Vec<&TierFilter> = model.tiers.iter().collect();
     tiers.sort_by(|a, b| a.interface.cmp(&b.interface));
 
-    let mut base = String::new();
+    // Every egress check comes before every ingress check: a packet between
+    // two tiers must pass its source tier's egress (an allow returns here)
+    // before its destination tier's ingress (an allow accepts).
+    let mut egress_jumps = String::new();
+    let mut ingress_jumps = String::new();
     let mut chains = Vec::new();
-    for t in &tiers {
+    for (k, t) in tiers.iter().enumerate() {
         let mut rules: Vec<&AclRule> = t.rules.iter().collect();
         rules.sort_by_key(|r| r.number);
         let egress: Vec<&AclRule> = rules
@@ -111,22 +125,48 @@ fn render_table(model: &FirewallModel, spelling: Spelling) -> String {
             .filter(|r| r.traffic == Traffic::Ingress)
             .collect();
         let iface = quote_iface(&t.interface);
-        let name = chain_suffix(&t.interface);
+        let name = chain_suffix(&t.interface, k);
         if !egress.is_empty() {
-            let _ = writeln!(base, "\t\tiifname {iface} jump out_{name}");
-            chains.push(chain(&format!("out_{name}"), t, &egress, spelling));
+            let _ = writeln!(egress_jumps, "\t\tiifname {iface} jump out_{name}");
+            chains.push(chain(
+                &format!("out_{name}"),
+                t,
+                &egress,
+                "return",
+                spelling,
+            ));
         }
-        let _ = writeln!(base, "\t\toifname {iface} jump in_{name}");
-        chains.push(chain(&format!("in_{name}"), t, &ingress, spelling));
+        let _ = writeln!(ingress_jumps, "\t\toifname {iface} jump in_{name}");
+        chains.push(chain(
+            &format!("in_{name}"),
+            t,
+            &ingress,
+            "accept",
+            spelling,
+        ));
     }
 
     let mut out = String::new();
     out.push_str("table inet vpcroute {\n");
     out.push_str("\tchain forward {\n");
     out.push_str("\t\ttype filter hook forward priority 0; policy accept;\n");
-    // 0x2,0x4 is how `nft -n` prints `established,related`.
+    // How `nft -n` prints `ct state established,related accept` and
+    // `ct state invalid drop` (as CloudStack's VR, invalid packets never
+    // reach an allow rule).
     out.push_str("\t\tct state 0x2,0x4 accept\n");
-    out.push_str(&base);
+    out.push_str("\t\tct state 0x1 drop\n");
+    out.push_str(&egress_jumps);
+    out.push_str(&ingress_jumps);
+    let mut vpc: Vec<IpNet> = IpNet::aggregate(&model.vpc_cidrs);
+    vpc.sort();
+    for c in vpc {
+        let family = if matches!(c, IpNet::V4(_)) {
+            "ip"
+        } else {
+            "ip6"
+        };
+        let _ = writeln!(out, "\t\t{family} daddr {} drop", prefix_text(c));
+    }
     out.push_str("\t}\n");
     for c in chains {
         out.push('\n');
@@ -137,10 +177,16 @@ fn render_table(model: &FirewallModel, spelling: Spelling) -> String {
 }
 
 /// A tier's ingress or egress chain: its rules in order, then a drop.
-fn chain(name: &str, tier: &TierFilter, rules: &[&AclRule], spelling: Spelling) -> String {
+fn chain(
+    name: &str,
+    tier: &TierFilter,
+    rules: &[&AclRule],
+    allow: &str,
+    spelling: Spelling,
+) -> String {
     let mut out = format!("\tchain {name} {{\n");
     for r in rules {
-        for line in rule_lines(tier, r, spelling) {
+        for line in rule_lines(tier, r, allow, spelling) {
             let _ = writeln!(out, "\t\t{line}");
         }
     }
@@ -150,7 +196,7 @@ fn chain(name: &str, tier: &TierFilter, rules: &[&AclRule], spelling: Spelling) 
 }
 
 /// One rule as nft lines: one per address family among its CIDRs.
-fn rule_lines(tier: &TierFilter, r: &AclRule, spelling: Spelling) -> Vec<String> {
+fn rule_lines(tier: &TierFilter, r: &AclRule, allow: &str, spelling: Spelling) -> Vec<String> {
     let (v4, v6): (Vec<IpNet>, Vec<IpNet>) = r
         .cidrs
         .iter()
@@ -161,14 +207,15 @@ fn rule_lines(tier: &TierFilter, r: &AclRule, spelling: Spelling) -> Vec<String>
         Traffic::Egress => "daddr",
     };
     let verdict = match r.action {
-        AclAction::Allow => "return",
+        AclAction::Allow => allow,
         AclAction::Deny => "drop",
     };
+    // nft refuses comments over 128 bytes; names may be 255 characters.
     let comment = format!(
         "acl {} rule {} tier {}",
-        comment_safe(&tier.acl),
+        comment_safe(&clip(&tier.acl, 48)),
         r.number,
-        comment_safe(&tier.tier)
+        comment_safe(&clip(&tier.tier, 48))
     );
     let mut lines = Vec::new();
     for (family, cidrs) in [("ip", v4), ("ip6", v6)] {
@@ -221,10 +268,29 @@ fn addr_match(cidrs: &[IpNet], spelling: Spelling) -> String {
 }
 
 fn prefix_text(c: IpNet) -> String {
+    let addr = addr_text(c.addr());
     if c.prefix_len() == c.max_prefix_len() {
-        c.addr().to_string()
+        addr
     } else {
-        c.to_string()
+        format!("{addr}/{}", c.prefix_len())
+    }
+}
+
+/// An address as nft prints it (glibc's `inet_ntop`): Rust's spelling,
+/// except IPv6 addresses whose first 96 bits are zero and next 16 are not,
+/// which glibc writes in the old IPv4-compatible form (`::1.2.3.0`).
+fn addr_text(a: IpAddr) -> String {
+    match a {
+        IpAddr::V6(v6) => {
+            let w = v6.segments();
+            if w[..6].iter().all(|x| *x == 0) && w[6] != 0 {
+                let [.., a, b, c, d] = v6.octets();
+                format!("::{a}.{b}.{c}.{d}")
+            } else {
+                v6.to_string()
+            }
+        }
+        IpAddr::V4(v4) => v4.to_string(),
     }
 }
 
@@ -258,7 +324,7 @@ fn span_text(a: u128, b: u128, v6: bool) -> String {
         let len = u8::try_from(bits - host_bits).expect("a prefix length");
         prefix_text(IpNet::new(addr(a), len).expect("a valid prefix"))
     } else {
-        format!("{}-{}", addr(a), addr(b))
+        format!("{}-{}", addr_text(addr(a)), addr_text(addr(b)))
     }
 }
 
@@ -298,23 +364,35 @@ fn comment_safe(s: &str) -> String {
         .collect()
 }
 
-/// Interface names are quoted strings in nft.
-fn quote_iface(s: &str) -> String {
-    format!("\"{}\"", comment_safe(s))
+fn clip(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
 }
 
-/// Chain names are nft identifiers: letters, digits, `_`, `.`, `-`.
-fn chain_suffix(iface: &str) -> String {
-    iface
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '_'
+/// Interface names are quoted strings in nft, matched exactly: the name is
+/// written as it is (ipam allows letters, digits, `-_.@`; a quote or a
+/// backslash, which nothing allows, would be dropped).
+fn quote_iface(s: &str) -> String {
+    let name: String = s.chars().filter(|c| !matches!(c, '"' | '\\')).collect();
+    format!("\"{name}\"")
+}
+
+/// A chain name for the tier on `iface` (the `k`-th in interface order).
+/// Chain names are nft identifiers (letters, digits, `_`, `.`, `-`), so the
+/// name is escaped injectively: `_` as `__`, `@` as `_a`, anything else as
+/// `_x` + the tier's position; two interfaces never share a chain.
+fn chain_suffix(iface: &str, k: usize) -> String {
+    let mut out = String::new();
+    for c in iface.chars() {
+        match c {
+            '_' => out.push_str("__"),
+            '@' => out.push_str("_a"),
+            c if c.is_ascii_alphanumeric() || matches!(c, '.' | '-') => out.push(c),
+            _ => {
+                let _ = write!(out, "_x{k}");
             }
-        })
-        .collect()
+        }
+    }
+    out
 }
 
 /// What ACL decides for one packet crossing the VR, evaluated on the model

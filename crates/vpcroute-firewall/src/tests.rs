@@ -51,19 +51,22 @@ fn web_tier() -> TierFilter {
 fn golden_listing_of_one_tier() {
     let got = render(&FirewallModel {
         tiers: vec![web_tier()],
+        vpc_cidrs: vec!["10.1.4.0/22".parse().unwrap()],
     })
     .listing;
     let want = "table inet vpcroute {
 \tchain forward {
 \t\ttype filter hook forward priority 0; policy accept;
 \t\tct state 0x2,0x4 accept
+\t\tct state 0x1 drop
 \t\toifname \"eth2\" jump in_eth2
+\t\tip daddr 10.1.4.0/22 drop
 \t}
 
 \tchain in_eth2 {
-\t\tip saddr 10.1.0.0/22 tcp dport 8080 return comment \"acl web-acl rule 10 tier web\"
-\t\tip saddr 10.1.0.0/22 meta l4proto 1 return comment \"acl web-acl rule 20 tier web\"
-\t\tip6 saddr 2001:db8::/32 meta l4proto 58 return comment \"acl web-acl rule 20 tier web\"
+\t\tip saddr 10.1.0.0/22 tcp dport 8080 accept comment \"acl web-acl rule 10 tier web\"
+\t\tip saddr 10.1.0.0/22 meta l4proto 1 accept comment \"acl web-acl rule 20 tier web\"
+\t\tip6 saddr 2001:db8::/32 meta l4proto 58 accept comment \"acl web-acl rule 20 tier web\"
 \t\tdrop
 \t}
 }
@@ -85,15 +88,27 @@ fn output_does_not_depend_on_the_order_of_tiers_or_rules() {
     ));
     let one = render(&FirewallModel {
         tiers: vec![a.clone(), b.clone()],
+        vpc_cidrs: vec![],
     });
     a.rules.reverse();
     b.rules.reverse();
-    let two = render(&FirewallModel { tiers: vec![b, a] });
+    let two = render(&FirewallModel {
+        tiers: vec![b, a],
+        vpc_cidrs: vec![],
+    });
     assert_eq!(one, two);
     assert!(one.listing.contains("iifname \"eth3\" jump out_eth3"));
     assert!(
         !one.listing.contains("jump out_eth2"),
         "no egress rules, no egress chain"
+    );
+    // Every egress jump before every ingress jump.
+    let out3 = one.listing.find("jump out_eth3").unwrap();
+    let in2 = one.listing.find("jump in_eth2").unwrap();
+    assert!(out3 < in2, "{}", one.listing);
+    assert!(
+        one.listing.contains("ip daddr 0.0.0.0/0 drop comment"),
+        "an egress deny drops"
     );
 }
 
@@ -176,7 +191,27 @@ fn names_that_nft_would_not_parse_are_made_safe() {
     let mut t = web_tier();
     t.interface = "eth0@x".into();
     t.tier = "a\"b".into();
-    let l = render(&FirewallModel { tiers: vec![t] }).listing;
-    assert!(l.contains("in_eth0_x"));
+    let mut u = web_tier();
+    u.interface = "eth0_x".into();
+    let l = render(&FirewallModel {
+        tiers: vec![t, u],
+        vpc_cidrs: vec![],
+    })
+    .listing;
+    // The interface is matched exactly; the two chains never collide.
+    assert!(l.contains("oifname \"eth0@x\" jump in_eth0_ax"), "{l}");
+    assert!(l.contains("oifname \"eth0_x\" jump in_eth0__x"), "{l}");
     assert!(l.contains("tier a_b\""));
+    // Comments stay under nft's 128 bytes whatever the names.
+    let mut long = web_tier();
+    long.acl = "a".repeat(255);
+    long.tier = "t".repeat(255);
+    let l = render(&FirewallModel {
+        tiers: vec![long],
+        vpc_cidrs: vec![],
+    })
+    .listing;
+    for c in l.split("comment \"").skip(1) {
+        assert!(c.find('"').unwrap() <= 128, "{c}");
+    }
 }

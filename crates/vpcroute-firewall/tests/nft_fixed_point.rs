@@ -128,6 +128,10 @@ fn every_rule_shape_lists_back_exactly_as_rendered() {
                 &["10.1.0.0/22", "2001:db8::/32", "fd00::/8"],
                 &["10.0.0.0/23", "10.0.2.0/24", "10.9.9.9/32", "10.9.9.10/32"],
                 &["2001:db8::/127", "2001:db8::2/128"],
+                // IPv4-compatible IPv6: glibc prints these as ::a.b.c.d.
+                &["::102:300/120"],
+                &["::a:0/111", "::1:0/112"],
+                &["::ffff:10.0.0.0/104"],
             ] {
                 for protocol in [
                     AclProtocol::All,
@@ -175,8 +179,21 @@ fn every_rule_shape_lists_back_exactly_as_rendered() {
         Traffic::Ingress,
         AclAction::Allow,
     ));
+    let mut long = tier(
+        "eth6",
+        &"l".repeat(255),
+        builtin_rules(DEFAULT_ALLOW).unwrap(),
+    );
+    long.tier = "t".repeat(255);
     let model = FirewallModel {
+        vpc_cidrs: vec![
+            "10.1.4.0/22".parse().unwrap(),
+            "fd00:1::/64".parse().unwrap(),
+        ],
         tiers: vec![
+            long,
+            tier("eth1@x", "at-sign", builtin_rules(DEFAULT_DENY).unwrap()),
+            tier("eth1_x", "underscore", vec![]),
             tier("eth2", "everything", shapes),
             tier("eth3", DEFAULT_ALLOW, builtin_rules(DEFAULT_ALLOW).unwrap()),
             tier("eth4", DEFAULT_DENY, builtin_rules(DEFAULT_DENY).unwrap()),
@@ -197,8 +214,13 @@ fn random_lists_list_back_exactly_as_rendered() {
     let Some(ns) = Netns::new("random") else {
         return;
     };
-    // Small prefixes near each other often touch: nft merges those.
+    // Small prefixes near each other often touch: nft merges those. And
+    // IPv6 prefixes in ::/96, which glibc prints in IPv4-compatible form.
     let cidr = prop_oneof![
+        (any::<u32>(), 96u8..=128).prop_map(|(a, p)| ipnet::Ipv6Net::new(u128::from(a).into(), p)
+            .unwrap()
+            .trunc()
+            .into()),
         (0u32..16, 24u8..=32).prop_map(|(i, p)| ipnet::Ipv4Net::new(
             std::net::Ipv4Addr::new(10, 0, (i / 4) as u8, (i % 4) as u8 * 64),
             p
@@ -269,6 +291,7 @@ fn random_lists_list_back_exactly_as_rendered() {
                     tier(&format!("eth{}", i + 2), "random", rules)
                 })
                 .collect(),
+            vpc_cidrs: vec!["10.1.4.0/22".parse().unwrap()],
         },
     );
     let mut runner = TestRunner::new(Config {

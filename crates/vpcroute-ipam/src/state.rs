@@ -819,9 +819,9 @@ impl IpamState {
     fn own_acl(&self, acl: &str, vpc: &str) -> Result<&Acl, IpamError> {
         match self.acls.get(acl) {
             Some(a) if a.vpc == vpc => Ok(a),
-            Some(a) => Err(IpamError::UnknownAcl(format!(
-                "{acl:?} belongs to VPC {:?}, not {vpc:?}",
-                a.vpc
+            // Not naming the owner: list names are global, VPCs are tenants'.
+            Some(_) => Err(IpamError::UnknownAcl(format!(
+                "{acl:?}: not a list of VPC {vpc:?}"
             ))),
             None => Err(IpamError::UnknownAcl(format!("{acl:?}"))),
         }

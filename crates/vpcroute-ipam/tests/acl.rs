@@ -286,7 +286,10 @@ fn refusals_are_precise_and_change_nothing() {
     // A list of another VPC cannot serve this VPC's tiers.
     let err = h.s.decide(&set_acl("rt", "other")).unwrap_err();
     assert_eq!(err.code(), ErrorCode::UnknownAcl);
-    assert!(err.to_string().contains("belongs to VPC \"left\""), "{err}");
+    assert!(
+        err.to_string().contains("not a list of VPC \"right\""),
+        "{err}"
+    );
     assert_eq!(h.refuse(set_acl("rt", "other")), ErrorCode::UnknownAcl);
     assert_eq!(
         h.refuse(tier("lt", "left", "10.1.1.1", Some("web"))),

@@ -314,6 +314,13 @@ impl AclRuleAdd {
         if icmp_code.is_some() && icmp_type.is_none() {
             return Err(Field("an ICMP code needs an ICMP type".into()));
         }
+        // ICMP and ICMPv6 number their types differently (echo: 8 and 128):
+        // one rule cannot mean both.
+        if icmp_type.is_some() && cidrs.iter().any(|c| matches!(c, IpNet::V6(_))) {
+            return Err(Field(
+                "an ICMP type applies to IPv4 CIDRs only; write IPv6 rules without a type".into(),
+            ));
+        }
         Ok(AclRule {
             number: self.number,
             cidrs: IpNet::aggregate(&cidrs),
@@ -440,6 +447,10 @@ mod tests {
         assert!(r.to_rule(parse).is_err(), "a code without a type");
         r.icmp_type = Some(300);
         assert!(r.to_rule(parse).is_err());
+        let mut r = req("icmp");
+        r.cidrs.push("2001:db8::/32".into());
+        r.icmp_type = Some(8);
+        assert!(r.to_rule(parse).is_err(), "an ICMP type on IPv6");
         let mut r = req("tcp");
         r.cidrs = vec!["10.1.0.0/33".into()];
         assert!(matches!(r.to_rule(parse), Err(RuleProblem::Cidr(_))));

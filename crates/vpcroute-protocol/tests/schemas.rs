@@ -655,10 +655,12 @@ fn acl_rules() -> Vec<AclRule> {
         AclRuleAdd {
             icmp_type: Some(255),
             icmp_code: Some(255),
+            cidrs: vec!["10.1.0.0/22".into()],
             ..rule_add("icmp")
         },
         AclRuleAdd {
             icmp_type: Some(3),
+            cidrs: vec!["10.1.0.0/22".into()],
             ..rule_add("1")
         },
         AclRuleAdd {
@@ -1527,7 +1529,11 @@ fn invalid_requests_are_rejected() {
 fn rule_requests_agree_with_ipam() {
     let s = schemas();
     let uri = "ipam/acl.rule.add.request.json";
-    let base = wire(&rule_add("tcp"));
+    // IPv4 only: an ICMP type is refused on IPv6 CIDRs (see below).
+    let base = wire(&AclRuleAdd {
+        cidrs: vec!["10.1.0.0/22".into()],
+        ..rule_add("tcp")
+    });
     // Each case changes some fields of `base`; `None` removes one.
     let case = |changes: &[(&str, Option<Value>)]| {
         let mut v = base.clone();
@@ -1639,10 +1645,17 @@ fn rule_requests_agree_with_ipam() {
         assert!(r.is_err(), "ipam accepts {msg}: {r:?}");
     }
 
-    // Not expressed in the schema: a range's order, host bits.
+    // Not expressed in the schema: a range's order, host bits, an ICMP
+    // type on an IPv6 CIDR.
     for msg in [
         case(&[ports("90-80")]),
         case(&[("cidrs", Some(json!(["10.1.0.1/22"])))]),
+        case(&[
+            proto("icmp"),
+            no_ports(),
+            icmp_type(8),
+            ("cidrs", Some(json!(["10.1.0.0/22", "2001:db8::/32"]))),
+        ]),
     ] {
         assert_valid(&s, uri, &msg);
         assert!(parse(&msg).to_rule(parse_cidr).is_err(), "{msg}");

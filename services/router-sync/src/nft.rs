@@ -29,9 +29,11 @@ pub struct Nft {
     timeout: Duration,
 }
 
-/// What nft says when our table does not exist (yet, or any more).
+/// What nft says when our table does not exist (yet, or any more): the
+/// error and, under it, the command naming our table. A missing namespace
+/// or ssh key also says "No such file or directory", but not that.
 fn is_missing_table(stderr: &str) -> bool {
-    stderr.contains("No such file or directory")
+    stderr.contains("Error: No such file or directory") && stderr.contains("table inet vpcroute")
 }
 
 impl Nft {
@@ -62,14 +64,16 @@ impl Nft {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| NftError::Spawn(e.to_string()))?;
-        if let Some(input) = stdin {
-            let mut pipe = child.stdin.take().expect("stdin is piped");
-            pipe.write_all(input.as_bytes())
-                .await
-                .map_err(|e| NftError::Spawn(e.to_string()))?;
-            drop(pipe);
-        }
-        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
+        let pipe = child.stdin.take();
+        // One deadline for writing the ruleset and waiting: a router (or an
+        // ssh) that stops reading must not hang the router's task.
+        let io = async move {
+            if let (Some(mut pipe), Some(input)) = (pipe, stdin) {
+                pipe.write_all(input.as_bytes()).await?;
+            }
+            child.wait_with_output().await
+        };
+        let out = tokio::time::timeout(self.timeout, io)
             .await
             .map_err(|_| NftError::Timeout(self.timeout))?
             .map_err(|e| NftError::Spawn(e.to_string()))?;
@@ -132,11 +136,10 @@ pub fn first_difference(want: &str, got: &str) -> String {
             (None, None) => return "none".into(),
             (a, b) if a == b => continue,
             (a, b) => {
-                return format!(
-                    "line {n}: want {:?}, router has {:?}",
-                    a.unwrap_or("(end)").trim(),
-                    b.unwrap_or("(end)").trim()
-                )
+                let clip = |l: Option<&str>| {
+                    vpcroute_protocol::error::clip(l.unwrap_or("(end)").trim(), 120).into_owned()
+                };
+                return format!("line {n}: want {:?}, router has {:?}", clip(a), clip(b));
             }
         }
     }
@@ -166,5 +169,8 @@ mod tests {
             "Error: No such file or directory\nlist table inet vpcroute\n"
         ));
         assert!(!is_missing_table("Error: Operation not permitted"));
+        assert!(!is_missing_table(
+            "Cannot open network namespace \"vpcr-x\": No such file or directory"
+        ));
     }
 }

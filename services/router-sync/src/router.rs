@@ -393,7 +393,10 @@ impl RouterTask {
         };
         let unreachable = |e: NftError| Failure::Unreachable(format!("firewall: {e}"));
         if matches!(self.desired, Desired::Removed) {
-            return nft.delete().await.map_err(unreachable);
+            // The VPC is gone (and with it every tier): nothing to filter.
+            nft.delete().await.map_err(unreachable)?;
+            self.firewall_applied = None;
+            return Ok(());
         }
         let Some((version, want)) = &self.desired_firewall else {
             return Ok(());
