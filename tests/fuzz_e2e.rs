@@ -2,14 +2,17 @@
 //! running services (ipam, area-registry, config-renderer, router-sync).
 //!
 //! A small valid world is seeded first (two zones, three VPCs, a tier and a
-//! VM in each, OSPF settings for one zone), then well over 100,000 fuzz
-//! cases are sent, 32 in flight, spread evenly over the 20 request
-//! subjects: malformed JSON (truncated, random bytes, non-UTF-8, trailing
-//! garbage, duplicate keys, ...), wrong JSON types for every field, missing
+//! VM in each, OSPF settings for one zone, network ACL lists with rules
+//! attached to tiers), then well over 100,000 fuzz cases are sent, 32 in
+//! flight, spread evenly over the 26 request subjects: malformed JSON
+//! (truncated, random bytes, non-UTF-8, trailing garbage, duplicate keys,
+//! ...), wrong JSON types for every field, missing
 //! required fields, unknown extra fields, huge payloads (> 64 KiB, ~1 MiB),
 //! deeply nested JSON (10,000+ levels), invalid or non-canonical CIDRs,
 //! bad netmasks, out-of-range timers, bad keys, unknown ids, over-long
-//! names and request ids, and valid-shaped requests with random values.
+//! names and request ids, bad ACL rules (rule numbers, protocols, ports,
+//! ICMP types and codes, traffic types, actions), and valid-shaped
+//! requests with random values.
 //!
 //! Every case that could change state is built to fail: each carries a
 //! "poison" (an existing name where a new one is needed, an unknown parent,
@@ -24,8 +27,9 @@
 //! code (never `internal`); decoding failures are `invalid_request`; no
 //! error message echoes more than ~200 characters of the request (nor an
 //! OSPF key of it); no service exits or panics; and afterwards every
-//! service's event-log head, the `vpcctl show zone --json` snapshots and
-//! the router version list are exactly as before.
+//! service's event-log head, the `vpcctl show zone --json` snapshots, the
+//! `ipam.vpc.show` and `ipam.acl.show` replies (every ACL list with its
+//! rules and tiers) and the router version list are exactly as before.
 //!
 //! Reproducible: the seed is printed; `VPCROUTE_FUZZ_SEED=<n>` reruns it,
 //! `VPCROUTE_FUZZ_CASES=<n>` changes the number of cases. Case `i` depends
@@ -50,7 +54,8 @@ use vpcroute_protocol::{ErrorBody, ErrorCode};
 use vpcroute_tests::{nats_or_skip, vpcctl, Service, ServiceKind};
 
 const DEFAULT_SEED: u64 = 0x5eed_f022_0000_0001;
-const DEFAULT_CASES: usize = 102_000;
+/// 5,100 cases for each of the 26 subjects.
+const DEFAULT_CASES: usize = 132_600;
 const IN_FLIGHT: usize = 32;
 const REPLY_TIMEOUT: Duration = Duration::from_secs(15);
 /// The most characters of a request an error message may repeat.
@@ -142,8 +147,18 @@ struct World {
     area_ids: Vec<String>,
     /// Tier name → (cidr, gateway, prefix length, VM addresses).
     tier_info: BTreeMap<String, TierInfo>,
+    /// The VPCs' own ACL lists (each attached to a tier, so none can be
+    /// deleted), with their VPC and rule numbers.
+    acls: Vec<String>,
+    acl_info: BTreeMap<String, AclInfo>,
     /// Seed requests: (subject, body, recorded reply).
     seeds: Vec<(&'static str, Value, Value)>,
+}
+
+#[derive(Debug, Clone)]
+struct AclInfo {
+    vpc: String,
+    rules: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -180,6 +195,18 @@ enum Fk {
     FromSeq,
     Limit,
     Dialect,
+    /// An ACL list name (own lists, built-in ones, unknown ones).
+    Acl,
+    /// An ACL rule number (u32; 1-65535 valid).
+    RuleNo,
+    /// The CIDR list of an ACL rule (1-64, may overlap).
+    RuleCidrs,
+    Protocol,
+    Ports,
+    /// ICMP type or code (i32; -1 or 0-255 valid).
+    Icmp,
+    Traffic,
+    Action,
 }
 
 struct F {
@@ -262,6 +289,7 @@ const SPECS: &[Spec] = &[
             f("netmask", Fk::Netmask, false),
             f("prefix_length", Fk::Prefix, false),
             f("interface", Fk::Iface, false),
+            f("acl", Fk::Acl, false),
         ],
     },
     Spec {
@@ -283,6 +311,59 @@ const SPECS: &[Spec] = &[
         subject: subjects::ipam::VM_RELEASE,
         writes: true,
         fields: &[f("request_id", Fk::ReqId, true), f("name", Fk::Vm, true)],
+    },
+    Spec {
+        subject: subjects::ipam::ACL_CREATE,
+        writes: true,
+        fields: &[
+            f("request_id", Fk::ReqId, true),
+            f("acl", Fk::Acl, true),
+            f("vpc", Fk::Vpc, true),
+        ],
+    },
+    Spec {
+        subject: subjects::ipam::ACL_DELETE,
+        writes: true,
+        fields: &[f("request_id", Fk::ReqId, true), f("name", Fk::Acl, true)],
+    },
+    Spec {
+        subject: subjects::ipam::ACL_SHOW,
+        writes: false,
+        fields: &[f("name", Fk::Acl, true)],
+    },
+    Spec {
+        subject: subjects::ipam::ACL_RULE_ADD,
+        writes: true,
+        fields: &[
+            f("request_id", Fk::ReqId, true),
+            f("acl", Fk::Acl, true),
+            f("number", Fk::RuleNo, true),
+            f("cidrs", Fk::RuleCidrs, true),
+            f("protocol", Fk::Protocol, true),
+            f("ports", Fk::Ports, false),
+            f("icmp_type", Fk::Icmp, false),
+            f("icmp_code", Fk::Icmp, false),
+            f("traffic", Fk::Traffic, true),
+            f("action", Fk::Action, true),
+        ],
+    },
+    Spec {
+        subject: subjects::ipam::ACL_RULE_DELETE,
+        writes: true,
+        fields: &[
+            f("request_id", Fk::ReqId, true),
+            f("acl", Fk::Acl, true),
+            f("number", Fk::RuleNo, true),
+        ],
+    },
+    Spec {
+        subject: subjects::ipam::TIER_SET_ACL,
+        writes: true,
+        fields: &[
+            f("request_id", Fk::ReqId, true),
+            f("tier", Fk::Tier, true),
+            f("acl", Fk::Acl, true),
+        ],
     },
     Spec {
         subject: subjects::ipam::EVENTS_READ,
@@ -711,6 +792,204 @@ fn bad_backbone(rng: &mut Rng) -> Value {
     }
 }
 
+// ------------------------------------------------------------ ACL values
+
+const BUILTIN_ACLS: [&str; 2] = ["default_allow", "default_deny"];
+
+/// An ACL list name: an own list, a built-in one, `none` (how a tier with
+/// no list is shown) or a valid name of no list.
+fn acl_name(rng: &mut Rng, world: &World) -> String {
+    match rng.below(20) {
+        0..=7 => rng.pick(&world.acls).clone(),
+        8..=10 => rng.pick(&BUILTIN_ACLS).to_string(),
+        11 => "none".into(),
+        _ => unknown_name(rng),
+    }
+}
+
+/// A name that is no list (nor valid for a new one, mostly): look-alikes
+/// of the built-in lists, `*` (the built-ins' VPC in `acl.show`), bad names.
+fn bad_acl(rng: &mut Rng) -> String {
+    if rng.chance(25) {
+        rng.pick(&[
+            "DEFAULT_ALLOW",
+            "default_allow ",
+            " default_deny",
+            "Default_Deny",
+            "default-allow",
+            "*",
+            "default_allow\u{0}",
+            "web-acl\n",
+        ])
+        .to_string()
+    } else {
+        bad_name(rng)
+    }
+}
+
+/// A rule number ACL requests decode (not necessarily 1-65535).
+fn rule_number(rng: &mut Rng, world: &World) -> u64 {
+    match rng.below(10) {
+        0..=2 => {
+            let a = rng.pick(&world.acls).clone();
+            *rng.pick(&world.acl_info[&a].rules) as u64
+        }
+        3 => rng.range(1, 65_535),
+        4 => *rng.pick(&[1u64, 65_535, 65_534, 2]),
+        _ => rng.range(1, 200),
+    }
+}
+
+/// A rule number ipam refuses, still a u32.
+fn bad_rule_number(rng: &mut Rng) -> u64 {
+    match rng.below(4) {
+        0 => 0,
+        1 => 65_536,
+        2 => u32::MAX as u64,
+        _ => rng.range(65_536, u32::MAX as u64),
+    }
+}
+
+/// A rule's CIDR list that ipam accepts (overlaps are folded, white space
+/// trimmed, families mixed).
+fn rule_cidrs(rng: &mut Rng) -> Vec<Value> {
+    let n = if rng.chance(3) {
+        64
+    } else {
+        rng.range(1, 4) as usize
+    };
+    (0..n)
+        .map(|_| match rng.below(20) {
+            0 => json!("0.0.0.0/0"),
+            1 => json!("::/0"),
+            2 | 3 => json!(odd_cidr(rng)),
+            _ => json!(canonical_cidr(rng)),
+        })
+        .collect()
+}
+
+/// A rule's CIDR list that ipam refuses: empty, too long, or with a CIDR
+/// that does not parse or has host bits set.
+fn bad_rule_cidrs(rng: &mut Rng) -> Vec<Value> {
+    match rng.below(6) {
+        0 => vec![],
+        1 => {
+            let n = rng.range(65, 300) as usize;
+            (0..n).map(|_| json!(canonical_cidr(rng))).collect()
+        }
+        _ => {
+            let mut v = rule_cidrs(rng);
+            v.truncate(63);
+            let at = rng.below(v.len() + 1);
+            v.insert(at, json!(bad_cidr(rng)));
+            v
+        }
+    }
+}
+
+/// Protocols ipam accepts (names in any case, numbers 0-255 with leading
+/// zeros).
+fn protocol(rng: &mut Rng) -> String {
+    if rng.chance(15) {
+        rng.range(0, 255).to_string()
+    } else {
+        rng.pick(&[
+            "all", "tcp", "udp", "icmp", "TCP", "Udp", "ICMP", "ALL", "6", "17", "1", "006", "47",
+            "0", "255", "50",
+        ])
+        .to_string()
+    }
+}
+
+/// Protocols that carry no ports.
+const PORTLESS: [&str; 7] = ["all", "icmp", "ICMP", "1", "47", "0", "255"];
+/// Protocols an ICMP type or code (other than -1) does not apply to.
+const NOT_ICMP: [&str; 8] = ["all", "tcp", "udp", "6", "17", "TCP", "47", "132"];
+/// Protocols with ports.
+const PORTED: [&str; 6] = ["tcp", "udp", "TCP", "UDP", "6", "017"];
+
+fn bad_protocol(rng: &mut Rng) -> String {
+    match rng.below(16) {
+        0 => String::new(),
+        1 => "tcpp".into(),
+        2 => "256".into(),
+        3 => "-1".into(),
+        4 => " tcp".into(),
+        5 => "tcp ".into(),
+        6 => "tcp/udp".into(),
+        7 => "ip".into(),
+        8 => "0x06".into(),
+        9 => "1e1".into(),
+        10 => "\u{0666}".into(),
+        11 => "icmpv6".into(),
+        12 => "99999999999999999999".into(),
+        13 => "t\u{0}cp".into(),
+        14 => format!("tcp{}", rng.alnum(3)),
+        _ => rng.long_in(100, 40_000),
+    }
+}
+
+/// Port ranges ipam accepts.
+fn ports(rng: &mut Rng) -> String {
+    match rng.below(8) {
+        0 => "80".into(),
+        1 => "443".into(),
+        2 => "8000-8090".into(),
+        3 => "1-65535".into(),
+        4 => " 22 - 22 ".into(),
+        5 => rng.range(1, 65_535).to_string(),
+        _ => {
+            let a = rng.range(1, 65_535);
+            format!("{a}-{}", rng.range(a, 65_535))
+        }
+    }
+}
+
+fn bad_ports(rng: &mut Rng) -> String {
+    match rng.below(16) {
+        0 => "0".into(),
+        1 => "90-80".into(),
+        2 => "65536".into(),
+        3 => String::new(),
+        4 => "http".into(),
+        5 => "80-".into(),
+        6 => "-80".into(),
+        7 => "1-2-3".into(),
+        8 => "80,443".into(),
+        9 => "0-10".into(),
+        10 => "80-65536".into(),
+        11 => "8\u{0}0".into(),
+        12 => "\u{ff18}\u{ff10}".into(),
+        13 => "80 90".into(),
+        14 => {
+            let b = rng.range(1, 65_534);
+            format!("{}-{b}", rng.range(b + 1, 65_535))
+        }
+        _ => rng.long_in(100, 40_000),
+    }
+}
+
+/// An ICMP type or code ipam accepts for protocol icmp (-1 is "any").
+fn icmp_value(rng: &mut Rng) -> i64 {
+    match rng.below(5) {
+        0 => -1,
+        1 => *rng.pick(&[0i64, 3, 8, 11, 255]),
+        _ => rng.range(0, 255) as i64,
+    }
+}
+
+/// An ICMP type or code ipam refuses whatever the protocol, still an i32.
+fn bad_icmp_value(rng: &mut Rng) -> i64 {
+    match rng.below(6) {
+        0 => -2,
+        1 => 256,
+        2 => i32::MIN as i64,
+        3 => i32::MAX as i64,
+        4 => -(rng.range(2, i32::MAX as u64) as i64),
+        _ => rng.range(256, i32::MAX as u64) as i64,
+    }
+}
+
 /// A field value of the right JSON type, from the plausible range.
 fn good_value(fk: Fk, rng: &mut Rng, world: &World) -> Value {
     match fk {
@@ -778,6 +1057,14 @@ fn good_value(fk: Fk, rng: &mut Rng, world: &World) -> Value {
             _ => rng.range(1, 2000),
         }),
         Fk::Dialect => json!(rng.pick(&["frr", "quagga"])),
+        Fk::Acl => json!(acl_name(rng, world)),
+        Fk::RuleNo => json!(rule_number(rng, world)),
+        Fk::RuleCidrs => Value::Array(rule_cidrs(rng)),
+        Fk::Protocol => json!(protocol(rng)),
+        Fk::Ports => json!(ports(rng)),
+        Fk::Icmp => json!(icmp_value(rng)),
+        Fk::Traffic => json!(rng.pick(&["ingress", "egress"])),
+        Fk::Action => json!(rng.pick(&["allow", "deny"])),
     }
 }
 
@@ -820,6 +1107,14 @@ fn bad_value(fk: Fk, rng: &mut Rng, world: &World) -> (Value, Option<String>) {
             .pick(&[json!(-1), json!(4_294_967_296u64), json!(1e99), json!(0.5)])
             .clone(),
         Fk::Dialect => json!(rng.pick(&["FRR", "", "vyos", "frr "])),
+        Fk::Acl => json!(bad_acl(rng)),
+        Fk::RuleNo => json!(bad_rule_number(rng)),
+        Fk::RuleCidrs => Value::Array(bad_rule_cidrs(rng)),
+        Fk::Protocol => json!(bad_protocol(rng)),
+        Fk::Ports => json!(bad_ports(rng)),
+        Fk::Icmp => json!(bad_icmp_value(rng)),
+        Fk::Traffic => json!(rng.pick(&["Ingress", "", "both", "ingress ", "in", "EGRESS"])),
+        Fk::Action => json!(rng.pick(&["Allow", "reject", "", "drop", "accept", "deny\u{0}"])),
     };
     (v, None)
 }
@@ -828,9 +1123,11 @@ fn bad_value(fk: Fk, rng: &mut Rng, world: &World) -> (Value, Option<String>) {
 /// or 'x' (string or number).
 fn json_type(fk: Fk) -> char {
     match fk {
-        Fk::Cidrs => 'a',
+        Fk::Cidrs | Fk::RuleCidrs => 'a',
         Fk::RouterSpec | Fk::Auth => 'o',
         Fk::Prefix
+        | Fk::RuleNo
+        | Fk::Icmp
         | Fk::Hello
         | Fk::Dead
         | Fk::Retrans
@@ -1026,7 +1323,7 @@ fn poison(
         m.insert("name".into(), unknown(rng));
         (vec!["name"], None)
     } else if s == subjects::ipam::TIER_ALLOCATE {
-        match rng.below(8) {
+        match rng.below(9) {
             0 => {
                 m.insert("tier".into(), json!(rng.pick(&world.tiers)));
                 (vec!["tier"], None)
@@ -1056,6 +1353,13 @@ fn poison(
             6 => {
                 m.insert("interface".into(), json!(bad_iface(rng)));
                 (vec!["interface"], None)
+            }
+            7 => {
+                // No list, or a list of another VPC (or of none).
+                let i = rng.below(world.vpcs.len());
+                m.insert("vpc".into(), json!(world.vpcs[i]));
+                m.insert("acl".into(), json!(foreign_acl(rng, world, &world.vpcs[i])));
+                (vec!["vpc", "acl"], None)
             }
             _ => {
                 // The gateway and size of an existing tier, in its VPC.
@@ -1102,6 +1406,157 @@ fn poison(
                 m.insert("tier".into(), json!(t));
                 m.insert("ip".into(), json!(rng.pick(&c)));
                 (vec!["tier", "ip"], None)
+            }
+        }
+    } else if s == subjects::ipam::ACL_CREATE {
+        match rng.below(5) {
+            0 => {
+                let a = if rng.chance(70) {
+                    rng.pick(&world.acls).clone()
+                } else {
+                    rng.pick(&BUILTIN_ACLS).to_string()
+                };
+                m.insert("acl".into(), json!(a));
+                (vec!["acl"], None)
+            }
+            1 => {
+                m.insert("acl".into(), json!(bad_name(rng)));
+                (vec!["acl"], None)
+            }
+            2 => {
+                m.insert("acl".into(), json!("none"));
+                (vec!["acl"], None)
+            }
+            _ => {
+                m.insert("vpc".into(), unknown(rng));
+                (vec!["vpc"], None)
+            }
+        }
+    } else if s == subjects::ipam::ACL_DELETE {
+        // Every own list is attached to a tier, the built-in ones cannot
+        // be deleted, and any other name is no list: any name fails.
+        (vec![], None)
+    } else if s == subjects::ipam::ACL_RULE_ADD {
+        // Each refusal below holds whatever the other fields are.
+        match rng.below(11) {
+            0 => {
+                let a = match rng.below(4) {
+                    0 => rng.pick(&BUILTIN_ACLS).to_string(),
+                    1 => bad_acl(rng),
+                    2 => "none".into(),
+                    _ => unknown_name(rng),
+                };
+                m.insert("acl".into(), json!(a));
+                (vec!["acl"], None)
+            }
+            1 | 2 => {
+                // A number the list already has.
+                let a = rng.pick(&world.acls).clone();
+                let n = *rng.pick(&world.acl_info[&a].rules);
+                m.insert("acl".into(), json!(a));
+                m.insert("number".into(), json!(n));
+                (vec!["acl", "number"], None)
+            }
+            3 => {
+                m.insert("number".into(), json!(bad_rule_number(rng)));
+                (vec!["number"], None)
+            }
+            4 => {
+                m.insert("cidrs".into(), Value::Array(bad_rule_cidrs(rng)));
+                (vec!["cidrs"], None)
+            }
+            5 => {
+                m.insert("protocol".into(), json!(bad_protocol(rng)));
+                (vec!["protocol"], None)
+            }
+            6 => {
+                // Ports for a protocol without ports.
+                m.insert("protocol".into(), json!(rng.pick(&PORTLESS)));
+                m.insert("ports".into(), json!(ports(rng)));
+                (vec!["protocol", "ports"], None)
+            }
+            7 => {
+                // Ports that are no port range, for tcp or udp.
+                m.insert("protocol".into(), json!(rng.pick(&PORTED)));
+                m.insert("ports".into(), json!(bad_ports(rng)));
+                (vec!["protocol", "ports"], None)
+            }
+            8 => {
+                // An ICMP type or code for another protocol.
+                let f = *rng.pick(&["icmp_type", "icmp_code"]);
+                m.insert("protocol".into(), json!(rng.pick(&NOT_ICMP)));
+                m.insert(f.into(), json!(rng.range(0, 255)));
+                (vec!["protocol", f], None)
+            }
+            9 => {
+                // An ICMP code without a type.
+                m.insert(
+                    "protocol".into(),
+                    json!(rng.pick(&["icmp", "ICMP", "1", "001"])),
+                );
+                if rng.chance(50) {
+                    m.remove("icmp_type");
+                } else {
+                    m.insert("icmp_type".into(), json!(-1));
+                }
+                m.insert("icmp_code".into(), json!(rng.range(0, 255)));
+                (vec!["protocol", "icmp_type", "icmp_code"], None)
+            }
+            _ => {
+                // An ICMP type or code out of range, for any protocol.
+                let f = *rng.pick(&["icmp_type", "icmp_code"]);
+                m.insert(f.into(), json!(bad_icmp_value(rng)));
+                (vec![f], None)
+            }
+        }
+    } else if s == subjects::ipam::ACL_RULE_DELETE {
+        if rng.chance(40) {
+            let a = match rng.below(4) {
+                0 => rng.pick(&BUILTIN_ACLS).to_string(),
+                1 => bad_acl(rng),
+                2 => "none".into(),
+                _ => unknown_name(rng),
+            };
+            m.insert("acl".into(), json!(a));
+            (vec!["acl"], None)
+        } else {
+            // An own list and a number it does not have.
+            let a = rng.pick(&world.acls).clone();
+            let have = &world.acl_info[&a].rules;
+            let n = loop {
+                let n = if rng.chance(20) {
+                    bad_rule_number(rng)
+                } else {
+                    rule_number(rng, world)
+                };
+                if !have.contains(&(n as u32)) {
+                    break n;
+                }
+            };
+            m.insert("acl".into(), json!(a));
+            m.insert("number".into(), json!(n));
+            (vec!["acl", "number"], None)
+        }
+    } else if s == subjects::ipam::TIER_SET_ACL {
+        match rng.below(4) {
+            0 => {
+                m.insert("tier".into(), unknown(rng));
+                (vec!["tier"], None)
+            }
+            1 => {
+                m.insert("tier".into(), json!(bad_name(rng)));
+                (vec!["tier"], None)
+            }
+            2 => {
+                m.insert("acl".into(), json!(bad_acl(rng)));
+                (vec!["acl"], None)
+            }
+            _ => {
+                // A tier and a list it may not have (another VPC's, none).
+                let i = rng.below(world.tiers.len());
+                m.insert("tier".into(), json!(world.tiers[i]));
+                m.insert("acl".into(), json!(foreign_acl(rng, world, &world.vpcs[i])));
+                (vec!["tier", "acl"], None)
             }
         }
     } else if s == subjects::areas::ZONE_SET {
@@ -1154,6 +1609,21 @@ fn poison(
         }
     } else {
         unreachable!("{s} does not write")
+    }
+}
+
+/// A list no tier of `vpc` may have: another VPC's own list, `none`, or a
+/// valid name of no list.
+fn foreign_acl(rng: &mut Rng, world: &World, vpc: &str) -> String {
+    let others: Vec<&String> = world
+        .acls
+        .iter()
+        .filter(|a| world.acl_info[*a].vpc != vpc)
+        .collect();
+    match rng.below(5) {
+        0 => "none".into(),
+        1 => unknown_name(rng),
+        _ => (*rng.pick(&others)).clone(),
     }
 }
 
@@ -1232,6 +1702,30 @@ fn with_raw_field(m: &Map<String, Value>, field: &str, raw: &str) -> Vec<u8> {
     m.insert(field.into(), json!("@@RAW@@"));
     let text = serde_json::to_string(&m).unwrap();
     text.replacen("\"@@RAW@@\"", raw, 1).into_bytes()
+}
+
+/// Whether a writing subject's service decodes `payload` into its request
+/// type (then a reused request id is noticed before anything else).
+fn decodes(subject: &str, payload: &[u8]) -> bool {
+    use vpcroute_bus::decode_request as d;
+    use vpcroute_protocol::{acl, areas, ipam};
+    match subject {
+        subjects::ipam::ZONE_ENABLE => d::<ipam::ZoneEnable>(payload).is_ok(),
+        subjects::ipam::ZONE_UPDATE => d::<ipam::ZoneUpdate>(payload).is_ok(),
+        subjects::ipam::VPC_ALLOCATE => d::<ipam::VpcAllocate>(payload).is_ok(),
+        subjects::ipam::TIER_ALLOCATE => d::<ipam::TierAllocate>(payload).is_ok(),
+        subjects::ipam::VM_ALLOCATE => d::<ipam::VmAllocate>(payload).is_ok(),
+        subjects::ipam::VPC_RELEASE
+        | subjects::ipam::TIER_RELEASE
+        | subjects::ipam::VM_RELEASE
+        | subjects::ipam::ACL_DELETE => d::<ipam::Release>(payload).is_ok(),
+        subjects::ipam::ACL_CREATE => d::<acl::AclCreate>(payload).is_ok(),
+        subjects::ipam::ACL_RULE_ADD => d::<acl::AclRuleAdd>(payload).is_ok(),
+        subjects::ipam::ACL_RULE_DELETE => d::<acl::AclRuleDelete>(payload).is_ok(),
+        subjects::ipam::TIER_SET_ACL => d::<acl::TierSetAcl>(payload).is_ok(),
+        subjects::areas::ZONE_SET => d::<areas::ZoneOspfSet>(payload).is_ok(),
+        other => unreachable!("{other} does not write"),
+    }
 }
 
 fn make_case(seed: u64, i: usize, world: &World) -> Case {
@@ -1632,7 +2126,10 @@ fn make_case(seed: u64, i: usize, world: &World) -> Case {
                 }
                 let ok_before = !m.contains_key("x_fz_extra");
                 m.insert("request_id".into(), body["request_id"].clone());
-                let e = if ok_before {
+                // The request id is looked at only once the body decodes;
+                // a poison may be one it does not (a router id that is no
+                // IPv4 address).
+                let e = if ok_before && decodes(spec.subject, &to_bytes(&m)) {
                     Expect::Conflict
                 } else {
                     Expect::DecodeFail
@@ -1850,10 +2347,19 @@ async fn heads(nc: &async_nats::Client) -> BTreeMap<&'static str, u64> {
     out
 }
 
-/// Everything that must not change: `vpcctl show zone --json` of each zone
-/// and the routers' versions.
+/// Everything that must not change: `vpcctl show zone --json` of each zone,
+/// each VPC (its lists, its tiers' lists), each ACL list (rules and tiers,
+/// built-in ones too) and the routers' versions.
 async fn snapshot(url: &str, nc: &async_nats::Client, world: &World) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
+    for v in &world.vpcs {
+        let r = call(nc, subjects::ipam::VPC_SHOW, &json!({"name": v})).await;
+        out.insert(format!("ipam.vpc.show {v}"), r.to_string());
+    }
+    for a in world.acls.iter().map(String::as_str).chain(BUILTIN_ACLS) {
+        let r = call(nc, subjects::ipam::ACL_SHOW, &json!({"name": a})).await;
+        out.insert(format!("ipam.acl.show {a}"), r.to_string());
+    }
     for z in &world.zones {
         let o = vpcctl(url, &["show", "zone", z, "--json"]).await;
         assert!(o.ok(), "vpcctl show zone {z}: {} {}", o.stdout, o.stderr);
@@ -1921,7 +2427,8 @@ async fn seed_world(nc: &async_nats::Client) -> World {
     );
     let web2 = seed_req!(
         subjects::ipam::TIER_ALLOCATE,
-        json!({"request_id": "seed-web2", "tier": "web2", "vpc": "vpc2", "netmask": "255.255.255.0", "interface": "eth2"})
+        json!({"request_id": "seed-web2", "tier": "web2", "vpc": "vpc2", "netmask": "255.255.255.0", "interface": "eth2",
+               "acl": "default_allow"})
     );
     let t3 = seed_req!(
         subjects::ipam::TIER_ALLOCATE,
@@ -1944,6 +2451,76 @@ async fn seed_world(nc: &async_nats::Client) -> World {
         subjects::ipam::VM_ALLOCATE,
         json!({"request_id": "seed-vm3", "vm": "vm3", "tier": "t3"})
     );
+    // ACL lists: one in vpc1 with rules of every kind, attached to web1;
+    // one in vpc3 (IPv6), attached to t3. web2 has the built-in
+    // default_allow. Every own list is in use, so none can be deleted.
+    seed_req!(
+        subjects::ipam::ACL_CREATE,
+        json!({"request_id": "seed-acl-web", "acl": "web-acl", "vpc": "vpc1"})
+    );
+    seed_req!(
+        subjects::ipam::ACL_RULE_ADD,
+        json!({"request_id": "seed-acl-web-10", "acl": "web-acl", "number": 10,
+               "cidrs": ["10.20.128.0/20", "192.0.2.0/24"], "protocol": "tcp", "ports": "80-443",
+               "traffic": "ingress", "action": "allow"})
+    );
+    seed_req!(
+        subjects::ipam::ACL_RULE_ADD,
+        json!({"request_id": "seed-acl-web-20", "acl": "web-acl", "number": 20,
+               "cidrs": ["198.51.100.0/24"], "protocol": "icmp", "icmp_type": 8, "icmp_code": 0,
+               "traffic": "ingress", "action": "allow"})
+    );
+    seed_req!(
+        subjects::ipam::ACL_RULE_ADD,
+        json!({"request_id": "seed-acl-web-900", "acl": "web-acl", "number": 900,
+               "cidrs": ["203.0.113.0/24", "2001:db8:99::/48"], "protocol": "all",
+               "traffic": "egress", "action": "deny"})
+    );
+    seed_req!(
+        subjects::ipam::TIER_SET_ACL,
+        json!({"request_id": "seed-acl-web1", "tier": "web1", "acl": "web-acl"})
+    );
+    seed_req!(
+        subjects::ipam::ACL_CREATE,
+        json!({"request_id": "seed-acl-v3", "acl": "v3-acl", "vpc": "vpc3"})
+    );
+    seed_req!(
+        subjects::ipam::ACL_RULE_ADD,
+        json!({"request_id": "seed-acl-v3-5", "acl": "v3-acl", "number": 5,
+               "cidrs": ["fd00:30:0:ff00::/56"], "protocol": "udp", "ports": "53",
+               "traffic": "ingress", "action": "deny"})
+    );
+    seed_req!(
+        subjects::ipam::TIER_SET_ACL,
+        json!({"request_id": "seed-acl-t3", "tier": "t3", "acl": "v3-acl"})
+    );
+    let mut acl_info = BTreeMap::new();
+    for (acl, vpc, rules) in [
+        ("web-acl", "vpc1", vec![10, 20, 900]),
+        ("v3-acl", "vpc3", vec![5]),
+    ] {
+        let v = ok(nc, subjects::ipam::ACL_SHOW, json!({"name": acl})).await;
+        let numbers: Vec<u64> = v["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .map(|r| r["number"].as_u64().expect("number"))
+            .collect();
+        assert_eq!(
+            numbers,
+            rules.iter().map(|&n| n as u64).collect::<Vec<_>>(),
+            "{v}"
+        );
+        assert_eq!(v["tiers"].as_array().map(Vec::len), Some(1), "{v}");
+        acl_info.insert(
+            acl.to_string(),
+            AclInfo {
+                vpc: vpc.to_string(),
+                rules,
+            },
+        );
+    }
+
     let mut tier_info = BTreeMap::new();
     for (name, t, vm) in [
         ("web1", &web1, &vm1),
@@ -1993,6 +2570,8 @@ async fn seed_world(nc: &async_nats::Client) -> World {
         router_ids: vec!["10.255.0.1".into(), "10.255.0.2".into()],
         area_ids,
         tier_info,
+        acls: acl_info.keys().cloned().collect(),
+        acl_info,
         seeds,
     }
 }

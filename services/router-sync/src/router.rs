@@ -241,8 +241,15 @@ impl RouterTask {
             // The firewall first: a change that opens or closes a path
             // should not wait for OSPF's verification; both always run, so
             // a broken one never holds the other back.
-            let firewall = self.sync_firewall().await;
-            match self.sync_once(announced).await.and(firewall) {
+            let firewall_for = self.desired_firewall.as_ref().map(|(v, _)| *v);
+            let mut firewall = self.sync_firewall().await;
+            let routing = self.sync_once(announced).await;
+            // sync_once re-fetches after a router restart: the firewall
+            // follows the version FRR just got, not one drift tick later.
+            if self.desired_firewall.as_ref().map(|(v, _)| *v) != firewall_for {
+                firewall = self.sync_firewall().await;
+            }
+            match routing.and(firewall) {
                 Ok(()) => {
                     self.consecutive_failures = 0;
                     self.retry_at = None;
