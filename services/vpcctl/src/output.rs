@@ -268,11 +268,14 @@ pub fn verify_logs(dir: &Path) -> Result<Output, ErrorBody> {
 pub fn router_status(st: &vpcroute_protocol::sync::RouterStatus) -> Output {
     let v = |x: Option<u64>| x.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
     let mut s = format!(
-        "router {}: {}  desired version {}, applied {}\n  applies {}, repairs {}, failures {}; {} OSPF routes\n",
+        "router {}: {}  desired version {}, applied {}, firewall {}\n  applies {}, repairs {}, failures {}; {} OSPF routes\n",
         st.router,
         st.state,
         v(st.desired_version),
         v(st.applied_version),
+        st.firewall_version
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "not managed".into()),
         st.applies,
         st.repairs,
         st.failures,
