@@ -80,6 +80,10 @@ enum RouterCmd {
         router: String,
         #[arg(long, value_enum, default_value = "frr")]
         dialect: DialectArg,
+        /// Print the router's nftables ruleset (its network ACLs) instead
+        /// of its routing configuration.
+        #[arg(long)]
+        firewall: bool,
     },
     /// Show what router-sync reports: applied version, last error, OSPF
     /// neighbours and routes.
@@ -744,7 +748,11 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
                 .ok();
             Ok(output::vpc_view(&v, area.map(|a| a.area_id)))
         }
-        Cmd::Router(RouterCmd::Config { router, dialect }) => {
+        Cmd::Router(RouterCmd::Config {
+            router,
+            dialect,
+            firewall,
+        }) => {
             let c: config::RouterConfig = ctx
                 .call(
                     subjects::config::ROUTER_GET,
@@ -757,7 +765,7 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
                     },
                 )
                 .await?;
-            Ok(output::router_config(&c))
+            Ok(output::router_config(&c, firewall))
         }
         Cmd::Router(RouterCmd::Status { router }) => {
             let st: vpcroute_protocol::sync::RouterStatus = ctx

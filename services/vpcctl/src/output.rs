@@ -199,7 +199,10 @@ pub fn acl_view(v: &AclView) -> Output {
     record(v, s)
 }
 
-pub fn router_config(c: &RouterConfig) -> Output {
+pub fn router_config(c: &RouterConfig, firewall: bool) -> Output {
+    if firewall {
+        return record(c, c.firewall.file.clone());
+    }
     let human = match &c.config {
         ConfigText::Frr(text) => text.clone(),
         ConfigText::Quagga { zebra, ospfd } => {
