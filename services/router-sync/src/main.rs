@@ -6,7 +6,6 @@
 //! the event log's write path and answers status requests.
 
 mod router;
-mod vtysh;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,6 +20,8 @@ use vpcroute_protocol::{ErrorBody, ErrorCode};
 use vpcroute_service::commit::{respond, serve_events_read, start_endpoints, Committer, Publisher};
 use vpcroute_service::{init_tracing, open_log, ServiceArgs};
 
+use vpcroute_router_sync::vtysh::Vtysh;
+
 use crate::router::{RouterTask, SyncEvent};
 
 #[derive(Debug, Parser)]
@@ -34,6 +35,8 @@ struct Args {
     service: ServiceArgs,
     /// A managed router, VR=COMMAND, where COMMAND runs its vtysh (e.g.
     /// `vtysh`, `ip netns exec NS vtysh -N NS`, `ssh -p 3922 root@ADDR vtysh`).
+    /// It is started once and kept running, commands on its standard input;
+    /// it runs with HOME=/dev/null so vtysh keeps no history of them.
     #[arg(long = "router", value_parser = parse_router)]
     routers: Vec<(String, String)>,
     /// How often each router is checked for drift.
@@ -123,7 +126,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (record_tx, mut record_rx) = mpsc::unbounded_channel::<SyncEvent>();
     let mut statuses: HashMap<String, watch::Receiver<RouterStatus>> = HashMap::new();
     for (name, command) in &args.routers {
-        let vtysh = vtysh::Vtysh::new(command, args.vtysh_timeout)?;
+        let vtysh = Vtysh::new(command, args.vtysh_timeout)?;
         let task = RouterTask::new(
             name.clone(),
             vtysh,
