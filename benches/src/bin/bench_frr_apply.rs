@@ -1,7 +1,10 @@
 //! Benchmark 6: one live change to an FRR router holding 100 tiers, applied
-//! (a) by router-sync's planner (`vpcroute_sync::FrrConfig` + `plan()` +
-//! `plan.script()` on vtysh's stdin, exactly as `services/router-sync`
-//! does) and (b) by FRR's reference `frr-reload.py --reload`.
+//! (a) as router-sync does it, with its own code (`vpcroute_sync` to plan
+//! against the running configuration verified last time, and router-sync's
+//! `Vtysh` session to apply and read back in one exchange with a vtysh it
+//! keeps running), (b) by FRR's reference `frr-reload.py --reload`, and
+//! (c) as router-sync did before: `show running-config` and the script on
+//! stdin, one vtysh process each.
 //!
 //! Needs root, FRR and the namespace lab (`scripts/lab.sh`); builds its own
 //! lab and always takes it down (`lab.sh down`), also on failure.
@@ -13,9 +16,13 @@
 //! waits until its adjacency with the core is Full.
 //!
 //! Timed, 10 times per method, alternating: add tier `eth110` to the area,
-//! remove it again. (a) = `show running-config` + parse both + plan +
-//! vtysh apply (one process per vtysh call, through `ip netns exec`, like
-//! router-sync's `--router` command). (b) = one `frr-reload.py --reload`
+//! remove it again. (a) = plan against the configuration read back by the
+//! previous apply + one session exchange (the script, `show
+//! running-config`, `show ip ospf database summary json`) + both checks
+//! router-sync makes on them (nothing left to plan; the range's summary in
+//! the backbone). (c) = `show running-config` + parse both + plan + vtysh
+//! apply, one process per vtysh call, through `ip netns exec` like
+//! router-sync's `--router` command, with no read-back. (b) = one `frr-reload.py --reload`
 //! run (python start-up, its own `show running-config`, its diff, its
 //! vtysh calls) whose target file is the router's own `show running-config`
 //! in the target state (captured once, untimed): the reference's best case,
@@ -36,7 +43,8 @@ use vpcroute_tests::lab::{lab, lab_possible, LabGuard};
 
 use serde_json::{json, Value};
 use vpcroute_benches::{emit, ms, ms_stats, say};
-use vpcroute_sync::{plan, FrrConfig};
+use vpcroute_router_sync::vtysh::{parse_json, Vtysh, READ_BACK};
+use vpcroute_sync::{ospf_state, plan, FrrConfig};
 
 const NS: &str = "vpcr-left-vr";
 const CORE_NS: &str = "vpcr-core";
@@ -87,9 +95,8 @@ fn vtysh_configure(ns: &str, script: &str) -> Vec<String> {
         .write_all(script.as_bytes())
         .expect("write script");
     let out = child.wait_with_output().expect("vtysh");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with('%') && !l.contains("Can't open configuration file"))
+    vpcroute_sync::session::rejected(&String::from_utf8_lossy(&out.stdout))
+        .into_iter()
         .map(str::to_string)
         .collect()
 }
@@ -144,13 +151,51 @@ fn desired_text(with_extra: bool) -> String {
 
 struct PlannerRun {
     total: Duration,
+    /// (c) reading the running config first; (a) parsing and checking the
+    /// read-back.
     show_running: Duration,
     plan: Duration,
     apply: Duration,
     commands: usize,
+    /// (a) the range's summary was in the backbone database read back
+    summary_seen: bool,
 }
 
-/// What router-sync does for one change: read, parse, plan, apply.
+/// What router-sync does for one announced change: plan against `known`
+/// (the configuration the previous apply read back), apply and read back
+/// in one exchange with its vtysh session, check both read-backs; `known`
+/// becomes the new read-back.
+fn session_apply(
+    rt: &tokio::runtime::Runtime,
+    vtysh: &Vtysh,
+    desired: &FrrConfig,
+    known: &mut FrrConfig,
+) -> PlannerRun {
+    let t0 = Instant::now();
+    let p = plan(desired, known);
+    let script = p.script();
+    let t1 = Instant::now();
+    let back = rt
+        .block_on(vtysh.configure_and_show(&script, &READ_BACK))
+        .expect("router rejected the plan");
+    let t2 = Instant::now();
+    *known = FrrConfig::parse(&back[0]);
+    assert!(plan(desired, known).is_empty(), "apply left commands");
+    let summary_seen = parse_json(&back[1])
+        .is_ok_and(|db| ospf_state::has_summary(&db, "0.0.0.0", RANGE, LEFT_ID));
+    let t3 = Instant::now();
+    PlannerRun {
+        total: t3 - t0,
+        show_running: t3 - t2,
+        plan: t1 - t0,
+        apply: t2 - t1,
+        commands: p.steps.len(),
+        summary_seen,
+    }
+}
+
+/// What router-sync did for one change before its vtysh session: read,
+/// parse, plan, apply, one vtysh process per call, no read-back.
 fn planner_apply(desired: &FrrConfig) -> PlannerRun {
     let t0 = Instant::now();
     let running_text = vtysh_show(NS, "show running-config");
@@ -172,6 +217,7 @@ fn planner_apply(desired: &FrrConfig) -> PlannerRun {
         plan: t2 - t1,
         apply: t3 - t2,
         commands: p.steps.len(),
+        summary_seen: true,
     }
 }
 
@@ -293,6 +339,29 @@ impl Sampler {
     }
 }
 
+/// What (a) and (c) both report: their times, the planner commands left
+/// after them, the adjacency while they ran (samples, resets, not Full);
+/// plus `own`, their breakdown.
+fn method_figures(
+    per_apply_ms: &[f64],
+    left_after: usize,
+    (samples, resets, not_full): (usize, usize, usize),
+    own: Value,
+) -> Value {
+    let mut v = json!({
+        "total": ms_stats(per_apply_ms),
+        "per_apply_ms": per_apply_ms,
+        "commands_left_after": left_after,
+        "adjacency_samples": samples,
+        "adjacency_resets": resets,
+        "not_full_samples": not_full,
+    });
+    if let (Some(v), Value::Object(own)) = (v.as_object_mut(), own) {
+        v.extend(own);
+    }
+    v
+}
+
 static LOAD_START: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 fn main() {
@@ -367,6 +436,16 @@ fn main() {
     std::fs::write(&base_file, running_as_file()).unwrap();
     let rundir = dir.path().join("run");
     std::fs::create_dir_all(&rundir).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let router_cmd = format!("ip netns exec {NS} vtysh -N {NS}");
+    let vtysh = Vtysh::new(&router_cmd, Duration::from_secs(15)).unwrap();
+    // router-sync's first look at the router (its drift tick), which also
+    // starts the session
+    let mut known = FrrConfig::parse(&rt.block_on(vtysh.show(READ_BACK[0])).unwrap());
+    assert!(plan(&base, &known).is_empty());
 
     let core_view_before = adjacency(CORE_NS, LEFT_ID);
     let left_view_before = adjacency(NS, CORE_ID);
@@ -374,26 +453,48 @@ fn main() {
     let sampler = Sampler::start();
     std::thread::sleep(Duration::from_millis(200));
 
-    // (a) the planner
+    // (a) router-sync's way
     let mut a_total = vec![];
     let mut a_show = vec![];
     let mut a_plan_ms = vec![];
     let mut a_apply = vec![];
     let mut a_cmds = vec![];
     let mut a_remaining = 0;
+    let mut a_summary_seen = 0;
     for i in 0..ITERATIONS {
         let target = if i % 2 == 0 { &plus } else { &base };
-        let r = planner_apply(target);
+        let r = session_apply(&rt, &vtysh, target, &mut known);
         a_total.push(ms(r.total));
         a_show.push(ms(r.show_running));
         a_plan_ms.push(r.plan.as_secs_f64() * 1e3);
         a_apply.push(ms(r.apply));
         a_cmds.push(r.commands);
+        a_summary_seen += usize::from(r.summary_seen);
         a_remaining += remaining(target);
         std::thread::sleep(Duration::from_millis(300));
     }
     let (a_samples, a_resets, a_not_full) = sampler.check(0);
-    say!("planner: {a_total:?} ms");
+    say!("router-sync: {a_total:?} ms");
+
+    // (c) router-sync before its session
+    let c_from = sampler.len();
+    let mut c_total = vec![];
+    let mut c_show = vec![];
+    let mut c_apply = vec![];
+    let mut c_remaining = 0;
+    for i in 0..ITERATIONS {
+        let target = if i % 2 == 0 { &plus } else { &base };
+        let r = planner_apply(target);
+        c_total.push(ms(r.total));
+        c_show.push(ms(r.show_running));
+        c_apply.push(ms(r.apply));
+        c_remaining += remaining(target);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (c_samples, c_resets, c_not_full) = sampler.check(c_from);
+    say!("one process per call: {c_total:?} ms");
+    // the session must not trust (c)'s changes: back to its own view
+    known = FrrConfig::parse(&rt.block_on(vtysh.show(READ_BACK[0])).unwrap());
 
     // (b) frr-reload.py
     let b_from = sampler.len();
@@ -426,7 +527,13 @@ fn main() {
     let mut qa = vec![];
     for i in 0..ITERATIONS {
         let target = if i % 2 == 0 { &plus } else { &base };
-        qa.push(ms(planner_apply(target).total));
+        qa.push(ms(session_apply(&rt, &vtysh, target, &mut known).total));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let mut qc = vec![];
+    for i in 0..ITERATIONS {
+        let target = if i % 2 == 0 { &plus } else { &base };
+        qc.push(ms(planner_apply(target).total));
         std::thread::sleep(Duration::from_millis(300));
     }
     let mut qb = vec![];
@@ -446,6 +553,19 @@ fn main() {
         _ => false,
     };
     // What vtysh alone costs here (context for both figures).
+    let mut session_show = vec![];
+    for _ in 0..10 {
+        let t = Instant::now();
+        rt.block_on(vtysh.show(READ_BACK[0])).unwrap();
+        session_show.push(ms(t.elapsed()));
+    }
+    let mut session_start = vec![];
+    for _ in 0..10 {
+        let t = Instant::now();
+        let fresh = Vtysh::new(&router_cmd, Duration::from_secs(15)).unwrap();
+        rt.block_on(fresh.show("show version")).unwrap();
+        session_start.push(ms(t.elapsed()));
+    }
     let mut show_only = vec![];
     for _ in 0..10 {
         let t = Instant::now();
@@ -498,18 +618,17 @@ fn main() {
         "change": "add / remove tier eth110 (10.2.100.0/24) in the area, alternating",
         "setup_s": (setup_s * 10.0).round() / 10.0,
         "full_after_s": (full_after.as_secs_f64() * 10.0).round() / 10.0,
-        "planner": {
-            "total": a_stats,
-            "per_apply_ms": a_total,
-            "show_running_config": ms_stats(&a_show),
-            "parse_plan_script": ms_stats(&a_plan_ms),
-            "vtysh_apply": ms_stats(&a_apply),
+        "planner": method_figures(&a_total, a_remaining, (a_samples, a_resets, a_not_full), json!({
+            "plan_script": ms_stats(&a_plan_ms),
+            "vtysh_exchange": ms_stats(&a_apply),
+            "parse_check_read_back": ms_stats(&a_show),
             "commands_per_change": a_cmds,
-            "commands_left_after": a_remaining,
-            "adjacency_samples": a_samples,
-            "adjacency_resets": a_resets,
-            "not_full_samples": a_not_full,
-        },
+            "summary_in_read_back": a_summary_seen,
+        })),
+        "per_process": method_figures(&c_total, c_remaining, (c_samples, c_resets, c_not_full), json!({
+            "show_running_config": ms_stats(&c_show),
+            "vtysh_apply": ms_stats(&c_apply),
+        })),
         "frr_reload": {
             "total": b_stats,
             "per_apply_ms": b_total,
@@ -523,14 +642,17 @@ fn main() {
         },
         "ratio_reload_vs_planner_p50": (ratio * 100.0).round() / 100.0,
         "quiet": {
-            "note": "same 10 + 10 applies with no 50 ms sampler running",
+            "note": "same 10 + 10 + 10 applies with no 50 ms sampler running",
             "planner": ms_stats(&qa),
+            "per_process": ms_stats(&qc),
             "frr_reload": ms_stats(&qb),
             "ratio_p50": ((ms_stats(&qb)["p50_ms"].as_f64().unwrap() / ms_stats(&qa)["p50_ms"].as_f64().unwrap()) * 100.0).round() / 100.0,
         },
         "core_view_never_reset": core_ok,
         "left_view_never_reset": left_ok,
         "reference": {
+            "session_show_running_config": ms_stats(&session_show),
+            "session_start_and_show_version": ms_stats(&session_start),
             "vtysh_show_running_config": ms_stats(&show_only),
             "vtysh_empty_configure": ms_stats(&noop),
             "python3_startup": ms_stats(&py),
@@ -541,7 +663,7 @@ fn main() {
             "planner_le_50ms": a_stats["p50_ms"].as_f64().unwrap() <= 50.0,
             "planner_quiet_le_50ms": ms_stats(&qa)["p50_ms"].as_f64().unwrap() <= 50.0,
             "planner_faster_than_reload": ratio > 1.0,
-            "zero_resets": a_resets + b_resets + a_not_full + b_not_full == 0 && core_ok,
+            "zero_resets": a_resets + b_resets + c_resets + a_not_full + b_not_full + c_not_full == 0 && core_ok,
         },
     }));
 }

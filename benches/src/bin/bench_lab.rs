@@ -39,6 +39,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use vpcroute_benches::{emit, ms, ms_stats, say};
 use vpcroute_protocol::config::{DialectName, RouterConfig, RouterConfigGet};
+use vpcroute_router_sync::vtysh::{Vtysh, READ_BACK};
 use vpcroute_tests::lab::{
     figure3, lab, lab_possible, ospf_routes, pings, sh, vtysh, vtysh_json, wait_for, LabGuard,
     CORE_ID, LEFT, RIGHT,
@@ -309,7 +310,29 @@ async fn main() {
         status(&url, "left-vr").await;
         status_ms.push(ms(t.elapsed()));
     }
+    // router-sync's own vtysh session: a one-line change read back, in one
+    // exchange (what an apply costs once the session runs)
+    let session = Vtysh::new(
+        &format!("ip netns exec {LEFT} vtysh -N {LEFT}"),
+        Duration::from_secs(15),
+    )
+    .unwrap();
+    session.show("show version").await.expect("session start");
+    let mut exchange = vec![];
+    for _ in 0..20 {
+        let t = Instant::now();
+        session
+            .configure_and_show(
+                "configure terminal\nrouter ospf\nlog-adjacency-changes\nend\n",
+                &READ_BACK,
+            )
+            .await
+            .expect("session exchange");
+        exchange.push(ms(t.elapsed()));
+    }
+    drop(session);
     let by_hand = json!({
+        "session_configure_1_line_and_read_back": ms_stats(&exchange),
         "ip_netns_exec_true": time_n(20, || { sh(LEFT, &["true"]); }),
         "vtysh_show_running_config": time_n(20, || { vtysh(LEFT, &["show running-config"]); }),
         "vtysh_configure_stdin_1_line": time_n(20, || vtysh_stdin(LEFT, "configure terminal\nrouter ospf\nlog-adjacency-changes\nend\n")),

@@ -4,12 +4,15 @@
 //! - [`plan`]: the smallest ordered list of vtysh commands that turns the
 //!   running configuration into the desired one;
 //! - [`ospf_state`]: neighbours, routes and summaries from FRR's JSON;
-//! - [`redact`]: command text made safe for logs (keys removed).
+//! - [`redact`]: command text made safe for logs (keys removed);
+//! - [`session`]: framing commands to one long-lived vtysh and splitting
+//!   its output back into answers.
 
 pub mod frrconf;
 pub mod ospf_state;
 pub mod plan;
 pub mod redact;
+pub mod session;
 
 pub use frrconf::FrrConfig;
 pub use plan::{plan, Plan};

@@ -7,7 +7,6 @@
 
 mod nft;
 mod router;
-mod vtysh;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -22,6 +21,8 @@ use vpcroute_protocol::{ErrorBody, ErrorCode};
 use vpcroute_service::commit::{respond, serve_events_read, start_endpoints, Committer, Publisher};
 use vpcroute_service::{init_tracing, open_log, ServiceArgs};
 
+use vpcroute_router_sync::vtysh::Vtysh;
+
 use crate::router::{RouterTask, SyncEvent};
 
 #[derive(Debug, Parser)]
@@ -35,6 +36,8 @@ struct Args {
     service: ServiceArgs,
     /// A managed router, VR=COMMAND, where COMMAND runs its vtysh (e.g.
     /// `vtysh`, `ip netns exec NS vtysh -N NS`, `ssh -p 3922 root@ADDR vtysh`).
+    /// It is started once and kept running, commands on its standard input;
+    /// it runs with HOME=/dev/null so vtysh keeps no history of them.
     #[arg(long = "router", value_parser = parse_router)]
     routers: Vec<(String, String)>,
     /// A managed router's firewall, VR=COMMAND, where COMMAND runs its nft
@@ -135,7 +138,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     for (name, command) in &args.routers {
-        let vtysh = vtysh::Vtysh::new(command, args.vtysh_timeout)?;
+        let vtysh = Vtysh::new(command, args.vtysh_timeout)?;
         let nft = match args.nfts.iter().find(|(n, _)| n == name) {
             Some((_, cmd)) => Some(nft::Nft::new(cmd, args.vtysh_timeout)?),
             None => {

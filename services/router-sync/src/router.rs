@@ -1,11 +1,12 @@
 //! One managed router: its desired configuration, its sync loop, its
 //! status.
 //!
-//! Every `drift_interval` (and at once when the config-renderer announces a
-//! new version) the task reads the running configuration, plans the
-//! commands that bring it to the desired one (`vpcroute_sync::plan`),
-//! applies them live through vtysh, and verifies twice: the running
-//! configuration read back must need no further command, and the VPC's
+//! Every `drift_interval` the task reads the running configuration; when
+//! the config-renderer announces a new version it uses the one it verified
+//! last instead. It plans the commands that bring it to the desired one
+//! (`vpcroute_sync::plan`), applies them live through vtysh, and verifies
+//! twice, reading both back in the same vtysh exchange as the apply: the
+//! running configuration must need no further command, and the VPC's
 //! summary must be in the backbone database. A failure is retried with
 //! exponential backoff and reported in the status and the event log.
 
@@ -23,7 +24,7 @@ use vpcroute_protocol::ErrorCode;
 use vpcroute_sync::{ospf_state, plan, FrrConfig};
 
 use crate::nft::{self, Nft, NftError};
-use crate::vtysh::Vtysh;
+use vpcroute_router_sync::vtysh::{parse_json, Vtysh, READ_BACK};
 
 /// What router-sync records. No key ever: errors are redacted at the
 /// source and commands are only counted.
@@ -339,7 +340,8 @@ impl RouterTask {
         if p.is_empty() {
             // Configured; make sure it also took effect (the range trap can
             // leave a correct configuration without its summary).
-            self.ensure_summaries(&desired, false).await?;
+            self.ensure_summaries(&desired, false, None).await?;
+            self.verified_running = Some(running);
             if self.applied != Some(version) {
                 self.applied = Some(version);
                 let _ = self.record.send(SyncEvent::Applied {
@@ -352,9 +354,13 @@ impl RouterTask {
         }
         let drift = self.applied == Some(version);
         self.set_state("applying");
-        self.configure(&p.script()).await?;
+        let back = self
+            .vtysh
+            .configure_and_show(&p.script(), &READ_BACK)
+            .await
+            .map_err(|e| Failure::Apply(e.to_string()))?;
         // Verify 1: what the router now runs needs no further command.
-        let after = self.running().await?;
+        let after = FrrConfig::parse(&back[0]);
         self.verified_running = Some(after.clone());
         let rest = plan(&desired, &after);
         if !rest.is_empty() {
@@ -365,7 +371,8 @@ impl RouterTask {
             )));
         }
         // Verify 2: the VPC's summary reached the backbone database.
-        self.ensure_summaries(&desired, true).await?;
+        self.ensure_summaries(&desired, true, parse_json(&back[1]).ok())
+            .await?;
         self.applied = Some(version);
         let ev = if drift {
             SyncEvent::DriftRepaired {
@@ -445,7 +452,7 @@ impl RouterTask {
     async fn running(&self) -> Result<FrrConfig, Failure> {
         let text = self
             .vtysh
-            .show("show running-config")
+            .show(READ_BACK[0])
             .await
             .map_err(|e| Failure::Unreachable(e.to_string()))?;
         Ok(FrrConfig::parse(&text))
@@ -461,7 +468,8 @@ impl RouterTask {
     /// Checks that every VPC range of the desired configuration is
     /// originated into the backbone by this router; after an apply
     /// (`just_applied`) it first waits up to `effect_timeout` for OSPF to
-    /// get there (about 7 s for a new range).
+    /// get there (about 7 s for a new range). `db`: the backbone's
+    /// summaries if just read.
     ///
     /// FRR 8.4 sometimes configures a range yet never originates it (the
     /// range added while a tier summary with the same link state id was
@@ -473,6 +481,7 @@ impl RouterTask {
         &self,
         desired: &FrrConfig,
         just_applied: bool,
+        db: Option<serde_json::Value>,
     ) -> Result<(), Failure> {
         let expected = expected_summaries(desired);
         if expected.is_empty() {
@@ -483,7 +492,7 @@ impl RouterTask {
         } else {
             Duration::ZERO
         };
-        let missing = self.missing_summaries(&expected, wait).await?;
+        let missing = self.missing_summaries(&expected, wait, db).await?;
         let Some(first) = missing.first() else {
             return Ok(());
         };
@@ -517,7 +526,7 @@ impl RouterTask {
             });
         }
         let still = self
-            .missing_summaries(&expected, self.effect_timeout)
+            .missing_summaries(&expected, self.effect_timeout, None)
             .await?;
         match still.first() {
             None => Ok(()),
@@ -529,19 +538,23 @@ impl RouterTask {
     }
 
     /// The expected summaries not (yet) in the backbone database, polling
-    /// for at most `wait`.
+    /// for at most `wait`, starting with `db` if given.
     async fn missing_summaries<'a>(
         &self,
         expected: &'a [ExpectedSummary],
         wait: Duration,
+        mut db: Option<serde_json::Value>,
     ) -> Result<Vec<&'a ExpectedSummary>, Failure> {
         let deadline = Instant::now() + wait;
         loop {
-            let db = self
-                .vtysh
-                .show_json("show ip ospf database summary json")
-                .await
-                .map_err(|e| Failure::Unreachable(e.to_string()))?;
+            let db = match db.take() {
+                Some(db) => db,
+                None => self
+                    .vtysh
+                    .show_json(READ_BACK[1])
+                    .await
+                    .map_err(|e| Failure::Unreachable(e.to_string()))?,
+            };
             let missing: Vec<&ExpectedSummary> = expected
                 .iter()
                 .filter(|e| !ospf_state::has_summary(&db, &e.backbone, &e.cidr, &e.router_id))
@@ -597,18 +610,16 @@ impl RouterTask {
     /// Publishes the status, after refreshing its OSPF part if asked.
     async fn publish(&self, refresh_ospf: bool) {
         if refresh_ospf {
-            let neighbors = self
+            let out = self
                 .vtysh
-                .show_json("show ip ospf neighbor json")
+                .shows(&["show ip ospf neighbor json", "show ip ospf route json"])
                 .await
+                .unwrap_or_default();
+            let json = |i: usize| out.get(i).and_then(|t| parse_json(t).ok());
+            let neighbors = json(0)
                 .map(|v| ospf_state::neighbors(&v))
                 .unwrap_or_default();
-            let routes = self
-                .vtysh
-                .show_json("show ip ospf route json")
-                .await
-                .map(|v| ospf_state::route_count(&v))
-                .unwrap_or(0);
+            let routes = json(1).map(|v| ospf_state::route_count(&v)).unwrap_or(0);
             self.status.send_modify(|s| {
                 s.neighbors = neighbors;
                 s.ospf_routes = routes;
