@@ -167,18 +167,6 @@ async fn acls_between_routed_vpcs_are_enforced_on_the_vrs() {
     s.synced("left-vr").await;
     s.synced("right-vr").await;
     assert!(s.table_is_desired("right-vr", RIGHT).await);
-    let shown = vpcctl(
-        &s.nats.url(),
-        &["router", "config", "right-vr", "--firewall"],
-    )
-    .await;
-    assert!(
-        shown
-            .stdout
-            .starts_with("table inet vpcroute\ndelete table inet vpcroute\n"),
-        "{}",
-        shown.stdout
-    );
     let (_, table) = sh(RIGHT, &["nft", "list", "table", "inet", "vpcroute"]);
     assert!(table.contains("oifname \"eth2\" jump in_eth2"), "{table}");
     assert!(!pings("left-vm1", &rvm), "ICMP got through with no rule");
