@@ -17,7 +17,6 @@ const LEFT_VPC: &str = "10.1.0.0/22";
 
 struct Stack {
     nats: NatsServer,
-    _dir: tempfile::TempDir,
     _services: Vec<Service>,
 }
 
@@ -90,19 +89,11 @@ async fn acls_between_routed_vpcs_are_enforced_on_the_vrs() {
         return;
     }
     let nats = nats_or_skip!();
-    lab(&["down"]);
-    let _guard = LabGuard;
-    let dir = tempfile::Builder::new()
-        .prefix("vpcroute-acl-lab-")
-        .tempdir()
-        .unwrap();
-    let key_file = dir.path().join("key");
-    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
-    let key_path = key_file.to_str().unwrap();
-    lab(&["up", "--key-file", key_path]);
+    let run = lab_up(KEY);
+    let key_path = run.key_path.as_str();
 
     let url = nats.url();
-    let d = |n: &str| -> PathBuf { dir.path().join(n) };
+    let d = |n: &str| -> PathBuf { run.dir.path().join(n) };
     let mut services = vec![
         Service::start(ServiceKind::Ipam, &url, &d("ipam")).await,
         Service::start(ServiceKind::AreaRegistry, &url, &d("areas")).await,
@@ -126,7 +117,6 @@ async fn acls_between_routed_vpcs_are_enforced_on_the_vrs() {
     );
     let s = Stack {
         nats,
-        _dir: dir,
         _services: services,
     };
 

@@ -16,7 +16,6 @@ const KEY: &str = "Lab-Key_42";
 
 struct Stack {
     nats: NatsServer,
-    _dir: tempfile::TempDir,
     _ipam: Service,
     _areas: Service,
     _config: Service,
@@ -52,19 +51,11 @@ async fn the_design_articles_network_routes_end_to_end() {
         return;
     }
     let nats = nats_or_skip!();
-    lab(&["down"]);
-    let _guard = LabGuard;
-    let dir = tempfile::Builder::new()
-        .prefix("vpcroute-lab-")
-        .tempdir()
-        .unwrap();
-    let key_file = dir.path().join("key");
-    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
-    let key_path = key_file.to_str().unwrap();
-    lab(&["up", "--key-file", key_path]);
+    let run = lab_up(KEY);
+    let key_path = run.key_path.as_str();
 
     let url = nats.url();
-    let d = |n: &str| -> PathBuf { dir.path().join(n) };
+    let d = |n: &str| -> PathBuf { run.dir.path().join(n) };
     let ipam = Service::start(ServiceKind::Ipam, &url, &d("ipam")).await;
     let areas = Service::start(ServiceKind::AreaRegistry, &url, &d("areas")).await;
     let config = Service::start(ServiceKind::ConfigRenderer, &url, &d("config")).await;
@@ -73,7 +64,6 @@ async fn the_design_articles_network_routes_end_to_end() {
     let sync = Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &args).await;
     let mut s = Stack {
         nats,
-        _dir: dir,
         _ipam: ipam,
         _areas: areas,
         _config: config,

@@ -41,6 +41,33 @@ impl Drop for LabGuard {
     }
 }
 
+/// A fresh lab: whatever an earlier run left is taken down, then `lab.sh
+/// up` with the zone's OSPF `key` in a file of a new temp dir (which the
+/// test also uses for the services' data). Taken down again on drop.
+pub struct LabRun {
+    pub dir: tempfile::TempDir,
+    pub key_path: String,
+    _guard: LabGuard,
+}
+
+pub fn lab_up(key: &str) -> LabRun {
+    lab(&["down"]);
+    let guard = LabGuard;
+    let dir = tempfile::Builder::new()
+        .prefix("vpcroute-lab-")
+        .tempdir()
+        .expect("temp dir");
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, format!("{key}\n")).expect("write the key");
+    let key_path = key_file.to_str().expect("utf-8 path").to_string();
+    lab(&["up", "--key-file", &key_path]);
+    LabRun {
+        dir,
+        key_path,
+        _guard: guard,
+    }
+}
+
 /// Whether this process may build the lab (root, FRR, ping).
 pub fn lab_possible() -> bool {
     let root = Command::new("id")
