@@ -80,6 +80,110 @@ pub enum StartupError {
 /// Opens `<data_dir>/<service>.sqlite`, verifies its hash chain and returns
 /// it ready for replay.
 pub fn open_log(args: &ServiceArgs, service: &str) -> Result<Arc<EventLog>, StartupError> {
+    let log = open_unverified(args, service)?;
+    let report = log.verify().map_err(|source| StartupError::Corrupt {
+        path: log.path().to_path_buf(),
+        source,
+    })?;
+    tracing::info!(path = %log.path().display(), events = report.events_checked, "event log verified");
+    Ok(log)
+}
+
+/// [`open_log`] and [`replay_events`] in one pass over the log
+/// ([`replay_verified_events`]): the service's start-up.
+pub fn open_and_replay<E, F, Err>(
+    args: &ServiceArgs,
+    service: &str,
+    apply: F,
+) -> Result<(Arc<EventLog>, u64), StartupError>
+where
+    E: serde::de::DeserializeOwned + Send,
+    F: FnMut(E) -> Result<(), Err>,
+    Err: std::fmt::Display,
+{
+    let log = open_unverified(args, service)?;
+    let head = replay_verified_events(&log, apply)?;
+    Ok((log, head))
+}
+
+/// Verifies `log` and replays it, decoded as `E`, through `apply`, in one
+/// pass: each event reaches `apply` only after its chain hash has been
+/// checked, and `Ok` means the whole log verified (a tampered log is
+/// refused as `Corrupt`, whatever `apply` did, so a state built from one is
+/// never served). A second thread reads, verifies and decodes the rows
+/// while the calling thread applies them.
+pub fn replay_verified_events<E, F, Err>(log: &EventLog, mut apply: F) -> Result<u64, StartupError>
+where
+    E: serde::de::DeserializeOwned + Send,
+    F: FnMut(E) -> Result<(), Err>,
+    Err: std::fmt::Display,
+{
+    const BATCH: usize = 1024;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, E)>>(8);
+    let (walked, applied) = std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("replay-reader".into())
+            .spawn_scoped(scope, move || {
+                let mut tx = Some(tx);
+                let mut batch = Vec::with_capacity(BATCH);
+                let walked = log.replay_verified(|ev| -> Result<(), (u64, String)> {
+                    // Straight from the stored text into the typed event.
+                    let event: E = serde_json::from_str(ev.payload).map_err(|e| {
+                        (ev.seq, format!("undecodable {} event: {e}", ev.event_type))
+                    })?;
+                    batch.push((ev.seq, event));
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        // Once the applier has stopped, only verify.
+                        if tx.as_ref().is_some_and(|tx| tx.send(full).is_err()) {
+                            tx = None;
+                        }
+                    }
+                    Ok(())
+                });
+                if let Some(tx) = tx {
+                    let _ = tx.send(batch);
+                }
+                walked
+            })
+            .expect("spawn the replay reader thread");
+        let mut failed: Option<(u64, String)> = None;
+        // Keep draining after a failure so the reader verifies to the end.
+        for (seq, event) in rx.iter().flatten() {
+            if failed.is_none() {
+                if let Err(e) = apply(event) {
+                    failed = Some((seq, e.to_string()));
+                }
+            }
+        }
+        let walked = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (walked, failed)
+    });
+    let path = log.path().to_path_buf();
+    // Damage is reported first; then the earliest event that failed.
+    let report = match (walked, applied) {
+        (Err(vpcroute_eventlog::ReplayError::Log(source)), _) => {
+            return Err(StartupError::Corrupt { path, source })
+        }
+        (Err(vpcroute_eventlog::ReplayError::Handler(decode)), applied) => {
+            let (seq, reason) = match applied {
+                Some(a) if a.0 < decode.0 => a,
+                _ => decode,
+            };
+            return Err(StartupError::Replay { path, seq, reason });
+        }
+        (Ok(_), Some((seq, reason))) => return Err(StartupError::Replay { path, seq, reason }),
+        (Ok(report), None) => report,
+    };
+    tracing::info!(path = %path.display(), events = report.events_checked, "event log verified");
+    Ok(report.head)
+}
+
+/// Creates the data directory and opens `<data_dir>/<service>.sqlite`,
+/// without verifying it.
+fn open_unverified(args: &ServiceArgs, service: &str) -> Result<Arc<EventLog>, StartupError> {
     let dir = &args.data_dir;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -104,11 +208,6 @@ pub fn open_log(args: &ServiceArgs, service: &str) -> Result<Arc<EventLog>, Star
         path: path.clone(),
         source,
     })?;
-    let report = log.verify().map_err(|source| StartupError::Corrupt {
-        path: path.clone(),
-        source,
-    })?;
-    tracing::info!(path = %path.display(), events = report.events_checked, "event log verified");
     Ok(Arc::new(log))
 }
 
