@@ -161,7 +161,7 @@ fn walk(conn: &Connection, mut visit: impl FnMut(EventRef<'_>)) -> Result<Verify
         let in_order = stream_version == next_in_stream;
 
         let computed = chain::link(&prev, &ev);
-        if chain::parse_hex(stored_hash) != Some(computed) {
+        if !chain::hex_matches(stored_hash, &computed) {
             return Err(corrupt(seq, if in_order { "changed" } else { "reordered" }));
         }
         if !in_order {
