@@ -129,9 +129,9 @@ echo "VM-allocation-sized payload. $(jq -r '"\(.warmup_s) s warm-up, \(.measure_
 echo "finished inside the window count. After each level the service is SIGKILLed and the events in its log"
 echo "are counted: every answered allocation must be there."
 echo
-echo "| clients | conns | ipam alloc/s | ipam p50 | ipam p99 | echo req/s | echo p50 | echo p99 | p50 ratio | errors | answered / events in log after kill | CPU: ipam / nats / clients (cores) |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
-jq -r '.levels[] | "| \(.clients) | \(.connections) | \(.ipam.ops_per_s) | \(.ipam.latency.p50_us) µs | \(.ipam.latency.p99_us) µs | \(.echo.ops_per_s) | \(.echo.latency.p50_us) µs | \(.echo.latency.p99_us) µs | \(.p50_ratio_vs_echo)× | \(.ipam.errors) | \(.answered_total) / \(.events_in_log_after_kill - 1) (+1 zone) \(if .every_answer_durable then "✓" else "✗" end) | \(.cpu.ipam_cores) / \(.cpu.nats_server_cores) / \(.cpu.bench_client_cores) |"' "$N"
+echo "| clients | conns | ipam alloc/s | ipam p50 | ipam p99 | echo req/s | echo p50 | echo p99 | p50 ratio | errors | answered / events in log after kill | CPU: ipam / nats / clients (cores) | ipam CPU per allocation |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|"
+jq -r '.levels[] | "| \(.clients) | \(.connections) | \(.ipam.ops_per_s) | \(.ipam.latency.p50_us) µs | \(.ipam.latency.p99_us) µs | \(.echo.ops_per_s) | \(.echo.latency.p50_us) µs | \(.echo.latency.p99_us) µs | \(.p50_ratio_vs_echo)× | \(.ipam.errors) | \(.answered_total) / \(.events_in_log_after_kill - 1) (+1 zone) \(if .every_answer_durable then "✓" else "✗" end) | \(.cpu.ipam_cores) / \(.cpu.nats_server_cores) / \(.cpu.bench_client_cores) | \(.cpu.ipam_us_per_alloc) µs |"' "$N"
 echo
 echo "Per kind (p50 / p99):"
 echo

@@ -384,8 +384,12 @@ async fn main() {
         .await;
         let wall = warmup + dur;
         let cpu = |a: f64, b: f64| ((b - a) / wall.as_secs_f64() * 100.0).round() / 100.0;
+        let ipam_cpu_s = cpu_secs(pid) - cpu_ipam0;
         let cpu_json = json!({
             "ipam_cores": cpu(cpu_ipam0, cpu_secs(pid)),
+            // What one allocation costs the service, whatever else runs on
+            // the machine (CPU over warm-up + window / answers in both).
+            "ipam_us_per_alloc": (ipam_cpu_s * 1e6 / ipam.ok_total.max(1) as f64).round(),
             "nats_server_cores": cpu(cpu_nats0, cpu_secs(nats.pid())),
             "bench_client_cores": cpu(cpu_self0, cpu_secs(std::process::id())),
         });

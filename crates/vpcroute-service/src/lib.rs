@@ -110,50 +110,50 @@ where
 /// pass: each event reaches `apply` only after its chain hash has been
 /// checked, and `Ok` means the whole log verified (a tampered log is
 /// refused as `Corrupt`, whatever `apply` did, so a state built from one is
-/// never served). A second thread reads, verifies and decodes the rows
-/// while the calling thread applies them.
+/// never served).
+///
+/// Two threads share the work: a reader thread reads and verifies the rows
+/// and copies the payload texts of each batch into one buffer; the calling
+/// thread decodes and applies them. When the calling thread falls behind
+/// (the queue is full) the reader decodes the batch itself instead of
+/// waiting, so neither thread idles.
 pub fn replay_verified_events<E, F, Err>(log: &EventLog, mut apply: F) -> Result<u64, StartupError>
 where
     E: serde::de::DeserializeOwned + Send,
     F: FnMut(E) -> Result<(), Err>,
     Err: std::fmt::Display,
 {
-    const BATCH: usize = 1024;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, E)>>(8);
-    let (walked, applied) = std::thread::scope(|scope| {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<ReplayBatch<E>>(4);
+    let (walked, failed) = std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
             .name("replay-reader".into())
             .spawn_scoped(scope, move || {
                 let mut tx = Some(tx);
-                let mut batch = Vec::with_capacity(BATCH);
-                let walked = log.replay_verified(|ev| -> Result<(), (u64, String)> {
-                    // Straight from the stored text into the typed event.
-                    let event: E = serde_json::from_str(ev.payload).map_err(|e| {
-                        (ev.seq, format!("undecodable {} event: {e}", ev.event_type))
-                    })?;
-                    batch.push((ev.seq, event));
-                    if batch.len() == BATCH {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        // Once the applier has stopped, only verify.
-                        if tx.as_ref().is_some_and(|tx| tx.send(full).is_err()) {
-                            tx = None;
-                        }
+                let mut batch = RawBatch::default();
+                let walked = log.replay_verified(|ev| {
+                    batch.push(ev.seq, ev.event_type, ev.payload);
+                    if batch.rows.len() == RawBatch::ROWS {
+                        send_batch(&mut tx, std::mem::take(&mut batch));
                     }
-                    Ok(())
+                    Ok::<(), std::convert::Infallible>(())
                 });
-                if let Some(tx) = tx {
-                    let _ = tx.send(batch);
-                }
+                send_batch(&mut tx, batch);
                 walked
             })
             .expect("spawn the replay reader thread");
+        // Keep draining after a failure so the reader verifies to the end;
+        // batches arrive in seq order, so the first failure is the earliest.
         let mut failed: Option<(u64, String)> = None;
-        // Keep draining after a failure so the reader verifies to the end.
-        for (seq, event) in rx.iter().flatten() {
+        let mut apply_one = |(seq, event): (u64, Result<E, String>)| {
             if failed.is_none() {
-                if let Err(e) = apply(event) {
-                    failed = Some((seq, e.to_string()));
-                }
+                let applied = event.and_then(|e| apply(e).map_err(|e| e.to_string()));
+                failed = applied.err().map(|reason| (seq, reason));
+            }
+        };
+        for batch in rx {
+            match batch {
+                ReplayBatch::Raw(raw) => raw.decode::<E>().for_each(&mut apply_one),
+                ReplayBatch::Decoded(events) => events.into_iter().for_each(&mut apply_one),
             }
         }
         let walked = reader
@@ -163,22 +163,84 @@ where
     });
     let path = log.path().to_path_buf();
     // Damage is reported first; then the earliest event that failed.
-    let report = match (walked, applied) {
-        (Err(vpcroute_eventlog::ReplayError::Log(source)), _) => {
+    let report = match walked {
+        Err(vpcroute_eventlog::ReplayError::Log(source)) => {
             return Err(StartupError::Corrupt { path, source })
         }
-        (Err(vpcroute_eventlog::ReplayError::Handler(decode)), applied) => {
-            let (seq, reason) = match applied {
-                Some(a) if a.0 < decode.0 => a,
-                _ => decode,
-            };
-            return Err(StartupError::Replay { path, seq, reason });
-        }
-        (Ok(_), Some((seq, reason))) => return Err(StartupError::Replay { path, seq, reason }),
-        (Ok(report), None) => report,
+        Err(vpcroute_eventlog::ReplayError::Handler(never)) => match never {},
+        Ok(report) => report,
     };
+    if let Some((seq, reason)) = failed {
+        return Err(StartupError::Replay { path, seq, reason });
+    }
     tracing::info!(path = %path.display(), events = report.events_checked, "event log verified");
     Ok(report.head)
+}
+
+/// Verified rows on their way from the replay reader thread to the applier.
+enum ReplayBatch<E> {
+    Raw(RawBatch),
+    /// Decoded by the reader because the applier was behind.
+    Decoded(Vec<(u64, Result<E, String>)>),
+}
+
+/// The payload texts of a batch of rows in one buffer (one allocation per
+/// batch, not per event, crossing threads).
+#[derive(Default)]
+struct RawBatch {
+    text: String,
+    /// seq, end of the event type, end of the payload (offsets in `text`).
+    rows: Vec<(u64, usize, usize)>,
+}
+
+impl RawBatch {
+    const ROWS: usize = 1024;
+
+    fn push(&mut self, seq: u64, event_type: &str, payload: &str) {
+        self.text.push_str(event_type);
+        let type_end = self.text.len();
+        self.text.push_str(payload);
+        self.rows.push((seq, type_end, self.text.len()));
+    }
+
+    /// Each payload straight from the text into the typed event.
+    fn decode<E: serde::de::DeserializeOwned>(
+        &self,
+    ) -> impl Iterator<Item = (u64, Result<E, String>)> + '_ {
+        let mut start = 0;
+        self.rows.iter().map(move |&(seq, type_end, end)| {
+            let (event_type, payload) = (&self.text[start..type_end], &self.text[type_end..end]);
+            start = end;
+            let event = serde_json::from_str(payload)
+                .map_err(|e| format!("undecodable {event_type} event: {e}"));
+            (seq, event)
+        })
+    }
+}
+
+/// Hands a batch to the applier, or decodes it here first if the applier's
+/// queue is full; once the applier has gone, only verification continues.
+fn send_batch<E: serde::de::DeserializeOwned>(
+    tx: &mut Option<std::sync::mpsc::SyncSender<ReplayBatch<E>>>,
+    batch: RawBatch,
+) {
+    use std::sync::mpsc::TrySendError;
+    let Some(sender) = tx.as_ref() else { return };
+    if batch.rows.is_empty() {
+        return;
+    }
+    let gone = match sender.try_send(ReplayBatch::Raw(batch)) {
+        Ok(()) => false,
+        Err(TrySendError::Disconnected(_)) => true,
+        Err(TrySendError::Full(ReplayBatch::Raw(batch))) => {
+            let decoded = batch.decode().collect();
+            sender.send(ReplayBatch::Decoded(decoded)).is_err()
+        }
+        Err(TrySendError::Full(ReplayBatch::Decoded(_))) => unreachable!("only raw batches"),
+    };
+    if gone {
+        *tx = None;
+    }
 }
 
 /// Creates the data directory and opens `<data_dir>/<service>.sqlite`,
