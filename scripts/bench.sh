@@ -162,7 +162,7 @@ jq -r '"| raw SELECT seq, payload (reference) | \(.raw_select_s) s | \(.raw_rows
        "| **verify + replay + apply, one pass, 2 threads (the figure)** | **\(.replay_apply_s) s** (\(.replay_apply_cpu_s) s CPU) | **\(.replay_apply_events_per_s)** | **\(.ratio_vs_raw_rate)** |",
        "| its reader thread alone: verify + decode `IpamEvent`, no apply | \(.verify_decode_s) s | \(.events / .verify_decode_s | floor) | |",
        "| `EventLog::verify` alone | \(.verify_s) s | \(.events / .verify_s | floor) | |",
-       "| previous path: verify, then replay + apply | \(.previous_verify_then_replay_apply_s) s | \(.events / .previous_verify_then_replay_apply_s | floor) | |",
+       "| previous path: verify (the current, faster walk), then replay + apply | \(.previous_verify_then_replay_apply_s) s | \(.events / .previous_verify_then_replay_apply_s | floor) | |",
        "| previous path: replay + apply alone (the old figure, verify not included) | \(.previous_replay_apply_s) s (\(.previous_replay_apply_cpu_s) s CPU) | \(.events / .previous_replay_apply_s | floor) | \((.events / .previous_replay_apply_s) / .raw_rows_per_s * 1000 | floor / 1000) |",
        "| previous path: replay, no-op handler (read + decode StoredEvent) | \(.replay_noop_s) s | \(.events / .replay_noop_s | floor) | |"' "$P"
 echo "| \`IpamState::apply\` alone, events from memory (benchmark *memory*) | $(jq .apply_in_memory_s "$M") s | $(jq '.events / .apply_in_memory_s | floor' "$M") | |"
