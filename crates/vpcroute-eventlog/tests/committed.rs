@@ -20,6 +20,16 @@ fn append_committed(log: &EventLog, r: vpcroute_eventlog::AppendRequest) -> Comm
     rx.recv().unwrap().expect("append")
 }
 
+/// A log of ten single-event requests `r-1`..`r-10` on stream `s`; the
+/// directory must outlive the log.
+fn ten_event_log() -> (tempfile::TempDir, std::path::PathBuf, EventLog) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let log = open(&path);
+    fill(&log, "r", "s", 10);
+    (dir, path, log)
+}
+
 #[test]
 fn submit_committed_hands_back_the_events_as_stored() {
     let dir = tempfile::tempdir().unwrap();
@@ -121,10 +131,7 @@ fn replay_verified_hands_out_every_event_as_stored() {
 
 #[test]
 fn replay_verified_never_hands_out_a_tampered_event() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = db_path(&dir);
-    let log = open(&path);
-    fill(&log, "r", "s", 10);
+    let (_dir, path, log) = ten_event_log();
     tamper(&path)
         .execute(
             "UPDATE events SET payload = '{\"n\":500}' WHERE seq = 5",
@@ -147,10 +154,7 @@ fn replay_verified_never_hands_out_a_tampered_event() {
 
 #[test]
 fn replay_verified_reports_damage_ahead_of_a_handler_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = db_path(&dir);
-    let log = open(&path);
-    fill(&log, "r", "s", 10);
+    let (_dir, path, log) = ten_event_log();
 
     // Intact log: the handler's first error, and it is not called again.
     let mut calls = 0;
