@@ -129,9 +129,9 @@ echo "VM-allocation-sized payload. $(jq -r '"\(.warmup_s) s warm-up, \(.measure_
 echo "finished inside the window count. After each level the service is SIGKILLed and the events in its log"
 echo "are counted: every answered allocation must be there."
 echo
-echo "| clients | conns | ipam alloc/s | ipam p50 | ipam p99 | echo req/s | echo p50 | echo p99 | p50 ratio | errors | answered / events in log after kill | CPU: ipam / nats / clients (cores) |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
-jq -r '.levels[] | "| \(.clients) | \(.connections) | \(.ipam.ops_per_s) | \(.ipam.latency.p50_us) µs | \(.ipam.latency.p99_us) µs | \(.echo.ops_per_s) | \(.echo.latency.p50_us) µs | \(.echo.latency.p99_us) µs | \(.p50_ratio_vs_echo)× | \(.ipam.errors) | \(.answered_total) / \(.events_in_log_after_kill - 1) (+1 zone) \(if .every_answer_durable then "✓" else "✗" end) | \(.cpu.ipam_cores) / \(.cpu.nats_server_cores) / \(.cpu.bench_client_cores) |"' "$N"
+echo "| clients | conns | ipam alloc/s | ipam p50 | ipam p99 | echo req/s | echo p50 | echo p99 | p50 ratio | errors | answered / events in log after kill | CPU: ipam / nats / clients (cores) | ipam CPU per allocation |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|"
+jq -r '.levels[] | "| \(.clients) | \(.connections) | \(.ipam.ops_per_s) | \(.ipam.latency.p50_us) µs | \(.ipam.latency.p99_us) µs | \(.echo.ops_per_s) | \(.echo.latency.p50_us) µs | \(.echo.latency.p99_us) µs | \(.p50_ratio_vs_echo)× | \(.ipam.errors) | \(.answered_total) / \(.events_in_log_after_kill - 1) (+1 zone) \(if .every_answer_durable then "✓" else "✗" end) | \(.cpu.ipam_cores) / \(.cpu.nats_server_cores) / \(.cpu.bench_client_cores) | \(.cpu.ipam_us_per_alloc) µs |"' "$N"
 echo
 echo "Per kind (p50 / p99):"
 echo
@@ -149,18 +149,27 @@ echo "## 4. Rebuilding ipam's state from a $(jq .events "$P")-event log"
 echo
 echo "Log generated once with the \`EventLog\` API (Relaxed) in $(jq .generate_s "$P") s ($(jq .file_mb "$P") MB): one zone, VPCs (with"
 echo "routers), 4 tiers per VPC, 61 VMs per tier, as ipam writes them. Replay = what \`services/ipam/src/main.rs\`"
-echo "does: \`vpcroute_service::replay\` + \`serde_json::from_value(payload.clone())\` + \`IpamState::apply\`."
-echo "Reference: raw rusqlite \`SELECT seq, payload FROM events\` loop touching the payload text, no decoding."
+echo "does: \`vpcroute_service::replay_verified_events\` + \`IpamState::apply\`, one pass over the rows that"
+echo "verifies the hash chain and decodes each payload straight from the row's text into \`IpamEvent\` on a"
+echo "reader thread, and applies on the calling thread (so verification is now inside the figure). The previous"
+echo "start-up path (\`EventLog::verify\`, then \`vpcroute_service::replay\` + \`serde_json::from_value(payload.clone())\`"
+echo "+ \`IpamState::apply\`) is timed in the same run for comparison. Reference: raw rusqlite"
+echo "\`SELECT seq, payload FROM events\` loop touching the payload text, no decoding."
 echo
 echo "| step | time | events/s | vs raw read rate |"
 echo "|---|---:|---:|---:|"
 jq -r '"| raw SELECT seq, payload (reference) | \(.raw_select_s) s | \(.raw_rows_per_s) | 1 |",
-       "| replay, no-op handler (read + decode StoredEvent) | \(.replay_noop_s) s | \(.events / .replay_noop_s | floor) | \((.events / .replay_noop_s) / .raw_rows_per_s * 1000 | floor / 1000) |",
-       "| **replay + apply (the figure)** | **\(.replay_apply_s) s** | **\(.replay_apply_events_per_s)** | **\(.ratio_vs_raw_rate)** |",
-       "| (not in the figure) `EventLog::verify`, which the service runs before replay | \(.verify_s) s | \(.events / .verify_s | floor) | |"' "$P"
-echo "| (not in the figure) \`IpamState::apply\` alone, events from memory (benchmark *memory*) | $(jq .apply_in_memory_s "$M") s | $(jq '.events / .apply_in_memory_s | floor' "$M") | |"
+       "| **verify + replay + apply, one pass, 2 threads (the figure)** | **\(.replay_apply_s) s** (\(.replay_apply_cpu_s) s CPU) | **\(.replay_apply_events_per_s)** | **\(.ratio_vs_raw_rate)** |",
+       "| its reader thread alone: verify + decode `IpamEvent`, no apply | \(.verify_decode_s) s | \(.events / .verify_decode_s | floor) | |",
+       "| `EventLog::verify` alone | \(.verify_s) s | \(.events / .verify_s | floor) | |",
+       "| previous path: verify (the current, faster walk), then replay + apply | \(.previous_verify_then_replay_apply_s) s | \(.events / .previous_verify_then_replay_apply_s | floor) | |",
+       "| previous path: replay + apply alone (the old figure, verify not included) | \(.previous_replay_apply_s) s (\(.previous_replay_apply_cpu_s) s CPU) | \(.events / .previous_replay_apply_s | floor) | \((.events / .previous_replay_apply_s) / .raw_rows_per_s * 1000 | floor / 1000) |",
+       "| previous path: replay, no-op handler (read + decode StoredEvent) | \(.replay_noop_s) s | \(.events / .replay_noop_s | floor) | |"' "$P"
+echo "| \`IpamState::apply\` alone, events from memory (benchmark *memory*) | $(jq .apply_in_memory_s "$M") s | $(jq '.events / .apply_in_memory_s | floor' "$M") | |"
 echo
-echo "The real \`vpcroute-ipam\` started on that data dir: $(jq -r '.process | "log verified after \(.verified_s) s, state rebuilt after \(.rebuilt_s) s (replay \(.replay_only_s) s), VmHWM \(.vmhwm_mib) MiB, VmRSS \(.vmrss_mib) MiB"' "$P")."
+echo "Load average at the end of the replay benchmark: $(jq -r .loadavg_at_end "$P")."
+echo
+echo "The real \`vpcroute-ipam\` started on that data dir: $(jq -r '.process | "log verified and state rebuilt (one pass) after \(.rebuilt_s) s, VmHWM \(.vmhwm_mib) MiB, VmRSS \(.vmrss_mib) MiB"' "$P")."
 echo
 echo "Targets: ≤ 2 s: $(yn "$(jq '.replay_apply_s <= 2' "$P")") ($(jq .replay_apply_s "$P") s); at least half the raw read rate: $(yn "$(jq '.ratio_vs_raw_rate >= 0.5' "$P")") ($(jq .ratio_vs_raw_rate "$P") of it)."
 echo

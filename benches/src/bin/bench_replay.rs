@@ -9,10 +9,14 @@
 //! 2. Reference: a raw rusqlite `SELECT seq, payload FROM events` loop that
 //!    only touches the payload text (no decoding).
 //! 3. Replay as `services/ipam/src/main.rs` does it:
+//!    `vpcroute_service::replay_verified_events` + `IpamState::apply`: one
+//!    pass that verifies the hash chain, decodes each payload straight from
+//!    the row's text into `IpamEvent` (reader thread) and applies it (this
+//!    thread). Also timed: that reader thread's work alone (verify +
+//!    decode, no apply), `EventLog::verify` alone, and the previous
+//!    start-up path for comparison (`EventLog::verify`, then
 //!    `vpcroute_service::replay` + `serde_json::from_value(payload.clone())`
-//!    + `IpamState::apply`. Also timed: the same replay with a no-op
-//!    handler (read + decode only), and `EventLog::verify` (which the
-//!    service runs before replaying).
+//!    + `IpamState::apply`, and its read + decode `StoredEvent` part alone).
 //! 4. The real release `vpcroute-ipam` started on a copy of that data dir:
 //!    time until it logs "state rebuilt", and its VmHWM / VmRSS then.
 //!
@@ -25,7 +29,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use vpcroute_benches::{emit, ipam_events, rss_kib, say, secs, sibling_bin, Nats};
+use vpcroute_benches::{cpu_secs, emit, ipam_events, rss_kib, say, secs, sibling_bin, Nats};
 use vpcroute_eventlog::{AppendRequest, EventLog, ExpectedVersion, LogOptions, NewEvent};
 use vpcroute_ipam::IpamState;
 use vpcroute_protocol::ipam::IpamEvent;
@@ -144,8 +148,7 @@ fn main() {
     let read_decode = t.elapsed();
     say!("replay, no-op handler: {:.3}s", read_decode.as_secs_f64());
 
-    let (rss_before, _) = rss_kib(None);
-    let t = Instant::now();
+    let (t, cpu0) = (Instant::now(), cpu_secs(std::process::id()));
     let mut state = IpamState::new();
     let head = vpcroute_service::replay(&log, |ev| {
         let event: IpamEvent = serde_json::from_value(ev.payload.clone())
@@ -153,13 +156,46 @@ fn main() {
         state.apply(&event).map_err(|e| e.to_string())
     })
     .expect("replay + apply");
+    let old_replay_apply = t.elapsed();
+    let old_replay_apply_cpu = cpu_secs(std::process::id()) - cpu0;
+    assert_eq!(head, n as u64);
+    say!(
+        "previous path, replay + apply (after verify): {:.3}s",
+        old_replay_apply.as_secs_f64()
+    );
+    drop(state);
+
+    let t = Instant::now();
+    let mut decoded = 0u64;
+    log.replay_verified(|ev| {
+        let event: IpamEvent = serde_json::from_str(ev.payload).map_err(|e| e.to_string())?;
+        std::hint::black_box(&event);
+        decoded += 1;
+        Ok::<(), String>(())
+    })
+    .expect("verify + decode");
+    let verify_decode = t.elapsed();
+    assert_eq!(decoded, n as u64);
+    say!(
+        "verify + decode IpamEvent (reader thread alone): {:.3}s",
+        verify_decode.as_secs_f64()
+    );
+
+    let (rss_before, _) = rss_kib(None);
+    let (t, cpu0) = (Instant::now(), cpu_secs(std::process::id()));
+    let mut state = IpamState::new();
+    let head =
+        vpcroute_service::replay_verified_events(&log, |event: IpamEvent| state.apply(&event))
+            .expect("verified replay + apply");
     let replay_apply = t.elapsed();
+    let replay_apply_cpu = cpu_secs(std::process::id()) - cpu0;
     assert_eq!(head, n as u64);
     let (rss_after, hwm) = rss_kib(None);
     let replay_rate = n as f64 / replay_apply.as_secs_f64();
     say!(
-        "replay + apply: {:.3}s ({:.0} events/s, {:.2} of raw rate)",
+        "verify + replay + apply (the service's start-up): {:.3}s, {:.2} s CPU ({:.0} events/s, {:.2} of raw rate)",
         replay_apply.as_secs_f64(),
+        replay_apply_cpu,
         replay_rate,
         replay_rate / raw_rate
     );
@@ -232,6 +268,12 @@ fn main() {
         "raw_rows_per_s": raw_rate.round(),
         "verify_s": secs(verify),
         "replay_noop_s": secs(read_decode),
+        "previous_replay_apply_s": secs(old_replay_apply),
+        "previous_replay_apply_cpu_s": (old_replay_apply_cpu * 100.0).round() / 100.0,
+        "replay_apply_cpu_s": (replay_apply_cpu * 100.0).round() / 100.0,
+        "loadavg_at_end": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        "previous_verify_then_replay_apply_s": secs(verify + old_replay_apply),
+        "verify_decode_s": secs(verify_decode),
         "replay_apply_s": secs(replay_apply),
         "replay_apply_events_per_s": replay_rate.round(),
         "ratio_vs_raw_rate": (replay_rate / raw_rate * 1000.0).round() / 1000.0,

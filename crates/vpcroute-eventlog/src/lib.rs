@@ -40,6 +40,7 @@
 
 mod chain;
 mod error;
+mod ids;
 mod log;
 mod reader;
 mod schema;
@@ -51,7 +52,7 @@ pub use chain::GENESIS_HASH;
 pub use error::{Error, ReplayError};
 pub use log::EventLog;
 pub use types::{
-    AppendOutcome, AppendReply, AppendRequest, Durability, ExpectedVersion, LogOptions, LogStats,
-    NewEvent, StoredEvent, VerifyReport,
+    AppendOutcome, AppendReply, AppendRequest, Committed, CommittedReply, Durability, EventRef,
+    ExpectedVersion, LogOptions, LogStats, NewEvent, StoredEvent, VerifyReport,
 };
 pub use verify::verify_file;

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::error::{Error, ReplayError};
+use crate::ids::RequestIds;
 use crate::reader::{self, ReaderPool};
 use crate::schema;
 use crate::types::{
-    AppendOutcome, AppendReply, AppendRequest, LogOptions, LogStats, StoredEvent, VerifyReport,
+    AppendOutcome, AppendReply, AppendRequest, CommittedReply, EventRef, LogOptions, LogStats,
+    StoredEvent, VerifyReport,
 };
 use crate::verify;
-use crate::writer::{Counters, Job, Writer};
+use crate::writer::{Counters, Job, Reply, Writer};
 
 /// An open event log. `Send + Sync`: share it (e.g. in an `Arc`) between
 /// threads and tasks; appends from all of them are group-committed together.
@@ -26,6 +28,7 @@ pub struct EventLog {
     writer: Option<JoinHandle<()>>,
     readers: ReaderPool,
     counters: Arc<Counters>,
+    ids: Arc<RequestIds>,
 }
 
 impl std::fmt::Debug for EventLog {
@@ -45,7 +48,14 @@ impl EventLog {
         let conn = schema::open_writer(path, opts.durability)?;
         schema::restrict_side_files(path)?;
         let counters = Arc::new(Counters::default());
-        let writer = Writer::new(conn, path.to_path_buf(), opts.max_batch, counters.clone())?;
+        let ids = Arc::new(RequestIds::default());
+        let writer = Writer::new(
+            conn,
+            path.to_path_buf(),
+            opts.max_batch,
+            counters.clone(),
+            ids.clone(),
+        )?;
         let (tx, rx) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("eventlog-writer".into())
@@ -56,6 +66,7 @@ impl EventLog {
             writer: Some(handle),
             readers: ReaderPool::new(path.to_path_buf()),
             counters,
+            ids,
         })
     }
 
@@ -70,15 +81,35 @@ impl EventLog {
     /// short and non-blocking, e.g. send into a `tokio::sync::oneshot`.
     /// If the log is closed, `reply` gets `Err(Closed)` on this thread.
     pub fn submit(&self, req: AppendRequest, reply: AppendReply) {
+        if let Some(Reply::Outcome(reply)) = self.queue(req, Reply::Outcome(reply)) {
+            reply(Err(Error::Closed));
+        }
+    }
+
+    /// Like [`EventLog::submit`], but `reply` also gets the appended events
+    /// exactly as stored (seq, stream version, time, hash), taken from the
+    /// request itself: publishing them needs no read-back.
+    pub fn submit_committed(&self, req: AppendRequest, reply: CommittedReply) {
+        if let Some(Reply::Committed(reply)) = self.queue(req, Reply::Committed(reply)) {
+            reply(Err(Error::Closed));
+        }
+    }
+
+    /// Hands a job to the writer; gives the reply back if the log is closed.
+    fn queue(&self, req: AppendRequest, reply: Reply) -> Option<Reply> {
         let job = Job { req, reply };
-        let rejected = match &self.tx {
-            Some(tx) => match tx.send(job) {
-                Ok(()) => return,
-                Err(mpsc::SendError(job)) => job,
-            },
-            None => job,
-        };
-        (rejected.reply)(Err(Error::Closed));
+        match &self.tx {
+            Some(tx) => tx.send(job).err().map(|mpsc::SendError(job)| job.reply),
+            None => Some(job.reply),
+        }
+    }
+
+    /// `false` when `request_id` has certainly never been recorded (nor is
+    /// being committed): an in-memory check that spares the
+    /// [`EventLog::recorded_result`] query for new ids. `true` means "ask
+    /// `recorded_result`".
+    pub fn may_have_recorded(&self, request_id: &str) -> bool {
+        self.ids.may_contain(request_id)
     }
 
     /// Queue an append and get a channel that yields its outcome once it
@@ -144,6 +175,19 @@ impl EventLog {
     /// Walk the hash chain; see the `verify` module for what is reported.
     pub fn verify(&self) -> Result<VerifyReport, Error> {
         verify::verify_conn(&*self.readers.get()?)
+    }
+
+    /// [`EventLog::verify`] and a replay from seq 1 in one pass: each event
+    /// is handed to `f` (borrowed from the row, no copies) only after its
+    /// chain hash has been checked. The whole log is verified whatever `f`
+    /// does: a tampered log is reported as `Corrupt` even when `f` failed
+    /// on an earlier event (`f` is not called again after its first error).
+    /// So a service may serve the state `f` built only on `Ok`.
+    pub fn replay_verified<F, E>(&self, f: F) -> Result<VerifyReport, ReplayError<E>>
+    where
+        F: FnMut(EventRef<'_>) -> Result<(), E>,
+    {
+        verify::verify_replay_conn(&*self.readers.get()?, f)
     }
 
     /// Writer counters since open.

@@ -135,6 +135,38 @@ impl AppendOutcome {
 /// not block (sending into a channel is the intended use).
 pub type AppendReply = Box<dyn FnOnce(Result<AppendOutcome, Error>) + Send + 'static>;
 
+/// An append's outcome with the events it stored, as
+/// [`crate::EventLog::submit_committed`] reports them: what a service needs
+/// to publish its events without reading them back from the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed {
+    pub outcome: AppendOutcome,
+    /// The events exactly as stored (seq, stream version, time, hash), in
+    /// seq order; empty for a duplicate or an append without events.
+    pub events: Vec<StoredEvent>,
+}
+
+/// Callback of [`crate::EventLog::submit_committed`]; same rules as
+/// [`AppendReply`].
+pub type CommittedReply = Box<dyn FnOnce(Result<Committed, Error>) + Send + 'static>;
+
+/// An event as stored, borrowed from the row being read: what
+/// [`crate::EventLog::replay_verified`] hands out, so a service can decode
+/// the payload text straight into its own event type (no intermediate
+/// `serde_json::Value`, no copies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRef<'a> {
+    pub seq: u64,
+    pub stream: &'a str,
+    pub stream_version: u64,
+    pub event_type: &'a str,
+    pub schema_version: u32,
+    /// The exact JSON text stored (and hashed).
+    pub payload: &'a str,
+    pub request_id: Option<&'a str>,
+    pub recorded_at_ms: i64,
+}
+
 /// An event as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredEvent {

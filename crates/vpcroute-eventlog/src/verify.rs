@@ -25,13 +25,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Row};
 
-use crate::chain::{self, ChainInput, Hash};
-use crate::error::Error;
-use crate::reader::{RawEvent, EVENT_COLUMNS};
+use crate::chain::{self, Hash};
+use crate::error::{Error, ReplayError};
+use crate::reader::EVENT_COLUMNS;
 use crate::schema;
-use crate::types::VerifyReport;
+use crate::types::{EventRef, VerifyReport};
 
 /// Verify a log file without a running service: opens it strictly
 /// read-only (never creates it, never writes). For `vpcctl log verify`.
@@ -41,13 +41,40 @@ pub fn verify_file(path: &Path) -> Result<VerifyReport, Error> {
 }
 
 pub(crate) fn verify_conn(conn: &Connection) -> Result<VerifyReport, Error> {
+    match verify_replay_conn(conn, |_| Ok::<(), std::convert::Infallible>(())) {
+        Ok(report) => Ok(report),
+        Err(ReplayError::Log(e)) => Err(e),
+        Err(ReplayError::Handler(never)) => match never {},
+    }
+}
+
+/// Verify, handing each event to `f` once its hash has been checked. After
+/// `f`'s first error the walk goes on (without `f`) to the end, so damage
+/// anywhere is still reported as `Corrupt`, ahead of `f`'s error.
+pub(crate) fn verify_replay_conn<F, E>(
+    conn: &Connection,
+    mut f: F,
+) -> Result<VerifyReport, ReplayError<E>>
+where
+    F: FnMut(EventRef<'_>) -> Result<(), E>,
+{
     // Dropping the transaction ends the snapshot (rollback of a read).
-    let tx = conn.unchecked_transaction()?;
-    let report = walk(&tx)?;
+    let tx = conn.unchecked_transaction().map_err(Error::from)?;
+    let mut failed = None;
+    let report = walk(&tx, |ev| {
+        if failed.is_none() {
+            failed = f(ev).err();
+        }
+    })?;
     check_requests_tail(&tx, report.head)?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(Error::from)?;
     check_requests(&tx, report.head, version >= 2)?;
-    Ok(report)
+    match failed {
+        Some(e) => Err(ReplayError::Handler(e)),
+        None => Ok(report),
+    }
 }
 
 fn corrupt(seq: u64, reason: impl Into<String>) -> Error {
@@ -57,7 +84,50 @@ fn corrupt(seq: u64, reason: impl Into<String>) -> Error {
     }
 }
 
-fn walk(conn: &Connection) -> Result<VerifyReport, Error> {
+/// The columns of an event row (in [`EVENT_COLUMNS`] order after `seq`),
+/// borrowed, each with the type the log writes.
+fn columns<'r>(row: &'r Row<'_>, seq: u64) -> Result<(EventRef<'r>, &'r str), String> {
+    let text = |i: usize| -> Result<&'r str, String> {
+        row.get_ref(i)
+            .map_err(|e| e.to_string())?
+            .as_str()
+            .map_err(|e| format!("column {i}: {e}"))
+    };
+    let int = |i: usize| -> Result<i64, String> {
+        row.get_ref(i)
+            .map_err(|e| e.to_string())?
+            .as_i64()
+            .map_err(|e| format!("column {i}: {e}"))
+    };
+    let (stream, stream_version, event_type) = (text(1)?, int(2)?, text(3)?);
+    let (schema_version, payload) = (int(4)?, text(5)?);
+    let request_id = row
+        .get_ref(6)
+        .map_err(|e| e.to_string())?
+        .as_str_or_null()
+        .map_err(|e| format!("column 6: {e}"))?;
+    let (recorded_at_ms, hash) = (int(7)?, text(8)?);
+    let (Ok(stream_version), Ok(schema_version)) =
+        (u64::try_from(stream_version), u32::try_from(schema_version))
+    else {
+        return Err(VERSION_OUT_OF_RANGE.into());
+    };
+    let ev = EventRef {
+        seq,
+        stream,
+        stream_version,
+        event_type,
+        schema_version,
+        payload,
+        request_id,
+        recorded_at_ms,
+    };
+    Ok((ev, hash))
+}
+
+const VERSION_OUT_OF_RANGE: &str = "version out of range";
+
+fn walk(conn: &Connection, mut visit: impl FnMut(EventRef<'_>)) -> Result<VerifyReport, Error> {
     let mut stmt = conn.prepare(&format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq"))?;
     let mut rows = stmt.query([])?;
     let mut prev: Hash = [0; 32];
@@ -78,31 +148,20 @@ fn walk(conn: &Connection) -> Result<VerifyReport, Error> {
             }
         }
         let seq = expected_seq;
-        let raw = RawEvent::from_row(row)
-            .map_err(|e| corrupt(seq, format!("changed (column no longer readable: {e})")))?;
-        let (Ok(stream_version), Ok(schema_version)) = (
-            u64::try_from(raw.stream_version),
-            u32::try_from(raw.schema_version),
-        ) else {
-            return Err(corrupt(seq, "changed (version out of range)"));
-        };
-        let next_in_stream = streams.get(&raw.stream).copied().unwrap_or(0) + 1;
+        let (ev, stored_hash) = columns(row, seq).map_err(|e| {
+            if e == VERSION_OUT_OF_RANGE {
+                corrupt(seq, format!("changed ({e})"))
+            } else {
+                corrupt(seq, format!("changed (column no longer readable: {e})"))
+            }
+        })?;
+        let stream_version = ev.stream_version;
+        let last_in_stream = streams.get_mut(ev.stream);
+        let next_in_stream = last_in_stream.as_deref().copied().unwrap_or(0) + 1;
         let in_order = stream_version == next_in_stream;
 
-        let computed = chain::link(
-            &prev,
-            &ChainInput {
-                seq,
-                stream: &raw.stream,
-                stream_version,
-                event_type: &raw.event_type,
-                schema_version,
-                payload: &raw.payload,
-                request_id: raw.request_id.as_deref(),
-                recorded_at_ms: raw.recorded_at_ms,
-            },
-        );
-        if chain::parse_hex(&raw.hash) != Some(computed) {
+        let computed = chain::link(&prev, &ev);
+        if !chain::hex_matches(stored_hash, &computed) {
             return Err(corrupt(seq, if in_order { "changed" } else { "reordered" }));
         }
         if !in_order {
@@ -110,12 +169,18 @@ fn walk(conn: &Connection) -> Result<VerifyReport, Error> {
                 seq,
                 format!(
                     "out of sequence (stream {:?} version {stream_version}, expected {next_in_stream})",
-                    raw.stream
+                    ev.stream
                 ),
             ));
         }
+        match last_in_stream {
+            Some(last) => *last = stream_version,
+            None => {
+                streams.insert(ev.stream.to_owned(), stream_version);
+            }
+        }
         prev = computed;
-        streams.insert(raw.stream, stream_version);
+        visit(ev);
         expected_seq += 1;
     }
     let head = expected_seq - 1;

@@ -24,9 +24,12 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::chain::{self, ChainInput, Hash, RequestInput};
 use crate::error::Error;
+use crate::ids::RequestIds;
 use crate::reader::{decode_result, recorded_raw};
 use crate::schema;
-use crate::types::{AppendOutcome, AppendReply, AppendRequest, LogStats};
+use crate::types::{
+    AppendOutcome, AppendReply, AppendRequest, Committed, CommittedReply, LogStats, StoredEvent,
+};
 
 /// Stream-version cache entries kept before the cache is simply cleared;
 /// bounds memory for services that create many short-lived streams.
@@ -35,7 +38,75 @@ const MAX_CACHED_STREAMS: usize = 100_000;
 /// One queued append and where its answer goes.
 pub(crate) struct Job {
     pub req: AppendRequest,
-    pub reply: AppendReply,
+    pub reply: Reply,
+}
+
+/// What a job's submitter wants back.
+pub(crate) enum Reply {
+    Outcome(AppendReply),
+    /// The outcome and the stored events, built from the job's own request
+    /// after the commit (no read-back).
+    Committed(CommittedReply),
+}
+
+impl Reply {
+    /// Call the callback; a panicking one must not take the writer down
+    /// with it (every later append would fail with `Closed`).
+    fn send(self, req: AppendRequest, outcome: Result<Applied, Error>) {
+        let call = move || match self {
+            Reply::Outcome(reply) => reply(outcome.map(|a| a.outcome)),
+            Reply::Committed(reply) => reply(outcome.map(|a| a.into_committed(req))),
+        };
+        if std::panic::catch_unwind(AssertUnwindSafe(call)).is_err() {
+            tracing::error!("event log append reply callback panicked");
+        }
+    }
+}
+
+/// One append's result inside a batch: the outcome, plus what was stored
+/// when it appended events.
+struct Applied {
+    outcome: AppendOutcome,
+    stored: Option<Stamp>,
+}
+
+/// What the writer chose for an append's events: enough, with the request
+/// itself, to give back each event exactly as stored.
+struct Stamp {
+    recorded_at_ms: i64,
+    first_stream_version: u64,
+    /// Hex chain hash of each event, in order.
+    hashes: Vec<String>,
+}
+
+impl Applied {
+    fn into_committed(self, req: AppendRequest) -> Committed {
+        let events = match (&self.outcome, self.stored) {
+            (AppendOutcome::Appended { first_seq, .. }, Some(stamp)) => {
+                let request_id = req.request_id;
+                let stream = req.stream;
+                (0u64..)
+                    .zip(req.events.into_iter().zip(stamp.hashes))
+                    .map(|(i, (ev, hash))| StoredEvent {
+                        seq: first_seq + i,
+                        stream: stream.clone(),
+                        stream_version: stamp.first_stream_version + i,
+                        event_type: ev.event_type,
+                        schema_version: ev.schema_version,
+                        payload: ev.payload,
+                        request_id: Some(request_id.clone()),
+                        recorded_at_ms: stamp.recorded_at_ms,
+                        hash,
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        Committed {
+            outcome: self.outcome,
+            events,
+        }
+    }
 }
 
 /// Counters shared with `EventLog::stats`.
@@ -72,6 +143,9 @@ pub(crate) struct Writer {
     /// Side files are re-tightened after the first commit of each open,
     /// because SQLite (re)creates the `-wal` lazily.
     side_files_checked: bool,
+    /// Every recorded request id (and possibly a few more), shared with
+    /// `EventLog::may_have_recorded`.
+    ids: Arc<RequestIds>,
 }
 
 /// An event ready to insert: encoded, numbered and hashed.
@@ -82,6 +156,7 @@ struct Row<'a> {
     schema_version: u32,
     payload: String,
     hash: Hash,
+    hash_hex: String,
 }
 
 impl Writer {
@@ -90,6 +165,7 @@ impl Writer {
         path: PathBuf,
         max_batch: usize,
         counters: Arc<Counters>,
+        ids: Arc<RequestIds>,
     ) -> Result<Writer, Error> {
         let mut w = Writer {
             conn,
@@ -100,6 +176,7 @@ impl Writer {
             last_hash: [0; 32],
             streams: HashMap::new(),
             side_files_checked: false,
+            ids,
         };
         w.reload_tip()?;
         Ok(w)
@@ -107,6 +184,11 @@ impl Writer {
 
     /// Serve appends until every sender is gone.
     pub(crate) fn run(mut self, rx: Receiver<Job>) {
+        // Before the first append (which waits meanwhile); until it is
+        // loaded, idempotency checks fall back to the database.
+        if let Err(e) = self.ids.load(&self.conn) {
+            tracing::warn!(error = %e, "event log could not index its request ids; looking each one up");
+        }
         let mut batch: Vec<Job> = Vec::with_capacity(self.max_batch.min(1024));
         while let Ok(first) = rx.recv() {
             batch.push(first);
@@ -118,18 +200,13 @@ impl Writer {
             }
             let outcomes = self.commit_batch(&batch);
             for (job, outcome) in batch.drain(..).zip(outcomes) {
-                // A panicking reply callback must not take the writer down
-                // with it (every later append would fail with `Closed`).
-                let reply = job.reply;
-                if std::panic::catch_unwind(AssertUnwindSafe(move || reply(outcome))).is_err() {
-                    tracing::error!("event log append reply callback panicked");
-                }
+                job.reply.send(job.req, outcome);
             }
         }
     }
 
     /// Run one group commit and produce one outcome per job, in order.
-    fn commit_batch(&mut self, jobs: &[Job]) -> Vec<Result<AppendOutcome, Error>> {
+    fn commit_batch(&mut self, jobs: &[Job]) -> Vec<Result<Applied, Error>> {
         match self.try_commit_batch(jobs) {
             Ok(outcomes) => {
                 let n = jobs.len() as u64;
@@ -159,10 +236,7 @@ impl Writer {
         }
     }
 
-    fn try_commit_batch(
-        &mut self,
-        jobs: &[Job],
-    ) -> Result<Vec<Result<AppendOutcome, Error>>, Error> {
+    fn try_commit_batch(&mut self, jobs: &[Job]) -> Result<Vec<Result<Applied, Error>>, Error> {
         // IMMEDIATE takes the write lock now, so checks below read state
         // that nobody else can change before our commit.
         self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
@@ -178,19 +252,28 @@ impl Writer {
     /// One append inside the open batch transaction. The outer `Err` is
     /// fatal for the batch (the transaction is in an unknown state); the
     /// inner one fails only this append.
-    fn apply(&mut self, req: &AppendRequest) -> Result<Result<AppendOutcome, Error>, Error> {
+    fn apply(&mut self, req: &AppendRequest) -> Result<Result<Applied, Error>, Error> {
         if let Err(e) = validate(req) {
             return Ok(Err(e));
         }
         // Idempotency comes first: a retry must get its original answer even
         // if the stream has moved on since. This lookup also sees requests
-        // inserted earlier in this very batch (same transaction), which is
-        // how two appends with the same new id in one batch are handled.
-        match recorded_raw(&self.conn, &req.request_id) {
+        // inserted earlier in this very batch (same transaction, and the id
+        // index got them at insert), which is how two appends with the same
+        // new id in one batch are handled. An id the index has never seen
+        // needs no lookup.
+        let recorded = if self.ids.may_contain(&req.request_id) {
+            recorded_raw(&self.conn, &req.request_id)
+        } else {
+            Ok(None)
+        };
+        match recorded {
             Ok(Some((fingerprint, result))) => {
                 return Ok(if fingerprint == req.fingerprint {
-                    decode_result(&req.request_id, &result)
-                        .map(|result| AppendOutcome::Duplicate { result })
+                    decode_result(&req.request_id, &result).map(|result| Applied {
+                        outcome: AppendOutcome::Duplicate { result },
+                        stored: None,
+                    })
                 } else {
                     Err(Error::RequestIdConflict {
                         request_id: req.request_id.clone(),
@@ -239,6 +322,7 @@ impl Writer {
         }
 
         // Only now, with the rows in the transaction, advance the caches.
+        self.ids.insert(&req.request_id);
         let first_seq = self.head + 1;
         if let Some(last) = rows.last() {
             self.head = last.seq;
@@ -248,10 +332,17 @@ impl Writer {
         self.counters
             .events
             .fetch_add(rows.len() as u64, Ordering::Relaxed);
-        Ok(Ok(AppendOutcome::Appended {
-            first_seq,
-            last_seq: self.head,
-            result: req.result.clone(),
+        Ok(Ok(Applied {
+            outcome: AppendOutcome::Appended {
+                first_seq,
+                last_seq: self.head,
+                result: req.result.clone(),
+            },
+            stored: Some(Stamp {
+                recorded_at_ms: now,
+                first_stream_version: actual + 1,
+                hashes: rows.into_iter().map(|r| r.hash_hex).collect(),
+            }),
         }))
     }
 
@@ -293,6 +384,7 @@ impl Writer {
                 schema_version: ev.schema_version,
                 payload,
                 hash,
+                hash_hex: hex::encode(hash),
             });
         }
         let result = serde_json::to_string(&req.result).map_err(|e| invalid("result", e))?;
@@ -320,7 +412,7 @@ impl Writer {
                 &row.payload,
                 &req.request_id,
                 now,
-                hex::encode(row.hash),
+                &row.hash_hex,
             ))?;
         }
         let (last_seq, last_hash) = rows
@@ -389,6 +481,8 @@ impl Writer {
             self.head = head;
             self.last_hash = hash;
             self.streams.clear();
+            // Someone else wrote requests too: re-index them.
+            self.ids.load(&self.conn)?;
         }
         Ok(())
     }

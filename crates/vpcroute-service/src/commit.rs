@@ -6,7 +6,9 @@
 //! writer thread commits many commands per fsync (group commit). The reply
 //! is sent only when the commit is durable, by the *acknowledger* task,
 //! which receives outcomes in commit order, publishes the events on NATS in
-//! sequence order, then answers the client.
+//! sequence order, then answers the client. The writer hands back the
+//! events as stored along with the outcome, so nothing is read back from
+//! the log to publish them.
 //!
 //! If an append fails, the in-memory state is ahead of the log, so the
 //! process stops (fail-stop): on restart the replay restores exactly what
@@ -19,7 +21,7 @@ use async_nats::service::Request;
 use tokio::sync::mpsc;
 use vpcroute_bus::encode_reply;
 use vpcroute_eventlog::{
-    AppendOutcome, AppendRequest, EventLog, ExpectedVersion, NewEvent, StoredEvent,
+    AppendOutcome, AppendRequest, Committed, EventLog, ExpectedVersion, NewEvent, StoredEvent,
 };
 use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode};
 
@@ -54,11 +56,12 @@ impl Publisher {
     }
 }
 
-/// An append's outcome on its way to the acknowledger.
+/// An append's outcome (and its events as stored) on its way to the
+/// acknowledger.
 struct Ack {
     request: Option<Request>,
     request_id: String,
-    outcome: Result<AppendOutcome, vpcroute_eventlog::Error>,
+    outcome: Result<Committed, vpcroute_eventlog::Error>,
 }
 
 pub struct Committer {
@@ -84,13 +87,7 @@ impl Committer {
     pub fn new(client: async_nats::Client, log: Arc<EventLog>, publisher: Publisher) -> Self {
         let (acks, ack_rx) = mpsc::unbounded_channel();
         let (done_tx, done) = mpsc::unbounded_channel();
-        tokio::spawn(acknowledger(
-            client,
-            log.clone(),
-            publisher,
-            ack_rx,
-            done_tx,
-        ));
+        tokio::spawn(acknowledger(client, publisher, ack_rx, done_tx));
         Committer {
             log,
             acks,
@@ -132,7 +129,13 @@ impl Committer {
             return None;
         }
         // Durable already: answer from the record, or refuse a reused id.
-        match self.log.recorded_result(request_id) {
+        // Most ids are new, which the log can tell without a query.
+        let recorded = if self.log.may_have_recorded(request_id) {
+            self.log.recorded_result(request_id)
+        } else {
+            Ok(None)
+        };
+        match recorded {
             Ok(Some((recorded_fp, result))) => {
                 let reply = if recorded_fp == fingerprint {
                     Ok(result)
@@ -210,7 +213,7 @@ impl Committer {
     fn submit(&self, request: Option<Request>, append: AppendRequest) {
         let acks = self.acks.clone();
         let request_id = append.request_id.clone();
-        self.log.submit(
+        self.log.submit_committed(
             append,
             Box::new(move |outcome| {
                 // The acknowledger outlives every append; if it is gone the
@@ -229,24 +232,19 @@ impl Committer {
 /// on NATS in sequence order, then replies to the client.
 async fn acknowledger(
     client: async_nats::Client,
-    log: Arc<EventLog>,
     publisher: Publisher,
     mut acks: mpsc::UnboundedReceiver<Ack>,
     done: mpsc::UnboundedSender<String>,
 ) {
     while let Some(ack) = acks.recv().await {
         let reply = match ack.outcome {
-            Ok(AppendOutcome::Appended {
-                first_seq,
-                last_seq,
-                result,
-            }) => {
-                if last_seq >= first_seq {
-                    publish(&client, &log, &publisher, first_seq, last_seq).await;
+            Ok(Committed { outcome, events }) => {
+                publish(&client, &publisher, events).await;
+                match outcome {
+                    AppendOutcome::Appended { result, .. }
+                    | AppendOutcome::Duplicate { result } => Ok(result),
                 }
-                Ok(result)
             }
-            Ok(AppendOutcome::Duplicate { result }) => Ok(result),
             Err(vpcroute_eventlog::Error::RequestIdConflict { request_id }) => {
                 Err(id_conflict(&request_id))
             }
@@ -260,27 +258,18 @@ async fn acknowledger(
         };
         let _ = done.send(ack.request_id);
         if let Some(request) = ack.request {
-            respond(request, reply);
+            // In order, from this task: a reply is only a queued publish on
+            // the connection, no task of its own needed.
+            if let Err(e) = request.respond(Ok(encode_reply(&reply))).await {
+                tracing::warn!("could not send reply: {e}");
+            }
         }
     }
 }
 
-async fn publish(
-    client: &async_nats::Client,
-    log: &EventLog,
-    publisher: &Publisher,
-    first: u64,
-    last: u64,
-) {
-    let events = match log.read_from(first, (last - first + 1) as usize) {
-        Ok(evs) => evs,
-        Err(e) => {
-            // Consumers notice the gap in sequence numbers and read the
-            // events back, so a failed publish loses nothing.
-            tracing::warn!("cannot read back events {first}..={last} to publish: {e}");
-            return;
-        }
-    };
+/// Publishes durable events, in seq order. A failed publish loses nothing:
+/// consumers notice the gap in sequence numbers and read the events back.
+async fn publish(client: &async_nats::Client, publisher: &Publisher, events: Vec<StoredEvent>) {
     for ev in events {
         let subject =
             vpcroute_bus::subjects::event_subject(publisher.events_prefix, &ev.event_type);

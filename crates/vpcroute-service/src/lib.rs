@@ -80,6 +80,172 @@ pub enum StartupError {
 /// Opens `<data_dir>/<service>.sqlite`, verifies its hash chain and returns
 /// it ready for replay.
 pub fn open_log(args: &ServiceArgs, service: &str) -> Result<Arc<EventLog>, StartupError> {
+    let log = open_unverified(args, service)?;
+    let report = log.verify().map_err(|source| StartupError::Corrupt {
+        path: log.path().to_path_buf(),
+        source,
+    })?;
+    tracing::info!(path = %log.path().display(), events = report.events_checked, "event log verified");
+    Ok(log)
+}
+
+/// [`open_log`] and [`replay_events`] in one pass over the log
+/// ([`replay_verified_events`]): the service's start-up.
+pub fn open_and_replay<E, F, Err>(
+    args: &ServiceArgs,
+    service: &str,
+    apply: F,
+) -> Result<(Arc<EventLog>, u64), StartupError>
+where
+    E: serde::de::DeserializeOwned + Send,
+    F: FnMut(E) -> Result<(), Err>,
+    Err: std::fmt::Display,
+{
+    let log = open_unverified(args, service)?;
+    let head = replay_verified_events(&log, apply)?;
+    Ok((log, head))
+}
+
+/// Verifies `log` and replays it, decoded as `E`, through `apply`, in one
+/// pass: each event reaches `apply` only after its chain hash has been
+/// checked, and `Ok` means the whole log verified (a tampered log is
+/// refused as `Corrupt`, whatever `apply` did, so a state built from one is
+/// never served).
+///
+/// Two threads share the work: a reader thread reads and verifies the rows
+/// and copies the payload texts of each batch into one buffer; the calling
+/// thread decodes and applies them. When the calling thread falls behind
+/// (the queue is full) the reader decodes the batch itself instead of
+/// waiting, so neither thread idles.
+pub fn replay_verified_events<E, F, Err>(log: &EventLog, mut apply: F) -> Result<u64, StartupError>
+where
+    E: serde::de::DeserializeOwned + Send,
+    F: FnMut(E) -> Result<(), Err>,
+    Err: std::fmt::Display,
+{
+    let (tx, rx) = std::sync::mpsc::sync_channel::<ReplayBatch<E>>(4);
+    let (walked, failed) = std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("replay-reader".into())
+            .spawn_scoped(scope, move || {
+                let mut tx = Some(tx);
+                let mut batch = RawBatch::default();
+                let walked = log.replay_verified(|ev| {
+                    batch.push(ev.seq, ev.event_type, ev.payload);
+                    if batch.rows.len() == RawBatch::ROWS {
+                        send_batch(&mut tx, std::mem::take(&mut batch));
+                    }
+                    Ok::<(), std::convert::Infallible>(())
+                });
+                send_batch(&mut tx, batch);
+                walked
+            })
+            .expect("spawn the replay reader thread");
+        // Keep draining after a failure so the reader verifies to the end;
+        // batches arrive in seq order, so the first failure is the earliest.
+        let mut failed: Option<(u64, String)> = None;
+        let mut apply_one = |(seq, event): (u64, Result<E, String>)| {
+            if failed.is_none() {
+                let applied = event.and_then(|e| apply(e).map_err(|e| e.to_string()));
+                failed = applied.err().map(|reason| (seq, reason));
+            }
+        };
+        for batch in rx {
+            match batch {
+                ReplayBatch::Raw(raw) => raw.decode::<E>().for_each(&mut apply_one),
+                ReplayBatch::Decoded(events) => events.into_iter().for_each(&mut apply_one),
+            }
+        }
+        let walked = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (walked, failed)
+    });
+    let path = log.path().to_path_buf();
+    // Damage is reported first; then the earliest event that failed.
+    let report = match walked {
+        Err(vpcroute_eventlog::ReplayError::Log(source)) => {
+            return Err(StartupError::Corrupt { path, source })
+        }
+        Err(vpcroute_eventlog::ReplayError::Handler(never)) => match never {},
+        Ok(report) => report,
+    };
+    if let Some((seq, reason)) = failed {
+        return Err(StartupError::Replay { path, seq, reason });
+    }
+    tracing::info!(path = %path.display(), events = report.events_checked, "event log verified");
+    Ok(report.head)
+}
+
+/// Verified rows on their way from the replay reader thread to the applier.
+enum ReplayBatch<E> {
+    Raw(RawBatch),
+    /// Decoded by the reader because the applier was behind.
+    Decoded(Vec<(u64, Result<E, String>)>),
+}
+
+/// The payload texts of a batch of rows in one buffer (one allocation per
+/// batch, not per event, crossing threads).
+#[derive(Default)]
+struct RawBatch {
+    text: String,
+    /// seq, end of the event type, end of the payload (offsets in `text`).
+    rows: Vec<(u64, usize, usize)>,
+}
+
+impl RawBatch {
+    const ROWS: usize = 1024;
+
+    fn push(&mut self, seq: u64, event_type: &str, payload: &str) {
+        self.text.push_str(event_type);
+        let type_end = self.text.len();
+        self.text.push_str(payload);
+        self.rows.push((seq, type_end, self.text.len()));
+    }
+
+    /// Each payload straight from the text into the typed event.
+    fn decode<E: serde::de::DeserializeOwned>(
+        &self,
+    ) -> impl Iterator<Item = (u64, Result<E, String>)> + '_ {
+        let mut start = 0;
+        self.rows.iter().map(move |&(seq, type_end, end)| {
+            let (event_type, payload) = (&self.text[start..type_end], &self.text[type_end..end]);
+            start = end;
+            let event = serde_json::from_str(payload)
+                .map_err(|e| format!("undecodable {event_type} event: {e}"));
+            (seq, event)
+        })
+    }
+}
+
+/// Hands a batch to the applier, or decodes it here first if the applier's
+/// queue is full; once the applier has gone, only verification continues.
+fn send_batch<E: serde::de::DeserializeOwned>(
+    tx: &mut Option<std::sync::mpsc::SyncSender<ReplayBatch<E>>>,
+    batch: RawBatch,
+) {
+    use std::sync::mpsc::TrySendError;
+    let Some(sender) = tx.as_ref() else { return };
+    if batch.rows.is_empty() {
+        return;
+    }
+    let gone = match sender.try_send(ReplayBatch::Raw(batch)) {
+        Ok(()) => false,
+        Err(TrySendError::Disconnected(_)) => true,
+        Err(TrySendError::Full(ReplayBatch::Raw(batch))) => {
+            let decoded = batch.decode().collect();
+            sender.send(ReplayBatch::Decoded(decoded)).is_err()
+        }
+        Err(TrySendError::Full(ReplayBatch::Decoded(_))) => unreachable!("only raw batches"),
+    };
+    if gone {
+        *tx = None;
+    }
+}
+
+/// Creates the data directory and opens `<data_dir>/<service>.sqlite`,
+/// without verifying it.
+fn open_unverified(args: &ServiceArgs, service: &str) -> Result<Arc<EventLog>, StartupError> {
     let dir = &args.data_dir;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -104,11 +270,6 @@ pub fn open_log(args: &ServiceArgs, service: &str) -> Result<Arc<EventLog>, Star
         path: path.clone(),
         source,
     })?;
-    let report = log.verify().map_err(|source| StartupError::Corrupt {
-        path: path.clone(),
-        source,
-    })?;
-    tracing::info!(path = %path.display(), events = report.events_checked, "event log verified");
     Ok(Arc::new(log))
 }
 

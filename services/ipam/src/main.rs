@@ -1,7 +1,7 @@
 //! `vpcroute-ipam`: the address authority of a CloudStack region.
 //!
-//! Start-up: open and verify the event log, rebuild the state by replaying
-//! it, connect to NATS, register the request endpoints (NATS Services API),
+//! Start-up: open the event log, verify it and rebuild the state by
+//! replaying it (one pass), connect to NATS, register the request endpoints (NATS Services API),
 //! then run one event loop. See `server.rs` for how a request becomes a
 //! durable event and a reply.
 
@@ -11,7 +11,7 @@ use clap::Parser;
 use vpcroute_bus::{connect, subjects, Startup};
 use vpcroute_ipam::IpamState;
 use vpcroute_protocol::ipam::IpamEvent;
-use vpcroute_service::{init_tracing, open_log, ServiceArgs};
+use vpcroute_service::{init_tracing, open_and_replay, ServiceArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,9 +32,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let log = open_log(&args.service, "ipam")?;
     let mut state = IpamState::new();
-    let head = vpcroute_service::replay_events(&log, |event: IpamEvent| state.apply(&event))?;
+    let (log, head) = open_and_replay(&args.service, "ipam", |event: IpamEvent| {
+        state.apply(&event)
+    })?;
     tracing::info!(head, "state rebuilt from the event log");
 
     // A service comes up even while NATS is down, and connects when it can.
