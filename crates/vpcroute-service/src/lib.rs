@@ -77,20 +77,8 @@ pub enum StartupError {
     },
 }
 
-/// Opens `<data_dir>/<service>.sqlite`, verifies its hash chain and returns
-/// it ready for replay.
-pub fn open_log(args: &ServiceArgs, service: &str) -> Result<Arc<EventLog>, StartupError> {
-    let log = open_unverified(args, service)?;
-    let report = log.verify().map_err(|source| StartupError::Corrupt {
-        path: log.path().to_path_buf(),
-        source,
-    })?;
-    tracing::info!(path = %log.path().display(), events = report.events_checked, "event log verified");
-    Ok(log)
-}
-
-/// [`open_log`] and [`replay_events`] in one pass over the log
-/// ([`replay_verified_events`]): the service's start-up.
+/// Opens the service's log, verifies it and replays it in one pass
+/// ([`replay_verified_events`]): every service's start-up.
 pub fn open_and_replay<E, F, Err>(
     args: &ServiceArgs,
     service: &str,
@@ -293,22 +281,6 @@ where
             seq,
             reason,
         }
-    })
-}
-
-/// Replays every event of `log`, decoded as `E`, through `apply`: the
-/// start-up of every service.
-pub fn replay_events<E, F, Err>(log: &EventLog, mut apply: F) -> Result<u64, StartupError>
-where
-    E: serde::de::DeserializeOwned,
-    F: FnMut(E) -> Result<(), Err>,
-    Err: std::fmt::Display,
-{
-    replay(log, |ev| {
-        // Deserialise from the borrowed value: no copy of every payload.
-        let event = E::deserialize(&ev.payload)
-            .map_err(|e| format!("undecodable {} event: {e}", ev.event_type))?;
-        apply(event).map_err(|e| e.to_string())
     })
 }
 

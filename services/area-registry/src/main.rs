@@ -14,7 +14,7 @@ use clap::Parser;
 use vpcroute_areas::AreaState;
 use vpcroute_bus::{connect, subjects, Startup};
 use vpcroute_protocol::areas::AreaEvent;
-use vpcroute_service::{open_log, ServiceArgs};
+use vpcroute_service::{open_and_replay, ServiceArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,9 +44,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let log = open_log(&args.service, "area-registry")?;
     let mut state = AreaState::new();
-    let head = vpcroute_service::replay_events(&log, |event: AreaEvent| state.apply(&event))?;
+    let (log, head) = open_and_replay(&args.service, "area-registry", |event: AreaEvent| {
+        state.apply(&event)
+    })?;
     tracing::info!(
         head,
         ipam_cursor = state.ipam_cursor(),

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::Parser;
 use vpcroute_bus::{connect, subjects, Startup};
 use vpcroute_configs::{ConfigEvent, RendererState};
-use vpcroute_service::{init_tracing, open_log, ServiceArgs};
+use vpcroute_service::{init_tracing, open_and_replay, ServiceArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,9 +38,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let log = open_log(&args.service, "config-renderer")?;
     let mut state = RendererState::new();
-    let head = vpcroute_service::replay_events(&log, |event: ConfigEvent| state.apply(&event))?;
+    let (log, head) = open_and_replay(&args.service, "config-renderer", |event: ConfigEvent| {
+        state.apply(&event)
+    })?;
     tracing::info!(
         head,
         ipam_cursor = state.ipam_cursor(),

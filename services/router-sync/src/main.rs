@@ -19,7 +19,7 @@ use vpcroute_eventlog::NewEvent;
 use vpcroute_protocol::sync::{RouterStatus, RouterStatusGet};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 use vpcroute_service::commit::{respond, serve_events_read, start_endpoints, Committer, Publisher};
-use vpcroute_service::{init_tracing, open_log, ServiceArgs};
+use vpcroute_service::{init_tracing, open_and_replay, ServiceArgs};
 
 use vpcroute_router_sync::vtysh::Vtysh;
 
@@ -94,11 +94,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let log = open_log(&args.service, "router-sync")?;
     // The last version verified on each router, so status survives a
     // restart; the routers themselves are re-read and resynced anyway.
     let mut applied: HashMap<String, u64> = HashMap::new();
-    vpcroute_service::replay_events(&log, |e: SyncEvent| {
+    let (log, _) = open_and_replay(&args.service, "router-sync", |e: SyncEvent| {
         if let SyncEvent::Applied {
             router, version, ..
         }
