@@ -1471,6 +1471,7 @@ fn plan(seed: u64) -> Plan {
     Plan { ops, turns, hello }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn workload_client(
     client: Client,
     k: usize,

@@ -185,7 +185,9 @@ impl Nats {
             .prefix("vpcroute-bench-nats-")
             .tempdir()
             .expect("tempdir");
-        let child = Command::new(nats_server_bin())
+        // Waited for by `Nats`'s Drop, or just below when it never starts.
+        #[allow(clippy::zombie_processes)]
+        let mut child = Command::new(nats_server_bin())
             .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
             .arg(dir.path())
             .arg("-l")
@@ -207,7 +209,11 @@ impl Nats {
                     };
                 }
             }
-            assert!(Instant::now() < deadline, "nats-server not ready");
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("nats-server not ready");
+            }
             std::thread::sleep(Duration::from_millis(10));
         }
     }

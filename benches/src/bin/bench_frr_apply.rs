@@ -266,11 +266,14 @@ fn frr_reload(file: &Path, rundir: &Path) -> (Duration, bool, String) {
     (took, out.status.success(), text)
 }
 
+/// One adjacency sample: when, and (Full?, upTimeInMsec) if the core was listed.
+type Sample = (Instant, Option<(bool, u64)>);
+
 /// Samples left-vr's adjacency with the core every 50 ms.
 struct Sampler {
     stop: Arc<AtomicBool>,
     /// Index into `samples` of the first sample of the current window.
-    samples: Arc<Mutex<Vec<(Instant, Option<(bool, u64)>)>>>,
+    samples: Arc<Mutex<Vec<Sample>>>,
     handle: Option<std::thread::JoinHandle<()>>,
     count: Arc<AtomicUsize>,
 }

@@ -420,8 +420,8 @@ async fn main() {
                         route_at = Some(t0.elapsed());
                     }
                 }
-                if route_at.is_some() && pings(&vm2, &rvm2) {
-                    return Some((route_at.unwrap(), t0.elapsed()));
+                if let Some(at) = route_at.filter(|_| pings(&vm2, &rvm2)) {
+                    return Some((at, t0.elapsed()));
                 }
                 if el > Duration::from_secs(30) {
                     return None;

@@ -165,8 +165,8 @@ pub fn acl_view(v: &AclView) -> Output {
     let mut s = format!("acl {} (vpc {})\n", v.acl, v.vpc);
     let _ = writeln!(
         s,
-        "  {:>6}  {:<8} {:<6} {:<5} {:<11} {}",
-        "number", "traffic", "action", "proto", "ports/icmp", "cidrs"
+        "  {:>6}  {:<8} {:<6} {:<5} {:<11} cidrs",
+        "number", "traffic", "action", "proto", "ports/icmp"
     );
     for r in &v.rules {
         let detail = match (r.ports, r.icmp_type, r.icmp_code) {
