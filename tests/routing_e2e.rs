@@ -393,7 +393,7 @@ async fn versions_move_exactly_when_a_router_configuration_changes() {
         .to_string();
     assert!(
         listing.contains(
-            "ip saddr 10.1.4.0/22 tcp dport 8080 return comment \"acl web-acl rule 10 tier web\""
+            "ip saddr 10.1.4.0/22 tcp dport 8080 accept comment \"acl web-acl rule 10 tier web\""
         ),
         "{listing}"
     );
