@@ -20,7 +20,8 @@
 //! `vpcctl tier create tI --vpc left --gateway 10.1.S.1 --netmask
 //! 255.255.255.0 --interface ethN`. From its return:
 //! (a) the first `vpcroute.sync.status.left-vr` with `desired_version`
-//!     the new version and `applied_version == desired_version` (then
+//!     the new version and `applied_version == firewall_version ==
+//!     desired_version` (router-sync runs with `--nft`, as run.sh starts it) (then
 //!     `interface ethN` is checked in `show running-config`);
 //! (b) right-vr's kernel routes the VM's address via left-vr
 //!     (`ip route get`) AND the VM pings RightVM1.
@@ -175,11 +176,14 @@ async fn wait_applied(
         let msg = tokio::time::timeout_at(deadline, sub.next()).await.ok()??;
         let now = Instant::now();
         let v: Value = serde_json::from_slice(&msg.payload).unwrap_or(Value::Null);
-        let (d, a) = (
+        let (d, a, f) = (
             version(&v, "desired_version"),
             version(&v, "applied_version"),
+            version(&v, "firewall_version"),
         );
-        if d > after && a == d {
+        // Routing and firewall both at the new version: router-sync manages
+        // the VRs' nftables (--nft), as scripts/run.sh starts it.
+        if d > after && a == d && f == d {
             return Some((now, d));
         }
     }
@@ -235,8 +239,12 @@ async fn main() {
     let sync_args = [
         "--router".to_string(),
         format!("left-vr=ip netns exec {LEFT} vtysh -N {LEFT}"),
+        "--nft".into(),
+        format!("left-vr=ip netns exec {LEFT} nft"),
         "--router".into(),
         format!("right-vr=ip netns exec {RIGHT} vtysh -N {RIGHT}"),
+        "--nft".into(),
+        format!("right-vr=ip netns exec {RIGHT} nft"),
         "--drift-interval".into(),
         "1".into(),
     ];
@@ -255,6 +263,9 @@ async fn main() {
     // ---- Figure 3, as tests/lab_e2e.rs
     say!("Figure 3 set-up");
     let (_lvm, rvm) = figure3(&url, &key_path).await;
+    // RightVM1 answers pings from anywhere (the new VMs' tiers have no list:
+    // their egress is allowed).
+    ctl(v(&["tier", "set-acl", "right-tier", "default_allow"])).await;
     say!("waiting for both VRs Full with the core (~41 s on a fresh segment)");
     let full_after = wait_for("both VRs Full", Duration::from_secs(150), || {
         full(LEFT) && full(RIGHT)
