@@ -304,6 +304,100 @@ async fn acls_between_routed_vpcs_are_enforced_on_the_vrs() {
             "{what}: the ICMP rule holds after the repair"
         );
     }
+    // ---- 5. Between two tiers of one VPC: the source tier's egress, then
+    // the destination tier's ingress, as in CloudStack.
+    lab(&["tier", "add", "right-vr", "eth3", "10.1.6.1/24"]);
+    s.ctl(&[
+        "tier",
+        "create",
+        "right-tier2",
+        "--vpc",
+        "right",
+        "--gateway",
+        "10.1.6.1",
+        "--netmask",
+        "255.255.255.0",
+        "--interface",
+        "eth3",
+    ])
+    .await;
+    let vm2 = s
+        .ctl(&["vm", "create", "right-vm2", "--tier", "right-tier2"])
+        .await["ip"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    lab(&[
+        "vm",
+        "add",
+        "right-vm2",
+        "right-vr",
+        "eth3",
+        &format!("{vm2}/24"),
+        "10.1.6.1",
+    ]);
+    s.synced("right-vr").await;
+    // right-tier's list allows ICMP from the left VPC only; right-tier2 has
+    // no list: nothing in, either way.
+    assert!(
+        !pings("right-vm2", &rvm),
+        "same VPC, not allowed by right-acl"
+    );
+    assert!(
+        !pings("right-vm1", &vm2),
+        "a tier with no list lets nothing in"
+    );
+    s.ctl(&[
+        "acl",
+        "rule",
+        "add",
+        "right-acl",
+        "--number",
+        "30",
+        "--cidr",
+        "10.1.6.0/24",
+        "--protocol",
+        "icmp",
+        "--traffic",
+        "ingress",
+        "--action",
+        "allow",
+    ])
+    .await;
+    s.synced("right-vr").await;
+    assert!(
+        pings("right-vm2", &rvm),
+        "right-acl now allows ICMP from right-tier2"
+    );
+    // The source tier's egress counts too: right-tier2 may send ICMP
+    // nowhere, so right-tier's allow does not help.
+    s.ctl(&["acl", "create", "tier2-acl", "--vpc", "right"])
+        .await;
+    s.ctl(&[
+        "acl",
+        "rule",
+        "add",
+        "tier2-acl",
+        "--number",
+        "1",
+        "--cidr",
+        "0.0.0.0/0",
+        "--protocol",
+        "icmp",
+        "--traffic",
+        "egress",
+        "--action",
+        "deny",
+    ])
+    .await;
+    s.ctl(&["tier", "set-acl", "right-tier2", "tier2-acl"])
+        .await;
+    s.synced("right-vr").await;
+    assert!(
+        !pings("right-vm2", &rvm),
+        "right-tier2's egress denies ICMP"
+    );
+
     // Other tables are never touched: one of the operator's own survives.
     let (ok, _) = sh(RIGHT, &["nft", "add", "table", "inet", "operator"]);
     assert!(ok);
