@@ -306,7 +306,20 @@ async fn acls_between_routed_vpcs_are_enforced_on_the_vrs() {
     }
     // ---- 5. Between two tiers of one VPC: the source tier's egress, then
     // the destination tier's ingress, as in CloudStack.
+    // A NIC plugged before vpcroute knows its tier: the table has no chain
+    // for it, and the VPC's catch-all drops what is routed to it.
     lab(&["tier", "add", "right-vr", "eth3", "10.1.6.1/24"]);
+    let vm2 = "10.1.6.2".to_string();
+    lab(&[
+        "vm",
+        "add",
+        "right-vm2",
+        "right-vr",
+        "eth3",
+        &format!("{vm2}/24"),
+        "10.1.6.1",
+    ]);
+    assert!(!pings("left-vm1", &vm2), "an unknown tier fails closed");
     s.ctl(&[
         "tier",
         "create",
@@ -321,21 +334,16 @@ async fn acls_between_routed_vpcs_are_enforced_on_the_vrs() {
         "eth3",
     ])
     .await;
-    let vm2 = s
-        .ctl(&["vm", "create", "right-vm2", "--tier", "right-tier2"])
-        .await["ip"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    lab(&[
+    s.ctl(&[
         "vm",
-        "add",
+        "create",
         "right-vm2",
-        "right-vr",
-        "eth3",
-        &format!("{vm2}/24"),
-        "10.1.6.1",
-    ]);
+        "--tier",
+        "right-tier2",
+        "--ip",
+        &vm2,
+    ])
+    .await;
     s.synced("right-vr").await;
     // right-tier's list allows ICMP from the left VPC only; right-tier2 has
     // no list: nothing in, either way.
@@ -411,6 +419,14 @@ async fn acls_between_routed_vpcs_are_enforced_on_the_vrs() {
     assert!(
         sh(RIGHT, &["nft", "list", "table", "inet", "operator"]).0,
         "operator's table kept"
+    );
+    // The path to right-vm2 was there all along: only the ACLs closed it.
+    s.ctl(&["tier", "set-acl", "right-tier2", "default_allow"])
+        .await;
+    s.synced("right-vr").await;
+    assert!(
+        pings("left-vm1", &vm2),
+        "default_allow on right-tier2 opens it"
     );
     adjacencies_undisturbed(up_before, since);
 }
