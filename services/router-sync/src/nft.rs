@@ -38,11 +38,10 @@ fn is_missing_table(stderr: &str) -> bool {
 
 impl Nft {
     pub fn new(command: &str, timeout: Duration) -> Result<Nft, String> {
-        let argv = shell_words::split(command).map_err(|e| format!("bad nft command: {e}"))?;
-        if argv.is_empty() {
-            return Err("empty nft command".into());
-        }
-        Ok(Nft { argv, timeout })
+        Ok(Nft {
+            argv: vpcroute_router_sync::command::argv("nft", command)?,
+            timeout,
+        })
     }
 
     /// Runs nft; `Ok(Err(stderr))` when it ran and failed.

@@ -100,6 +100,8 @@ enum Desired {
     Config {
         version: u64,
         model: FrrConfig,
+        /// The version's nftables table (the VR's ACLs).
+        firewall: FirewallRuleset,
     },
     /// The router's VPC was deleted while we managed it.
     Removed,
@@ -124,8 +126,6 @@ pub struct RouterTask {
     verified_running: Option<FrrConfig>,
     /// The router's nft, when router-sync manages its firewall.
     nft: Option<Nft>,
-    /// The desired ruleset, with the version it belongs to.
-    desired_firewall: Option<(u64, FirewallRuleset)>,
     /// The version whose ruleset was last verified on the router.
     firewall_applied: Option<u64>,
 }
@@ -187,7 +187,6 @@ impl RouterTask {
             retry_at: None,
             verified_running: None,
             nft,
-            desired_firewall: None,
             firewall_applied: None,
         }
     }
@@ -242,12 +241,12 @@ impl RouterTask {
             // The firewall first: a change that opens or closes a path
             // should not wait for OSPF's verification; both always run, so
             // a broken one never holds the other back.
-            let firewall_for = self.desired_firewall.as_ref().map(|(v, _)| *v);
+            let firewall_for = self.desired_version();
             let mut firewall = self.sync_firewall().await;
             let routing = self.sync_once(announced).await;
             // sync_once re-fetches after a router restart: the firewall
             // follows the version FRR just got, not one drift tick later.
-            if self.desired_firewall.as_ref().map(|(v, _)| *v) != firewall_for {
+            if self.desired_version() != firewall_for {
                 firewall = self.sync_firewall().await;
             }
             match routing.and(firewall) {
@@ -283,11 +282,11 @@ impl RouterTask {
         .await;
         match reply {
             Ok(c) => {
-                self.desired_firewall = Some((c.version, c.firewall.clone()));
                 if let ConfigText::Frr(text) = &c.config {
                     self.desired = Desired::Config {
                         version: c.version,
                         model: FrrConfig::parse(text),
+                        firewall: c.firewall,
                     };
                 }
                 true
@@ -334,7 +333,7 @@ impl RouterTask {
                 }
                 return Ok(());
             }
-            Desired::Config { version, model } => (*version, model.clone()),
+            Desired::Config { version, model, .. } => (*version, model.clone()),
         };
         let p = plan(&desired, &running);
         if p.is_empty() {
@@ -406,16 +405,18 @@ impl RouterTask {
             return Ok(());
         };
         let unreachable = |e: NftError| Failure::Unreachable(format!("firewall: {e}"));
-        if matches!(self.desired, Desired::Removed) {
-            // The VPC is gone (and with it every tier): nothing to filter.
-            nft.delete().await.map_err(unreachable)?;
-            self.firewall_applied = None;
-            return Ok(());
-        }
-        let Some((version, want)) = &self.desired_firewall else {
-            return Ok(());
+        let (version, want) = match &self.desired {
+            Desired::Unknown => return Ok(()),
+            Desired::Removed => {
+                // The VPC is gone (and with it every tier): nothing to filter.
+                nft.delete().await.map_err(unreachable)?;
+                self.firewall_applied = None;
+                return Ok(());
+            }
+            Desired::Config {
+                version, firewall, ..
+            } => (*version, firewall),
         };
-        let version = *version;
         let current = nft.list().await.map_err(unreachable)?;
         if current.as_deref() != Some(want.listing.as_str()) {
             let drift = self.firewall_applied == Some(version);
@@ -585,10 +586,7 @@ impl RouterTask {
             }
         };
         tracing::warn!(router = %self.name, state, "sync failed: {error}");
-        let version = match &self.desired {
-            Desired::Config { version, .. } => Some(*version),
-            _ => None,
-        };
+        let version = self.desired_version();
         if state == "failed" {
             let _ = self.record.send(SyncEvent::ApplyFailed {
                 router: self.name.clone(),
@@ -601,6 +599,14 @@ impl RouterTask {
             s.last_error = Some(error);
             s.failures += 1;
         });
+    }
+
+    /// The version the router should have, if there is one.
+    fn desired_version(&self) -> Option<u64> {
+        match &self.desired {
+            Desired::Config { version, .. } => Some(*version),
+            _ => None,
+        }
     }
 
     fn set_state(&self, state: &str) {
@@ -625,10 +631,7 @@ impl RouterTask {
                 s.ospf_routes = routes;
             });
         }
-        let desired_version = match &self.desired {
-            Desired::Config { version, .. } => Some(*version),
-            _ => None,
-        };
+        let desired_version = self.desired_version();
         let in_sync = self.retry_at.is_none();
         let applied = self.applied;
         let firewall = self.firewall_applied;

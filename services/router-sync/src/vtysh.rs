@@ -139,12 +139,8 @@ impl Session {
 
 impl Vtysh {
     pub fn new(command: &str, timeout: Duration) -> Result<Vtysh, String> {
-        let argv = shell_words::split(command).map_err(|e| format!("bad router command: {e}"))?;
-        if argv.is_empty() {
-            return Err("empty router command".into());
-        }
         Ok(Vtysh {
-            argv,
+            argv: crate::command::argv("router", command)?,
             timeout,
             session: Mutex::new(None),
         })
