@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use jsonschema::{Resource, Validator};
 use serde_json::Value;
+use vpcroute_bus::subjects::subject_matches;
 
 use crate::wiretap::{Captured, Direction};
 
@@ -46,22 +47,6 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
             json_files(&p, out);
         } else if p.extension().is_some_and(|x| x == "json") {
             out.push(p);
-        }
-    }
-}
-
-/// Whether NATS subject `subject` matches `pattern` (`*` one token, `>`
-/// the rest).
-pub fn subject_matches(pattern: &str, subject: &str) -> bool {
-    let mut p = pattern.split('.');
-    let mut s = subject.split('.');
-    loop {
-        match (p.next(), s.next()) {
-            (Some(">"), Some(_)) => return true,
-            (Some("*"), Some(_)) => {}
-            (Some(a), Some(b)) if a == b => {}
-            (None, None) => return true,
-            _ => return false,
         }
     }
 }
@@ -219,36 +204,5 @@ impl SchemaSet {
                 msg.body
             ))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::subject_matches;
-
-    #[test]
-    fn nats_wildcards() {
-        assert!(subject_matches(
-            "vpcroute.events.ipam.>",
-            "vpcroute.events.ipam.vpc_allocated"
-        ));
-        assert!(!subject_matches(
-            "vpcroute.events.ipam.>",
-            "vpcroute.events.ipam"
-        ));
-        assert!(!subject_matches(
-            "vpcroute.events.ipam.>",
-            "vpcroute.events.areas.x"
-        ));
-        assert!(subject_matches(
-            "vpcroute.*.zone.show",
-            "vpcroute.ipam.zone.show"
-        ));
-        assert!(!subject_matches(
-            "vpcroute.*.zone.show",
-            "vpcroute.ipam.zone.show.x"
-        ));
-        assert!(subject_matches("a.b", "a.b"));
-        assert!(!subject_matches("a.b", "a.c"));
     }
 }

@@ -93,6 +93,22 @@ pub fn all_events(events_prefix: &str) -> String {
     format!("{events_prefix}.>")
 }
 
+/// Whether NATS subject `subject` matches `pattern` (`*` one token, `>`
+/// one or more trailing tokens), as the server decides.
+pub fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let mut p = pattern.split('.');
+    let mut s = subject.split('.');
+    loop {
+        match (p.next(), s.next()) {
+            (Some(">"), Some(_)) => return true,
+            (Some("*"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +120,31 @@ mod tests {
             "vpcroute.events.ipam.vpc_allocated"
         );
         assert_eq!(all_events(ipam::EVENTS_PREFIX), "vpcroute.events.ipam.>");
+    }
+
+    #[test]
+    fn nats_wildcards() {
+        assert!(subject_matches(
+            "vpcroute.events.ipam.>",
+            "vpcroute.events.ipam.vpc_allocated"
+        ));
+        assert!(!subject_matches(
+            "vpcroute.events.ipam.>",
+            "vpcroute.events.ipam"
+        ));
+        assert!(!subject_matches(
+            "vpcroute.events.ipam.>",
+            "vpcroute.events.areas.x"
+        ));
+        assert!(subject_matches(
+            "vpcroute.*.zone.show",
+            "vpcroute.ipam.zone.show"
+        ));
+        assert!(!subject_matches(
+            "vpcroute.*.zone.show",
+            "vpcroute.ipam.zone.show.x"
+        ));
+        assert!(subject_matches("a.b", "a.b"));
+        assert!(!subject_matches("a.b", "a.c"));
     }
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use jsonschema::{Draft, Resource, ValidationOptions, Validator};
 use serde_json::Value;
+use vpcroute_bus::subjects::subject_matches;
 
 /// The `$id` prefix every schema lives under; a file's `$id` is this plus
 /// its path relative to `schemas/`.
@@ -38,22 +39,6 @@ pub fn find_schemas_dir(start: &Path) -> Option<PathBuf> {
         .ancestors()
         .map(|d| d.join("schemas"))
         .find(|d| d.join("index.json").is_file())
-}
-
-/// Whether a NATS subject matches a subject pattern (`*` one token, `>` one
-/// or more trailing tokens).
-pub fn subject_matches(pattern: &str, subject: &str) -> bool {
-    let mut p = pattern.split('.');
-    let mut s = subject.split('.');
-    loop {
-        match (p.next(), s.next()) {
-            (Some(">"), Some(_)) => return true,
-            (Some("*"), Some(_)) => {}
-            (Some(a), Some(b)) if a == b => {}
-            (None, None) => return true,
-            _ => return false,
-        }
-    }
 }
 
 impl Schemas {
