@@ -39,7 +39,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vpcroute_tests::lab::{lab, lab_possible, LabGuard};
+use vpcroute_tests::lab::{lab, lab_possible, lab_up};
 
 use serde_json::{json, Value};
 use vpcroute_benches::{emit, ms, ms_stats, say};
@@ -381,16 +381,9 @@ fn main() {
         std::process::exit(2);
     }
     let setup0 = Instant::now();
-    lab(&["down"]);
-    let _guard = LabGuard;
-    let dir = tempfile::Builder::new()
-        .prefix("vpcroute-frr-apply-")
-        .tempdir()
-        .unwrap();
-    let key_file = dir.path().join("key");
-    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
     say!("lab.sh up --key-file");
-    lab(&["up", "--key-file", key_file.to_str().unwrap()]);
+    let run = lab_up(KEY);
+    let dir = &run.dir;
     say!("adding {} tier bridges", TIERS + 1);
     for i in 0..=TIERS {
         lab(&[

@@ -42,7 +42,7 @@ use vpcroute_benches::{emit, ms, ms_stats, say};
 use vpcroute_protocol::config::{DialectName, RouterConfig, RouterConfigGet};
 use vpcroute_router_sync::vtysh::{Vtysh, READ_BACK};
 use vpcroute_tests::lab::{
-    figure3, lab, lab_possible, ospf_routes, pings, sh, vtysh, vtysh_json, wait_for, LabGuard,
+    figure3, lab, lab_possible, lab_up, ospf_routes, pings, sh, vtysh, vtysh_json, wait_for,
     CORE_ID, LEFT, RIGHT,
 };
 use vpcroute_tests::{vpcctl, NatsServer, Service, ServiceKind};
@@ -219,17 +219,9 @@ async fn main() {
         std::process::exit(2);
     };
     let setup0 = Instant::now();
-    lab(&["down"]);
-    let _guard = LabGuard;
-    let dir = tempfile::Builder::new()
-        .prefix("vpcroute-bench-lab-")
-        .tempdir()
-        .unwrap();
-    let key_file = dir.path().join("key");
-    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
-    let key_path = key_file.to_str().unwrap().to_string();
     say!("lab.sh up --key-file");
-    lab(&["up", "--key-file", &key_path]);
+    let run = lab_up(KEY);
+    let (dir, key_path) = (&run.dir, run.key_path.clone());
 
     let url = nats.url();
     let d = |n: &str| dir.path().join(n);
