@@ -116,7 +116,7 @@ pub fn fingerprint(model: &RouterModel, firewall: &FirewallModel) -> Result<Stri
     h.update(b"\0quagga\0");
     h.update(quagga.as_bytes());
     h.update(b"\0nftables\0");
-    h.update(vpcroute_firewall::render(firewall).file.as_bytes());
+    h.update(vpcroute_firewall::render_file(firewall).as_bytes());
     let digest = h.finalize();
     let mut out = String::with_capacity(71);
     out.push_str("sha256:");
@@ -458,15 +458,14 @@ impl Inputs {
                 let interface = t.interface.clone()?;
                 let (acl, rules) = match t.acl.as_deref() {
                     None => (acl::NO_LIST, vec![]),
-                    Some(named) => match acl::builtin_rules(named) {
+                    Some(named) => match acl::builtin_rules(named)
+                        .or_else(|| Some(self.acls.get(named)?.values().cloned().collect()))
+                    {
                         Some(rules) => (named, rules),
-                        None => match self.acls.get(named) {
-                            Some(rules) => (named, rules.values().cloned().collect()),
-                            None => (
-                                acl::DEFAULT_DENY,
-                                acl::builtin_rules(acl::DEFAULT_DENY).expect("built-in"),
-                            ),
-                        },
+                        None => (
+                            acl::DEFAULT_DENY,
+                            acl::builtin_rules(acl::DEFAULT_DENY).expect("built-in"),
+                        ),
                     },
                 };
                 Some(TierFilter {

@@ -85,12 +85,19 @@ pub struct Ruleset {
 
 /// Renders the model. Same model (tiers and rules in any order), same bytes.
 pub fn render(model: &FirewallModel) -> Ruleset {
-    let listing = render_table(model, Spelling::Listing);
-    let file = format!(
+    Ruleset {
+        file: render_file(model),
+        listing: render_table(model, Spelling::Listing),
+    }
+}
+
+/// Only [`Ruleset::file`]: what a version fingerprint needs (the listing
+/// is a function of the same model).
+pub fn render_file(model: &FirewallModel) -> String {
+    format!(
         "table {TABLE}\ndelete table {TABLE}\n{}",
         render_table(model, Spelling::Input)
-    );
-    Ruleset { file, listing }
+    )
 }
 
 /// Address sets are written as the rule's CIDRs, and listed by nft as
@@ -393,68 +400,6 @@ fn chain_suffix(iface: &str, k: usize) -> String {
         }
     }
     out
-}
-
-/// What ACL decides for one packet crossing the VR, evaluated on the model
-/// (not on nft): the reference the tests hold the nft rules to, and what
-/// `vpcctl` can use to explain a verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    /// IP protocol number.
-    pub protocol: u8,
-    /// Destination port (TCP/UDP) or ICMP type.
-    pub dport_or_type: Option<u16>,
-    pub icmp_code: Option<u8>,
-}
-
-/// The verdict of one list for a packet in one direction, as the rendered
-/// chain computes it: `Some(action)` of the first matching rule, or the
-/// chain's default.
-pub fn verdict(rules: &[AclRule], traffic: Traffic, p: &Packet) -> AclAction {
-    let mut rules: Vec<&AclRule> = rules.iter().filter(|r| r.traffic == traffic).collect();
-    if traffic == Traffic::Egress && rules.is_empty() {
-        return AclAction::Allow;
-    }
-    rules.sort_by_key(|r| r.number);
-    for r in rules {
-        let peer = match traffic {
-            Traffic::Ingress => p.src,
-            Traffic::Egress => p.dst,
-        };
-        if !r.cidrs.iter().any(|c| c.contains(&peer)) {
-            continue;
-        }
-        let v6 = peer.is_ipv6();
-        let l4 = match r.protocol {
-            AclProtocol::All => true,
-            AclProtocol::Tcp | AclProtocol::Udp => {
-                let num = if r.protocol == AclProtocol::Tcp {
-                    6
-                } else {
-                    17
-                };
-                p.protocol == num
-                    && r.ports.map_or(true, |range| {
-                        p.dport_or_type
-                            .is_some_and(|d| range.start <= d && d <= range.end)
-                    })
-            }
-            AclProtocol::Icmp => {
-                let num = if v6 { 58 } else { 1 };
-                p.protocol == num
-                    && r.icmp_type
-                        .map_or(true, |t| p.dport_or_type == Some(u16::from(t)))
-                    && r.icmp_code.map_or(true, |c| p.icmp_code == Some(c))
-            }
-            AclProtocol::Number(n) => p.protocol == n,
-        };
-        if l4 {
-            return r.action;
-        }
-    }
-    AclAction::Deny
 }
 
 #[cfg(test)]

@@ -215,3 +215,65 @@ fn names_that_nft_would_not_parse_are_made_safe() {
         assert!(c.find('"').unwrap() <= 128, "{c}");
     }
 }
+
+/// What a list decides for one packet crossing the VR, evaluated on the
+/// rules (not on nft): the list semantics of `vpcroute_protocol::acl`,
+/// written as plainly as possible to be checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Packet {
+    src: IpAddr,
+    dst: IpAddr,
+    /// IP protocol number.
+    protocol: u8,
+    /// Destination port (TCP/UDP) or ICMP type.
+    dport_or_type: Option<u16>,
+    icmp_code: Option<u8>,
+}
+
+/// The verdict of one list for a packet in one direction, as the rendered
+/// chain computes it: `Some(action)` of the first matching rule, or the
+/// chain's default.
+fn verdict(rules: &[AclRule], traffic: Traffic, p: &Packet) -> AclAction {
+    let mut rules: Vec<&AclRule> = rules.iter().filter(|r| r.traffic == traffic).collect();
+    if traffic == Traffic::Egress && rules.is_empty() {
+        return AclAction::Allow;
+    }
+    rules.sort_by_key(|r| r.number);
+    for r in rules {
+        let peer = match traffic {
+            Traffic::Ingress => p.src,
+            Traffic::Egress => p.dst,
+        };
+        if !r.cidrs.iter().any(|c| c.contains(&peer)) {
+            continue;
+        }
+        let v6 = peer.is_ipv6();
+        let l4 = match r.protocol {
+            AclProtocol::All => true,
+            AclProtocol::Tcp | AclProtocol::Udp => {
+                let num = if r.protocol == AclProtocol::Tcp {
+                    6
+                } else {
+                    17
+                };
+                p.protocol == num
+                    && r.ports.map_or(true, |range| {
+                        p.dport_or_type
+                            .is_some_and(|d| range.start <= d && d <= range.end)
+                    })
+            }
+            AclProtocol::Icmp => {
+                let num = if v6 { 58 } else { 1 };
+                p.protocol == num
+                    && r.icmp_type
+                        .map_or(true, |t| p.dport_or_type == Some(u16::from(t)))
+                    && r.icmp_code.map_or(true, |c| p.icmp_code == Some(c))
+            }
+            AclProtocol::Number(n) => p.protocol == n,
+        };
+        if l4 {
+            return r.action;
+        }
+    }
+    AclAction::Deny
+}
