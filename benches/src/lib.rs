@@ -4,11 +4,9 @@
 //! JSON on stdout (its figures), which `bench.sh` collects into
 //! `BENCHMARKS.md`. Nothing here asserts a timing.
 
-use std::io::Read;
-use std::net::{Ipv4Addr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use ipnet::{IpNet, Ipv4Net};
 use vpcroute_protocol::ipam::{IpamEvent, RouterSpec};
@@ -151,108 +149,10 @@ pub fn ipam_events(n: usize) -> impl Iterator<Item = IpamEvent> {
 
 // ------------------------------------------------------------- processes
 
-/// `nats-server`: `NATS_SERVER_BIN`, else `PATH`, else the Debian paths.
-pub fn nats_server_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("NATS_SERVER_BIN") {
-        return PathBuf::from(p);
-    }
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.extend(["/usr/bin", "/usr/sbin", "/usr/local/bin"].map(PathBuf::from));
-    dirs.into_iter()
-        .map(|d| d.join("nats-server"))
-        .find(|p| p.is_file())
-        .expect("nats-server not found (set NATS_SERVER_BIN)")
-}
-
 /// A binary built next to this one (same target dir and profile).
 pub fn sibling_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     exe.parent().expect("exe dir").join(name)
-}
-
-/// A real nats-server on a free loopback port, killed on drop.
-pub struct Nats {
-    pub port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Nats {
-    pub fn start() -> Nats {
-        let dir = tempfile::Builder::new()
-            .prefix("vpcroute-bench-nats-")
-            .tempdir()
-            .expect("tempdir");
-        // Waited for by `Nats`'s Drop, or just below when it never starts.
-        #[allow(clippy::zombie_processes)]
-        let mut child = Command::new(nats_server_bin())
-            .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
-            .arg(dir.path())
-            .arg("-l")
-            .arg(dir.path().join("nats.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn nats-server");
-        let ports = dir.path().join(format!("nats-server_{}.ports", child.id()));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(port) = read_port(&ports) {
-                if greets(port) {
-                    return Nats {
-                        port,
-                        child,
-                        _dir: dir,
-                    };
-                }
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("nats-server not ready");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn read_port(path: &Path) -> Option<u16> {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    v["nats"]
-        .as_array()?
-        .first()?
-        .as_str()?
-        .rsplit(':')
-        .next()?
-        .parse()
-        .ok()
-}
-
-fn greets(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut buf = [0u8; 4];
-    s.read_exact(&mut buf).is_ok() && &buf == b"INFO"
 }
 
 /// CPU time (user + system, seconds) a process has used so far.

@@ -75,6 +75,11 @@ impl NatsServer {
         self.port
     }
 
+    /// The server's process id (benchmarks read its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The server's log file (kept across restarts).
     pub fn log_file(&self) -> PathBuf {
         self.dir.path().join("nats-server.log")

@@ -26,9 +26,10 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::json;
-use vpcroute_benches::{cpu_secs, emit, pcts, say, secs, sibling_bin, Nats};
+use vpcroute_benches::{cpu_secs, emit, pcts, say, secs, sibling_bin};
 use vpcroute_bus::subjects::ipam as subj;
 use vpcroute_protocol::ipam as msg;
+use vpcroute_tests::NatsServer;
 
 const KINDS: [&str; 4] = ["vpc", "tier", "vm", "echo"];
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -321,7 +322,7 @@ async fn main() {
             .unwrap_or(5.0),
     );
     let warmup = Duration::from_secs(1);
-    let nats = Nats::start();
+    let nats = NatsServer::start().expect("nats-server is needed");
     let url = nats.url();
     say!("nats-server on {url}");
 
@@ -376,7 +377,7 @@ async fn main() {
         let pid = child.id();
         let (cpu_ipam0, cpu_nats0, cpu_self0) = (
             cpu_secs(pid),
-            cpu_secs(nats.pid()),
+            cpu_secs(nats.pid().expect("running")),
             cpu_secs(std::process::id()),
         );
         let ipam = run_tasks(clients, &conns, warmup, dur, move |c, w, id| {
@@ -391,7 +392,7 @@ async fn main() {
             // What one allocation costs the service, whatever else runs on
             // the machine (CPU over warm-up + window / answers in both).
             "ipam_us_per_alloc": (ipam_cpu_s * 1e6 / ipam.ok_total.max(1) as f64).round(),
-            "nats_server_cores": cpu(cpu_nats0, cpu_secs(nats.pid())),
+            "nats_server_cores": cpu(cpu_nats0, cpu_secs(nats.pid().expect("running"))),
             "bench_client_cores": cpu(cpu_self0, cpu_secs(std::process::id())),
         });
         let _ = child.kill();

@@ -29,10 +29,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use vpcroute_benches::{cpu_secs, emit, ipam_events, rss_kib, say, secs, sibling_bin, Nats};
+use vpcroute_benches::{cpu_secs, emit, ipam_events, rss_kib, say, secs, sibling_bin};
 use vpcroute_eventlog::{AppendRequest, EventLog, ExpectedVersion, LogOptions, NewEvent};
 use vpcroute_ipam::IpamState;
 use vpcroute_protocol::ipam::IpamEvent;
+use vpcroute_tests::NatsServer;
 
 fn main() {
     let n: usize = std::env::var("BENCH_EVENTS")
@@ -207,7 +208,7 @@ fn main() {
     let process = if skip_process {
         serde_json::Value::Null
     } else {
-        let nats = Nats::start();
+        let nats = NatsServer::start().expect("nats-server is needed");
         let bin = sibling_bin("vpcroute-ipam");
         let t = Instant::now();
         let mut child = Command::new(&bin)
