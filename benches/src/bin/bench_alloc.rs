@@ -2,7 +2,7 @@
 //!
 //! 1. One /28 allocation in a 10.0.0.0/8 already holding 0, 10k, 100k and
 //!    1M scattered /28s (fixed-seed full-period LCG over the 2^20 /28 slots,
-//!    as in `crates/vpcroute-allocator/examples/alloc_figures.rs`).
+//!    as in `crates/vpcroute-allocator/benches/allocate.rs`).
 //!    Three views of "one allocation":
 //!    * `alloc_only`: batches of 1,000 back-to-back allocations timed as a
 //!      whole, then released untimed (the pool returns to its fill);

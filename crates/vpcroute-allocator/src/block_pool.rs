@@ -17,7 +17,7 @@
 //! is; nothing ever scans the free blocks. The expensive case is actually
 //! the *empty* pool: a /28 out of a whole /8 splits through 20 levels and its
 //! release merges them back, while in a fragmented pool a block of the right
-//! size is usually waiting (see `examples/alloc_figures.rs`). A single set
+//! size is usually waiting (BENCHMARKS.md §1: `alloc+release`). A single set
 //! ordered by `(prefix, start)`, which turns the search into two range
 //! queries, was measured and was slower on every scenario, so per-prefix
 //! sets it is.
