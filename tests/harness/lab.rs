@@ -29,6 +29,31 @@ pub fn lab(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The machine has one lab (its namespaces have fixed names), so every
+/// user of it, whichever checkout or test binary it runs from, holds this
+/// lock from `lab_up` until the lab is down again. Two lab tests started at
+/// once then run one after the other instead of tearing each other's
+/// namespaces down.
+pub struct LabLock {
+    _file: std::fs::File,
+}
+
+impl LabLock {
+    pub fn acquire() -> LabLock {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open("/run/vpcroute-lab.lock")
+            .expect("open /run/vpcroute-lab.lock");
+        // SAFETY: flock on a file descriptor we own; released when the file closes.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock /run/vpcroute-lab.lock: {}", std::io::Error::last_os_error());
+        LabLock { _file: file }
+    }
+}
+
 /// Takes the lab down however the test or benchmark ends.
 pub struct LabGuard;
 
@@ -47,10 +72,13 @@ impl Drop for LabGuard {
 pub struct LabRun {
     pub dir: tempfile::TempDir,
     pub key_path: String,
+    // Dropped in this order: the lab goes down, then the lock is released.
     _guard: LabGuard,
+    _lock: LabLock,
 }
 
 pub fn lab_up(key: &str) -> LabRun {
+    let lock = LabLock::acquire();
     lab(&["down"]);
     let guard = LabGuard;
     let dir = tempfile::Builder::new()
@@ -65,6 +93,7 @@ pub fn lab_up(key: &str) -> LabRun {
         dir,
         key_path,
         _guard: guard,
+        _lock: lock,
     }
 }
 

@@ -52,6 +52,11 @@ pub enum ErrorCode {
     /// The router's configuration cannot be rendered yet (its VPC has no
     /// area yet, or its zone no OSPF settings).
     NotReady,
+    /// The router's configuration could not be rendered from the state
+    /// the services hold (an upgrade tightened a rule, or a log written by
+    /// an older version); the message gives the reason. The router keeps
+    /// what it runs and its status says `failed`.
+    RenderFailed,
     /// An event log failed verification (changed, removed or reordered
     /// events).
     CorruptLog,
@@ -86,6 +91,7 @@ impl ErrorCode {
             ErrorCode::InvalidSettings => "invalid_settings",
             ErrorCode::UnknownRouter => "unknown_router",
             ErrorCode::NotReady => "not_ready",
+            ErrorCode::RenderFailed => "render_failed",
             ErrorCode::CorruptLog => "corrupt_log",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",

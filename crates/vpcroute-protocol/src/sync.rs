@@ -14,9 +14,12 @@ pub struct RouterStatusGet {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouterStatus {
     pub router: String,
-    /// `in_sync`, `applying`, `failed`, `unreachable`, `no_config` (the
-    /// config-renderer has nothing for it yet) or `starting`.
-    pub state: String,
+    pub state: RouterState,
+    /// Why the router is `failed` (or `unreachable`), as a wire code, when
+    /// there is one more precise than the state: `render_failed` when the
+    /// config-renderer cannot render the router's configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<crate::ErrorCode>,
     /// Latest version received from the config-renderer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_version: Option<u64>,
@@ -38,6 +41,48 @@ pub struct RouterStatus {
     pub failures: u64,
     pub repairs: u64,
     pub updated_at_ms: i64,
+}
+
+/// Where a router stands, as `vpcctl router status` prints it. Only
+/// `in_sync` says the router runs what the renderer wants now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouterState {
+    /// router-sync has not checked the router yet.
+    Starting,
+    /// The config-renderer has nothing for the router yet.
+    NoConfig,
+    /// An apply is running.
+    Applying,
+    /// The router runs the desired version, verified.
+    InSync,
+    /// Configured correctly, OSPF not caught up yet (short-lived).
+    Converging,
+    /// The router cannot follow its desired state: the apply, its
+    /// verification or the render failed (`last_error`, `error_code`).
+    Failed,
+    /// The router's vtysh or nft could not be run or did not answer.
+    Unreachable,
+}
+
+impl RouterState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouterState::Starting => "starting",
+            RouterState::NoConfig => "no_config",
+            RouterState::Applying => "applying",
+            RouterState::InSync => "in_sync",
+            RouterState::Converging => "converging",
+            RouterState::Failed => "failed",
+            RouterState::Unreachable => "unreachable",
+        }
+    }
+}
+
+impl std::fmt::Display for RouterState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An OSPF neighbour as the router reports it.

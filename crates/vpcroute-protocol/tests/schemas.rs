@@ -1875,6 +1875,7 @@ fn all_error_codes() -> Vec<ErrorCode> {
         InvalidSettings,
         UnknownRouter,
         NotReady,
+        RenderFailed,
         CorruptLog,
         Unavailable,
         Internal,
@@ -1885,7 +1886,7 @@ fn all_error_codes() -> Vec<ErrorCode> {
             | UnknownTier | UnknownVm | UnknownAcl | UnknownAclRule | AlreadyExists | NoSpace
             | OutsideParent | Overlap | NotEmpty | InUse | RequestIdConflict | VersionConflict
             | ReservedAddress | SubnetTooSmall | InvalidSettings | UnknownRouter | NotReady
-            | CorruptLog | Unavailable | Internal => {}
+            | RenderFailed | CorruptLog | Unavailable | Internal => {}
         }
     }
     all
@@ -1944,7 +1945,7 @@ use vpcroute_protocol::config::{
     ConfigText, DialectName, FirewallRuleset, RouterConfig, RouterConfigGet, RouterConfigUpdated,
     RouterList, RouterSummary,
 };
-use vpcroute_protocol::sync::{OspfNeighbor, RouterStatus, RouterStatusGet};
+use vpcroute_protocol::sync::{OspfNeighbor, RouterState, RouterStatus, RouterStatusGet};
 
 /// The request subjects of each service, as the test knows them.
 fn service_subjects() -> Vec<(&'static str, Vec<&'static str>)> {
@@ -2690,7 +2691,12 @@ const LISTING: &str = "table inet vpcroute {
 fn status(full: bool) -> RouterStatus {
     RouterStatus {
         router: "r-vpc-blue".into(),
-        state: if full { "in_sync" } else { "starting" }.into(),
+        state: if full {
+            RouterState::InSync
+        } else {
+            RouterState::Starting
+        },
+        error_code: None,
         desired_version: full.then_some(3),
         applied_version: full.then_some(3),
         firewall_version: full.then_some(3),

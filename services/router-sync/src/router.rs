@@ -19,7 +19,7 @@ use vpcroute_bus::{request, subjects, RequestError};
 use vpcroute_protocol::config::{
     ConfigText, DialectName, FirewallRuleset, RouterConfig, RouterConfigGet, RouterConfigUpdated,
 };
-use vpcroute_protocol::sync::RouterStatus;
+use vpcroute_protocol::sync::{RouterState, RouterStatus};
 use vpcroute_protocol::ErrorCode;
 use vpcroute_sync::{ospf_state, plan, FrrConfig};
 
@@ -161,7 +161,8 @@ impl RouterTask {
     ) -> RouterTask {
         let (status, _) = watch::channel(RouterStatus {
             router: name.clone(),
-            state: "starting".into(),
+            state: RouterState::Starting,
+            error_code: None,
             desired_version: None,
             applied_version: applied,
             firewall_version: None,
@@ -352,7 +353,7 @@ impl RouterTask {
             return Ok(());
         }
         let drift = self.applied == Some(version);
-        self.set_state("applying");
+        self.set_state(RouterState::Applying);
         let back = self
             .vtysh
             .configure_and_show(&p.script(), &READ_BACK)
@@ -572,22 +573,22 @@ impl RouterTask {
         let backoff = Duration::from_millis(500 * 2u64.pow(self.consecutive_failures.min(6)));
         self.retry_at = Some(Instant::now() + backoff.min(Duration::from_secs(30)));
         let (state, error) = match f {
-            Failure::Unreachable(e) => ("unreachable", e),
-            Failure::Apply(e) => ("failed", e),
+            Failure::Unreachable(e) => (RouterState::Unreachable, e),
+            Failure::Apply(e) => (RouterState::Failed, e),
             Failure::Converging(e) => {
                 // Expected and short-lived: check again soon, count nothing.
                 self.consecutive_failures = 0;
                 self.retry_at = Some(Instant::now() + Duration::from_secs(5));
                 self.status.send_modify(|s| {
-                    s.state = "converging".into();
+                    s.state = RouterState::Converging;
                     s.last_error = Some(e);
                 });
                 return;
             }
         };
-        tracing::warn!(router = %self.name, state, "sync failed: {error}");
+        tracing::warn!(router = %self.name, %state, "sync failed: {error}");
         let version = self.desired_version();
-        if state == "failed" {
+        if state == RouterState::Failed {
             let _ = self.record.send(SyncEvent::ApplyFailed {
                 router: self.name.clone(),
                 version,
@@ -595,7 +596,7 @@ impl RouterTask {
             });
         }
         self.status.send_modify(|s| {
-            s.state = state.into();
+            s.state = state;
             s.last_error = Some(error);
             s.failures += 1;
         });
@@ -609,8 +610,8 @@ impl RouterTask {
         }
     }
 
-    fn set_state(&self, state: &str) {
-        self.status.send_modify(|s| s.state = state.into());
+    fn set_state(&self, state: RouterState) {
+        self.status.send_modify(|s| s.state = state);
     }
 
     /// Publishes the status, after refreshing its OSPF part if asked.
@@ -642,9 +643,10 @@ impl RouterTask {
             s.updated_at_ms = now_ms();
             if in_sync {
                 s.last_error = None;
+                s.error_code = None;
                 s.state = match desired_version {
-                    None => "no_config".into(),
-                    Some(_) => "in_sync".into(),
+                    None => RouterState::NoConfig,
+                    Some(_) => RouterState::InSync,
                 };
             }
         });
