@@ -15,14 +15,15 @@
 //!
 //! On a mismatch the test prints a diff. `UPDATE_GOLDEN=1 cargo test -p
 //! vpcroute-tests --test replay` rewrites the expected files from what the
-//! code does now (review the diff before committing it).
+//! code does now (review the diff before committing it; refused under
+//! `CI=true`).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use vpcroute_ipam::{Command, IpamState};
 use vpcroute_protocol::ipam::IpamEvent;
-use vpcroute_tests::diff::line_diff;
+use vpcroute_testkit::{check_golden, line_diff, update_golden};
 
 /// Cases that must exist: deleting one by accident fails the test.
 const REQUIRED_CASES: &[&str] = &[
@@ -38,10 +39,6 @@ const REQUIRED_CASES: &[&str] = &[
 
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("replay")
-}
-
-fn update_golden() -> bool {
-    std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
 /// Non-empty lines with their 1-based line numbers.
@@ -133,13 +130,13 @@ fn dump_text(state: &IpamState) -> String {
 
 /// Compares `actual` with the golden file `name` (or rewrites it).
 fn golden(dir: &Path, name: &str, actual: &str, failures: &mut Vec<String>) {
-    let path = dir.join(name);
-    if update_golden() {
-        std::fs::write(&path, actual).expect("write golden file");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    let same = if name.ends_with(".json") || name.ends_with(".jsonl") {
+    let json = name.ends_with(".json") || name.ends_with(".jsonl");
+    let same = |expected: &str, actual: &str| {
+        if !json {
+            // expected-state.json is compared as text: u128 counts do not
+            // survive a round trip through `serde_json::Value`.
+            return expected.trim_end() == actual.trim_end();
+        }
         // Compare as JSON, line by line, so formatting is not a failure.
         let parse = |s: &str| -> Vec<Option<Value>> {
             if name.ends_with(".jsonl") {
@@ -151,19 +148,11 @@ fn golden(dir: &Path, name: &str, actual: &str, failures: &mut Vec<String>) {
                 vec![serde_json::from_str(s).ok()]
             }
         };
-        let (e, a) = (parse(&expected), parse(actual));
+        let (e, a) = (parse(expected), parse(actual));
         e == a && e.iter().all(Option::is_some)
-    } else {
-        // expected-state.json is compared as text: u128 counts do not
-        // survive a round trip through `serde_json::Value`.
-        expected.trim_end() == actual.trim_end()
     };
-    if !same {
-        failures.push(format!(
-            "{} differs (UPDATE_GOLDEN=1 to accept):\n{}",
-            path.display(),
-            line_diff(&expected, actual)
-        ));
+    if let Err(e) = check_golden(&dir.join(name), actual, same) {
+        failures.push(e);
     }
 }
 

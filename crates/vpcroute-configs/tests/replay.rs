@@ -12,16 +12,20 @@
 //! * `events.jsonl`: the recorded config events, redacted as published.
 //!
 //! Every golden file is compared byte for byte (a line diff is printed on a
-//! mismatch); `UPDATE_GOLDEN=1` rewrites them. Every FRR golden file is also
-//! fed to FRR's parser, `vtysh --dryrun`, which must accept it silently.
-//! Without vtysh that part is skipped with a message, unless `CI=true`.
+//! mismatch); `UPDATE_GOLDEN=1` rewrites them (refused under `CI=true`).
+//! Golden files are written by the code they check, so each is also held
+//! to the real tool that will read it: every FRR file to FRR's parser,
+//! `vtysh --dryrun`, and every nftables file to the kernel through
+//! `nft -c -f` (check mode, in a namespace of its own); both must accept it
+//! silently. Without the tool (or root, for nft) that part is skipped with
+//! a message, unless `CI=true`.
 //!
 //! Each case also checks that re-sending every input changes nothing and
 //! that replaying the recorded events from scratch rebuilds the same state.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use vpcroute_testkit::{line_diff, FrrDryRun};
+use vpcroute_testkit::{check_golden, update_golden, FrrDryRun, NftCheck};
 
 use vpcroute_configs::{ConfigEvent, RendererState};
 use vpcroute_protocol::areas::AreaEvent;
@@ -190,11 +194,10 @@ fn rendered(case: &Case, st: &RendererState, log: &[ConfigEvent]) -> BTreeMap<St
     files
 }
 
-/// Compares (or, with UPDATE_GOLDEN=1, rewrites) `expected/`. Returns the
-/// failures.
-fn check_golden(case: &Case, files: &BTreeMap<String, String>) -> Vec<String> {
+/// Compares (or, with UPDATE_GOLDEN=1, rewrites) `expected/`, the rule for
+/// when is `vpcroute_testkit::update_golden`'s. Returns the failures.
+fn check_expected(case: &Case, files: &BTreeMap<String, String>) -> Vec<String> {
     let dir = case.dir.join("expected");
-    let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
     let on_disk: Vec<String> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -202,21 +205,13 @@ fn check_golden(case: &Case, files: &BTreeMap<String, String>) -> Vec<String> {
         })
         .unwrap_or_default();
     let mut failures = Vec::new();
-    if update {
-        std::fs::create_dir_all(&dir).unwrap();
-        for f in &on_disk {
-            if !files.contains_key(f) {
-                std::fs::remove_file(dir.join(f)).unwrap();
-            }
-        }
-        for (name, text) in files {
-            std::fs::write(dir.join(name), text).unwrap();
-        }
-        eprintln!("{}: golden files rewritten", case.name);
-        return failures;
-    }
     for f in &on_disk {
-        if !files.contains_key(f) {
+        if files.contains_key(f) {
+            continue;
+        }
+        if update_golden() {
+            std::fs::remove_file(dir.join(f)).unwrap();
+        } else {
             failures.push(format!(
                 "[{}] expected/{f} exists but no such file is produced (a removed router?)",
                 case.name
@@ -224,17 +219,8 @@ fn check_golden(case: &Case, files: &BTreeMap<String, String>) -> Vec<String> {
         }
     }
     for (name, actual) in files {
-        match std::fs::read_to_string(dir.join(name)) {
-            Ok(expected) if &expected == actual => {}
-            Ok(expected) => failures.push(format!(
-                "[{}] expected/{name} differs:\n{}",
-                case.name,
-                line_diff(&expected, actual)
-            )),
-            Err(e) => failures.push(format!(
-                "[{}] expected/{name}: {e} (run with UPDATE_GOLDEN=1 to create it)",
-                case.name
-            )),
+        if let Err(e) = check_golden(&dir.join(name), actual, |e, a| e == a) {
+            failures.push(format!("[{}] {e}", case.name));
         }
     }
     failures
@@ -265,7 +251,7 @@ fn replay_cases_match_golden_files() {
         assert_eq!(fresh.dump(), st.dump(), "{name}: replay differs");
         assert!(st.reconcile().is_empty(), "{name}: reconcile not empty");
 
-        failures.extend(check_golden(&case, &rendered(&case, &st, &log)));
+        failures.extend(check_expected(&case, &rendered(&case, &st, &log)));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
@@ -301,41 +287,90 @@ fn golden_events_hold_no_key() {
 #[test]
 fn frr_golden_files_parse_with_vtysh() {
     let Some(dry) = FrrDryRun::new() else { return };
-    let mut checked = 0;
-    let mut failures = Vec::new();
+    check_all(".frr.conf", "vtysh --dryrun", |f| dry.check_file(f));
+}
+
+/// The golden files of every case whose name ends with `suffix`.
+fn golden_files(suffix: &str) -> Vec<PathBuf> {
+    let mut all = Vec::new();
     for name in CASES {
         let dir = replay_root().join(format!("config-{name}/expected"));
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .map(|e| e.unwrap().path())
-            .filter(|p| p.to_string_lossy().ends_with(".frr.conf"))
+            .filter(|p| p.to_string_lossy().ends_with(suffix))
             .collect();
+        assert!(!files.is_empty(), "{name}: no {suffix} golden file");
         files.sort();
-        assert!(!files.is_empty(), "{name}: no FRR golden file");
-        for f in files {
-            checked += 1;
-            if let Err(e) = dry.check_file(&f) {
-                failures.push(e);
-            }
-        }
+        all.extend(files);
     }
-    eprintln!("vtysh --dryrun accepted {checked} FRR golden files");
+    all
+}
+
+/// Holds every golden file ending with `suffix` to `tool`'s `check`.
+fn check_all(suffix: &str, tool: &str, check: impl Fn(&Path) -> Result<(), String>) {
+    let files = golden_files(suffix);
+    let failures: Vec<String> = files.iter().filter_map(|f| check(f).err()).collect();
+    eprintln!(
+        "{tool} accepted {} of {} {suffix} golden files",
+        files.len() - failures.len(),
+        files.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// The check above can fail: a broken copy of a golden file is rejected.
+#[test]
+fn nft_golden_files_pass_nft_check() {
+    let Some(nft) = NftCheck::new() else { return };
+    check_all(".nft", "nft -c", |f| nft.check_file(f));
+}
+
+/// Breaks figure3's golden `file` by replacing `good` with `bad`, and
+/// holds `check` to it: the broken copy is rejected with an error naming
+/// `names`, and the unbroken copy passes.
+fn check_rejects_broken(
+    file: &str,
+    good: &str,
+    bad: &str,
+    names: &str,
+    check: impl Fn(&Path) -> Result<(), String>,
+) {
+    let text =
+        std::fs::read_to_string(replay_root().join("config-figure3/expected").join(file)).unwrap();
+    let broken = text.replace(good, bad);
+    assert_ne!(broken, text);
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join(file);
+    std::fs::write(&f, broken).unwrap();
+    let err = check(&f).expect_err("a broken file must be rejected");
+    assert!(err.contains(names), "{err}");
+    std::fs::write(&f, text).unwrap();
+    check(&f).expect("the unbroken file passes");
+}
+
+/// The nft check can fail: the kernel rejects a jump to a chain that does
+/// not exist.
+#[test]
+fn nft_check_rejects_a_broken_file() {
+    let Some(nft) = NftCheck::new() else { return };
+    check_rejects_broken(
+        "left-vr.nft",
+        "jump in_eth2",
+        "jump in_eth9",
+        "in_eth9",
+        |f| nft.check_file(f),
+    );
+}
+
+/// The vtysh check can fail: FRR's parser rejects a misspelt command.
 #[test]
 fn vtysh_check_rejects_a_broken_file() {
     let Some(dry) = FrrDryRun::new() else { return };
-    let good = replay_root().join("config-figure3/expected/left-vr.frr.conf");
-    let text = std::fs::read_to_string(&good).unwrap();
-    let broken = text.replace(" ip ospf passive\n", " ip ospf pasive-x\n");
-    assert_ne!(broken, text);
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("broken.conf");
-    std::fs::write(&f, broken).unwrap();
-    let err = dry
-        .check_file(&f)
-        .expect_err("a broken file must be rejected");
-    assert!(err.contains("line "), "{err}");
+    check_rejects_broken(
+        "left-vr.frr.conf",
+        " ip ospf passive\n",
+        " ip ospf pasive-x\n",
+        "line ",
+        |f| dry.check_file(f),
+    );
 }

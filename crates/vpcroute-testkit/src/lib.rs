@@ -4,10 +4,21 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod golden;
+mod nft;
+
+pub use golden::{check_golden, update_golden};
+pub use nft::NftCheck;
+
+/// Whether this run is CI's (`CI=true`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
 /// Skips a test that needs `what` (prints why), except in CI, where the
 /// missing piece is a failure: CI must run every test.
 pub fn skip_unless_ci(what: &str) {
-    if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
+    if in_ci() {
         panic!("{what} is required when CI=true");
     }
     eprintln!("SKIPPED: {what} is not available");
@@ -99,11 +110,70 @@ pub fn vtysh_path() -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::line_diff;
+    use super::{check_golden, line_diff};
 
     #[test]
     fn diff_marks_changed_lines() {
         let d = line_diff("a\nb\nc\n", "a\nB\nc\n");
         assert!(d.contains("-b\n") && d.contains("+B\n"), "{d}");
+    }
+
+    #[test]
+    fn golden_check_reports_a_difference_and_accepts_a_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.txt");
+        std::fs::write(&path, "a\nb\n").unwrap();
+        let same = |e: &str, a: &str| e == a;
+        if std::env::var_os("UPDATE_GOLDEN").is_none() {
+            assert!(check_golden(&path, "a\nb\n", same).is_ok());
+            let err = check_golden(&path, "a\nc\n", same).unwrap_err();
+            assert!(err.contains("-b\n") && err.contains("+c\n"), "{err}");
+            let missing = check_golden(&dir.path().join("none"), "a", same).unwrap_err();
+            assert!(missing.contains("UPDATE_GOLDEN=1"), "{missing}");
+        }
+    }
+
+    /// Run by the test below in a child process whose environment says
+    /// CI=true and UPDATE_GOLDEN=1; outside that it does nothing.
+    #[test]
+    fn child_asks_to_update_golden_files() {
+        if std::env::var_os("VPCROUTE_TESTKIT_CHILD").is_some() {
+            let _ = super::update_golden();
+        }
+    }
+
+    #[test]
+    fn update_golden_is_refused_under_ci() {
+        let run = |ci: &str| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "tests::child_asks_to_update_golden_files",
+                    "--nocapture",
+                ])
+                .env("VPCROUTE_TESTKIT_CHILD", "1")
+                .env("UPDATE_GOLDEN", "1")
+                .env("CI", ci)
+                .output()
+                .unwrap()
+        };
+        let ci = run("true");
+        let out =
+            String::from_utf8_lossy(&ci.stdout).into_owned() + &String::from_utf8_lossy(&ci.stderr);
+        assert!(
+            !ci.status.success(),
+            "UPDATE_GOLDEN ran under CI=true:\n{out}"
+        );
+        assert!(
+            out.contains("UPDATE_GOLDEN is refused under CI=true"),
+            "{out}"
+        );
+        // Positive control: the same child outside CI runs and passes.
+        let dev = run("false");
+        assert!(
+            dev.status.success(),
+            "{}",
+            String::from_utf8_lossy(&dev.stderr)
+        );
     }
 }
