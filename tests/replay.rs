@@ -56,34 +56,9 @@ fn jsonl(path: &Path) -> Vec<(usize, Value)> {
         .collect()
 }
 
-/// `Command` only implements `Serialize`; parse its tagged form by hand
-/// into the protocol request types.
+/// A `commands.jsonl` line: `Command`'s own tagged form.
 fn parse_command(v: &Value) -> Result<Command, String> {
-    let mut body = v.clone();
-    let tag = body
-        .as_object_mut()
-        .and_then(|o| o.remove("command"))
-        .and_then(|t| t.as_str().map(str::to_string))
-        .ok_or("no \"command\" tag")?;
-    fn de<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
-        serde_json::from_value(v).map_err(|e| e.to_string())
-    }
-    let cmd = match tag.as_str() {
-        "zone_enable" => Command::ZoneEnable(de(body)?),
-        "zone_update" => Command::ZoneUpdate(de(body)?),
-        "vpc_allocate" => Command::VpcAllocate(de(body)?),
-        "vpc_release" => Command::VpcRelease(de(body)?),
-        "tier_allocate" => Command::TierAllocate(de(body)?),
-        "tier_release" => Command::TierRelease(de(body)?),
-        "vm_allocate" => Command::VmAllocate(de(body)?),
-        "vm_release" => Command::VmRelease(de(body)?),
-        "acl_create" => Command::AclCreate(de(body)?),
-        "acl_delete" => Command::AclDelete(de(body)?),
-        "acl_rule_add" => Command::AclRuleAdd(de(body)?),
-        "acl_rule_delete" => Command::AclRuleDelete(de(body)?),
-        "tier_set_acl" => Command::TierSetAcl(de(body)?),
-        other => return Err(format!("unknown command {other:?}")),
-    };
+    let cmd: Command = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
     // Our parse and the type's own serialisation agree on the format.
     let back = serde_json::to_value(&cmd).map_err(|e| e.to_string())?;
     if &back != v {

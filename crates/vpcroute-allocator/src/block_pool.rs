@@ -201,52 +201,52 @@ impl Space {
     }
 
     /// Best fit: the first non-empty free list from `prefix` towards 0 holds
-    /// the smallest blocks that fit; take its lowest block, keep its lowest
-    /// `/prefix` part and free the upper buddies created by the split.
-    fn allocate(&mut self, prefix: u8) -> Result<u128, AllocError> {
+    /// the smallest blocks that fit; its lowest block is the one to split.
+    /// Returns that free block `(start, level)`; the allocation is its
+    /// lowest `/prefix` part, so it starts at `start` too. Read-only: the
+    /// question "what would you hand out" that ipam's `decide` asks.
+    fn best_fit(&self, prefix: u8) -> Result<(u128, u8), AllocError> {
         self.check_prefix(prefix)?;
-        for level in (0..=prefix).rev() {
-            if let Some(start) = self.free[usize::from(level)].pop_first() {
-                for r in level + 1..=prefix {
-                    self.free[usize::from(r)].insert(start | half_bit(self.bits, r));
-                }
-                self.mark_allocated(start, prefix);
-                return Ok(start);
-            }
-        }
-        Err(AllocError::NoSpace {
-            family: self.family,
-            requested_prefix: prefix,
-            largest_free: self.largest_free().map(|(_, p)| p),
-        })
+        (0..=prefix)
+            .rev()
+            .find_map(|level| {
+                self.free[usize::from(level)]
+                    .first()
+                    .map(|&start| (start, level))
+            })
+            .ok_or(AllocError::NoSpace {
+                family: self.family,
+                requested_prefix: prefix,
+                largest_free: self.largest_free().map(|(_, p)| p),
+            })
     }
 
-    /// Reserves exactly `start/prefix` (already checked canonical).
-    fn reserve(&mut self, start: u128, prefix: u8) -> Result<(), AllocError> {
+    /// Takes the [`Space::best_fit`] block, keeps its lowest `/prefix` part
+    /// and frees the upper buddies created by the split.
+    fn allocate(&mut self, prefix: u8) -> Result<u128, AllocError> {
+        let (start, level) = self.best_fit(prefix)?;
+        self.free[usize::from(level)].remove(&start);
+        for r in level + 1..=prefix {
+            self.free[usize::from(r)].insert(start | half_bit(self.bits, r));
+        }
+        self.mark_allocated(start, prefix);
+        Ok(start)
+    }
+
+    /// The free block that contains exactly `start/prefix` (already checked
+    /// canonical): the only candidates are its ancestors (or itself), one
+    /// per prefix length. Returns its level. Read-only: "is this block
+    /// free".
+    fn free_container(&self, start: u128, prefix: u8) -> Result<u8, AllocError> {
         self.check_prefix(prefix)?;
         let net = self.net(start, prefix);
         let (_, root_prefix) = self
             .root_of(start, prefix)
             .ok_or(AllocError::OutsidePool { target: net })?;
-        // The only free block that can contain the request is one of its
-        // ancestors (or itself): check each prefix length once.
-        for level in root_prefix..=prefix {
-            let candidate = start & !host_mask(self.bits, level);
-            if self.free[usize::from(level)].remove(&candidate) {
-                // Walk down towards the request, freeing the half we leave.
-                let mut current = candidate;
-                for r in level + 1..=prefix {
-                    let half = half_bit(self.bits, r);
-                    if start & half != 0 {
-                        self.free[usize::from(r)].insert(current);
-                        current |= half;
-                    } else {
-                        self.free[usize::from(r)].insert(current | half);
-                    }
-                }
-                self.mark_allocated(start, prefix);
-                return Ok(());
-            }
+        if let Some(level) = (root_prefix..=prefix).find(|&level| {
+            self.free[usize::from(level)].contains(&(start & !host_mask(self.bits, level)))
+        }) {
+            return Ok(level);
         }
         // Not covered by a free block, so (the root being partitioned into
         // free and allocated blocks) something allocated overlaps it.
@@ -254,6 +254,26 @@ impl Space {
             .overlapping(&self.allocated, start, self.last(start, prefix))
             .map_or(net, |(s, p)| self.net(s, p));
         Err(AllocError::Overlap { net, with })
+    }
+
+    /// Reserves exactly `start/prefix` (already checked canonical).
+    fn reserve(&mut self, start: u128, prefix: u8) -> Result<(), AllocError> {
+        let level = self.free_container(start, prefix)?;
+        let candidate = start & !host_mask(self.bits, level);
+        self.free[usize::from(level)].remove(&candidate);
+        // Walk down towards the request, freeing the half we leave.
+        let mut current = candidate;
+        for r in level + 1..=prefix {
+            let half = half_bit(self.bits, r);
+            if start & half != 0 {
+                self.free[usize::from(r)].insert(current);
+                current |= half;
+            } else {
+                self.free[usize::from(r)].insert(current | half);
+            }
+        }
+        self.mark_allocated(start, prefix);
+        Ok(())
     }
 
     /// Releases exactly an allocated block and merges it with free buddies,
@@ -450,6 +470,21 @@ impl BlockPool {
         let space = self.space_mut(family);
         let start = space.allocate(prefix_len)?;
         Ok(make_net(family, start, prefix_len))
+    }
+
+    /// The block [`BlockPool::allocate`] would hand out now, without
+    /// taking it; the same errors.
+    pub fn next_allocation(&self, family: Family, prefix_len: u8) -> Result<IpNet, AllocError> {
+        let (start, _) = self.space(family).best_fit(prefix_len)?;
+        Ok(make_net(family, start, prefix_len))
+    }
+
+    /// Whether [`BlockPool::reserve`] of `net` would succeed now, without
+    /// reserving it; the same errors.
+    pub fn check_reserve(&self, net: IpNet) -> Result<(), AllocError> {
+        let net = ensure_canonical(net)?;
+        let (family, start, prefix) = net_parts(&net);
+        self.space(family).free_container(start, prefix).map(|_| ())
     }
 
     /// Reserves exactly `net` (e.g. a CIDR chosen by an operator, or state

@@ -229,6 +229,24 @@ impl HostPool {
             .unwrap_or(false)
     }
 
+    /// The address [`HostPool::allocate`] would hand out now (the lowest
+    /// free usable one), without taking it. Error: `Exhausted`.
+    pub fn next_allocation(&self) -> Result<IpAddr, AllocError> {
+        let (&start, _) = self.free.first_key_value().ok_or(AllocError::Exhausted {
+            subnet: self.subnet,
+        })?;
+        Ok(u128_to_addr(self.family, start))
+    }
+
+    /// Whether [`HostPool::reserve`] of `addr` would succeed now, without
+    /// reserving it; the same errors.
+    pub fn check_reserve(&self, addr: IpAddr) -> Result<(), AllocError> {
+        let a = self.usable(addr)?;
+        self.free_range_of(a)
+            .map(|_| ())
+            .ok_or(AllocError::AddressInUse { addr })
+    }
+
     /// Allocates the lowest free usable address. Error: `Exhausted`.
     pub fn allocate(&mut self) -> Result<IpAddr, AllocError> {
         let (start, end) = self.free.pop_first().ok_or(AllocError::Exhausted {

@@ -234,7 +234,12 @@ proptest! {
                 Op::Allocate { v6, prefix } => {
                     let (f, _, _) = region(v6);
                     let p = prefix_of(v6, prefix);
+                    // The read-only question answers what allocate does.
+                    let free_before: Vec<IpNet> = pool.free_blocks().collect();
+                    let peek = pool.next_allocation(f, p);
+                    prop_assert_eq!(pool.free_blocks().collect::<Vec<_>>(), free_before);
                     let got = pool.allocate(f, p);
+                    prop_assert_eq!(&peek, &got);
                     if p > bits(f) {
                         prop_assert_eq!(got.unwrap_err().code(), "invalid_prefix_len");
                         continue;
@@ -252,12 +257,17 @@ proptest! {
                     if dirty && n.prefix_len() < bits(Family::of_net(&n)) {
                         // Host bits set: always rejected, naming the canonical form.
                         let d = IpNet::new(from_u128(Family::of_net(&n), to_u128(n.network()) | 1), n.prefix_len()).unwrap();
+                        prop_assert_eq!(pool.check_reserve(d), pool.clone().reserve(d));
                         let e = pool.reserve(d).unwrap_err();
                         prop_assert_eq!(e.code(), "invalid_cidr");
                         prop_assert!(e.to_string().contains(&n.to_string()));
                         continue;
                     }
+                    let free_before: Vec<IpNet> = pool.free_blocks().collect();
+                    let peek = pool.check_reserve(n);
+                    prop_assert_eq!(pool.free_blocks().collect::<Vec<_>>(), free_before);
                     let got = pool.reserve(n);
+                    prop_assert_eq!(&peek, &got);
                     if !model.inside_root(&n) {
                         prop_assert_eq!(got, Err(AllocError::OutsidePool { target: n }));
                     } else if model.allocated.iter().any(|a| overlap(&block(a), &block(&n))) {
@@ -322,7 +332,9 @@ proptest! {
             match kind {
                 0 => {
                     let want = (0..size).find(|&o| !reserved(o) && !model.contains(&o));
+                    let peek = pool.next_allocation();
                     let got = pool.allocate();
+                    prop_assert_eq!(&peek, &got);
                     match want {
                         Some(o) => {
                             prop_assert_eq!(got, Ok(from_u128(f, first + u128::from(o))));
@@ -332,7 +344,11 @@ proptest! {
                     }
                 }
                 1 | 2 => {
+                    let peek = pool.check_reserve(addr);
                     let got = if kind == 1 { pool.reserve(addr) } else { pool.release(addr) };
+                    if kind == 1 {
+                        prop_assert_eq!(&peek, &got);
+                    }
                     let code = got.as_ref().err().map(|e| e.code());
                     if offset >= size {
                         prop_assert_eq!(code, Some("outside_pool"));

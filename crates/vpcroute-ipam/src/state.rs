@@ -225,10 +225,10 @@ impl IpamState {
     }
 
     /// Decides a command: the events that record it and the reply, or an
-    /// error. Leaves the state as it found it; the caller applies the events
-    /// once they are appended (and on replay). It takes `&mut self` only to
-    /// probe the pools in place (see [`probe_allocate`]).
-    pub fn decide(&mut self, cmd: &Command) -> Result<Decision, IpamError> {
+    /// error. It takes `&self`: the pools answer "what would you hand out"
+    /// and "is this block free" read-only, so deciding cannot change state;
+    /// the caller applies the events once they are appended (and on replay).
+    pub fn decide(&self, cmd: &Command) -> Result<Decision, IpamError> {
         match cmd {
             Command::ZoneEnable(c) => self.decide_zone_enable(c),
             Command::ZoneUpdate(c) => self.decide_zone_update(c),
@@ -304,7 +304,7 @@ impl IpamState {
         })
     }
 
-    fn decide_vpc_allocate(&mut self, c: &msg::VpcAllocate) -> Result<Decision, IpamError> {
+    fn decide_vpc_allocate(&self, c: &msg::VpcAllocate) -> Result<Decision, IpamError> {
         check_name("VPC", &c.vpc)?;
         if self.vpcs.contains_key(&c.vpc) {
             return Err(IpamError::AlreadyExists {
@@ -318,11 +318,10 @@ impl IpamState {
         if let Some(r) = &c.router {
             self.check_router(r)?;
         }
-        let _ = zone;
-        let scope = format!("zone {:?}", c.zone);
-        let zone = self.zones.get_mut(&c.zone).expect("checked above");
-        let cidr = probe_allocate(&mut zone.pool, family, prefix)
-            .map_err(|e| IpamError::from_alloc(e, &scope))?;
+        let cidr = zone
+            .pool
+            .next_allocation(family, prefix)
+            .map_err(|e| IpamError::from_alloc(e, &format!("zone {:?}", c.zone)))?;
         Ok(Decision {
             stream: zone_stream(&c.zone),
             reply: to_json(&VpcRecord {
@@ -408,7 +407,7 @@ impl IpamState {
         })
     }
 
-    fn decide_tier_allocate(&mut self, c: &msg::TierAllocate) -> Result<Decision, IpamError> {
+    fn decide_tier_allocate(&self, c: &msg::TierAllocate) -> Result<Decision, IpamError> {
         check_name("tier", &c.tier)?;
         if self.tiers.contains_key(&c.tier) {
             return Err(IpamError::AlreadyExists {
@@ -455,13 +454,15 @@ impl IpamState {
                 let cidr = IpNet::new(gateway, prefix)
                     .map_err(|e| IpamError::InvalidCidr(e.to_string()))?
                     .trunc();
-                let pool = &mut self.vpcs.get_mut(&c.vpc).expect("checked above").pool;
-                probe_reserve(pool, cidr).map_err(|e| IpamError::from_alloc(e, &scope))?;
+                vpc.pool
+                    .check_reserve(cidr)
+                    .map_err(|e| IpamError::from_alloc(e, &scope))?;
                 (cidr, gateway)
             }
             None => {
-                let pool = &mut self.vpcs.get_mut(&c.vpc).expect("checked above").pool;
-                let cidr = probe_allocate(pool, family, prefix)
+                let cidr = vpc
+                    .pool
+                    .next_allocation(family, prefix)
                     .map_err(|e| IpamError::from_alloc(e, &scope))?;
                 (cidr, default_gateway(cidr))
             }
@@ -514,7 +515,7 @@ impl IpamState {
         })
     }
 
-    fn decide_vm_allocate(&mut self, c: &msg::VmAllocate) -> Result<Decision, IpamError> {
+    fn decide_vm_allocate(&self, c: &msg::VmAllocate) -> Result<Decision, IpamError> {
         check_name("VM", &c.vm)?;
         if self.vm_tier.contains_key(&c.vm) {
             return Err(IpamError::AlreadyExists {
@@ -525,34 +526,24 @@ impl IpamState {
         let tier = self.tier(&c.tier)?;
         let scope = format!("tier {:?} ({})", c.tier, tier.cidr);
         let stream = zone_stream(&self.vpcs[&tier.vpc].zone);
-        let tier_cidr = tier.cidr;
-        let hosts = &mut self.tiers.get_mut(&c.tier).expect("checked above").hosts;
         let ip = match &c.ip {
             Some(ip) => {
                 let ip = parse_addr("address", ip)?;
-                if !tier_cidr.contains(&ip) {
+                if !tier.cidr.contains(&ip) {
                     return Err(IpamError::OutsideParent {
                         what: ip.to_string(),
                         parent: scope,
                     });
                 }
-                hosts
-                    .reserve(ip)
+                tier.hosts
+                    .check_reserve(ip)
                     .map_err(|e| IpamError::from_alloc(e, &scope))?;
-                hosts
-                    .release(ip)
-                    .expect("an address just reserved can be released");
                 ip
             }
-            None => {
-                let ip = hosts
-                    .allocate()
-                    .map_err(|e| IpamError::from_alloc(e, &scope))?;
-                hosts
-                    .release(ip)
-                    .expect("an address just allocated can be released");
-                ip
-            }
+            None => tier
+                .hosts
+                .next_allocation()
+                .map_err(|e| IpamError::from_alloc(e, &scope))?,
         };
         Ok(Decision {
             stream,
@@ -1090,32 +1081,6 @@ impl IpamState {
     pub fn zone_names(&self) -> impl Iterator<Item = &str> {
         self.zones.keys().map(String::as_str)
     }
-}
-
-/// Finds the block `allocate` would hand out, and gives it straight back.
-///
-/// Deciding must not change state, yet copying a pool of 100,000 blocks per
-/// request would make every allocation O(n). The buddy pool's free lists are
-/// canonical (no two free buddies), so allocate-then-release leaves it
-/// exactly as it was, in O(address bits); `apply` stays the one place that
-/// changes state.
-fn probe_allocate(
-    pool: &mut BlockPool,
-    family: Family,
-    prefix: u8,
-) -> Result<IpNet, vpcroute_allocator::AllocError> {
-    let net = pool.allocate(family, prefix)?;
-    pool.release(net)
-        .expect("a block just allocated can be released");
-    Ok(net)
-}
-
-/// Checks that `net` could be reserved, leaving the pool as it was.
-fn probe_reserve(pool: &mut BlockPool, net: IpNet) -> Result<(), vpcroute_allocator::AllocError> {
-    pool.reserve(net)?;
-    pool.release(net)
-        .expect("a block just reserved can be released");
-    Ok(())
 }
 
 /// Moves a pool from one root set to another: removals first (each must be
