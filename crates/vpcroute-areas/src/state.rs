@@ -181,7 +181,9 @@ impl AreaState {
         };
         vpcroute_render::validate_settings(&s)?;
         if let Some(vpc) = self.issued.get(&s.backbone) {
-            let what = if self.vpcs.contains_key(vpc) {
+            // The VPC may hold another area now (released and created
+            // again): "is" only when this id is its current area.
+            let what = if self.vpcs.get(vpc).is_some_and(|a| a.area_id == s.backbone) {
                 "is"
             } else {
                 "was"
