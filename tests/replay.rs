@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use vpcroute_ipam::{Command, IpamState};
 use vpcroute_protocol::ipam::IpamEvent;
-use vpcroute_testkit::{check_golden, line_diff, update_golden};
+use vpcroute_testkit::{check_golden, line_diff, read_jsonl, update_golden};
 
 /// Cases that must exist: deleting one by accident fails the test.
 const REQUIRED_CASES: &[&str] = &[
@@ -43,17 +43,7 @@ fn cases_dir() -> PathBuf {
 
 /// Non-empty lines with their 1-based line numbers.
 fn jsonl(path: &Path) -> Vec<(usize, Value)> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            let v = serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("{} line {}: not JSON: {e}", path.display(), i + 1));
-            (i + 1, v)
-        })
-        .collect()
+    read_jsonl(path)
 }
 
 /// A `commands.jsonl` line: `Command`'s own tagged form.

@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use vpcroute_areas::{AreaState, Dump};
 use vpcroute_protocol::areas::{AreaEvent, ZoneOspfSet};
 use vpcroute_protocol::ipam::IpamEvent;
-use vpcroute_testkit::check_golden;
+use vpcroute_testkit::{check_golden, read_jsonl};
 
 /// Cases that must exist: deleting one by accident fails the test.
 const CASES: &[&str] = &[
@@ -44,20 +44,6 @@ enum Input {
 
 fn case_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../tests/replay/areas-{name}"))
-}
-
-fn inputs(dir: &Path) -> Vec<(usize, Input)> {
-    let path = dir.join("inputs.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            let input = serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("{} line {}: {e}", path.display(), i + 1));
-            (i + 1, input)
-        })
-        .collect()
 }
 
 /// The state as JSON; area ids as their dotted form.
@@ -95,7 +81,7 @@ fn decide(st: &AreaState, line: usize, input: &Input) -> (Value, Vec<AreaEvent>)
 /// Runs one case; returns its failures.
 fn run_case(name: &str) -> Vec<String> {
     let dir = case_dir(name);
-    let inputs = inputs(&dir);
+    let inputs: Vec<(usize, Input)> = read_jsonl(&dir.join("inputs.jsonl"));
     let mut st = AreaState::new();
     let mut log: Vec<AreaEvent> = Vec::new();
     let mut outputs = String::new();

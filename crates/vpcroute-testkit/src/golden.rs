@@ -49,3 +49,19 @@ pub fn check_golden(
         )),
     }
 }
+
+/// The non-empty lines of a JSONL file, each parsed as a `T`, with their
+/// 1-based line numbers. Panics naming the file and line of a bad one.
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<(usize, T)> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let v = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("{} line {}: {e}", path.display(), i + 1));
+            (i + 1, v)
+        })
+        .collect()
+}

@@ -7,7 +7,7 @@ use std::process::Command;
 mod golden;
 mod nft;
 
-pub use golden::{check_golden, update_golden};
+pub use golden::{check_golden, read_jsonl, update_golden};
 pub use nft::NftCheck;
 
 /// Whether this run is CI's (`CI=true`).
