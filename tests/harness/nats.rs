@@ -11,6 +11,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct NatsServer {
     bin: PathBuf,
+    /// Extra command-line options (e.g. TLS), kept across restarts.
+    extra_args: Vec<String>,
     port: u16,
     child: Option<Child>,
     /// Holds the server's log file.
@@ -39,6 +41,12 @@ impl NatsServer {
     /// installed, so the calling test can skip itself; panics instead when
     /// the environment variable `CI` is `true`: CI never skips.
     pub fn start() -> Option<NatsServer> {
+        Self::start_with_args(&[])
+    }
+
+    /// Like [`NatsServer::start`], with extra `nats-server` options (e.g.
+    /// `--tlsverify --tlscert ...`).
+    pub fn start_with_args(extra_args: &[&str]) -> Option<NatsServer> {
         let Some(bin) = find_nats_server() else {
             let msg = "nats-server not found on PATH (or NATS_SERVER_BIN): \
                        install nats-server >= 2.9 to run the end-to-end tests";
@@ -54,6 +62,7 @@ impl NatsServer {
             .expect("tempdir");
         let mut server = NatsServer {
             bin,
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
             port: 0,
             child: None,
             dir,
@@ -126,6 +135,7 @@ impl NatsServer {
             .arg(self.dir.path())
             .arg("-l")
             .arg(self.log_file())
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -162,8 +162,28 @@ pub async fn connect(
         .await
         .map_err(|e| ConnectError::Connect {
             url: redact_url(&args.nats_url),
-            message: e.to_string(),
+            message: format!("{e}{}", connect_hint(e.kind())),
         })
+}
+
+/// What to check after a failed connection. A failed TLS handshake
+/// reaches us as an I/O error with rustls's words ("received corrupt
+/// message of type InvalidContentType" from a server that offers no TLS,
+/// "UnknownIssuer", "BadCertificate"; seen in tests/nats_tls_e2e.rs), which
+/// do not tell an operator which option is wrong.
+fn connect_hint(kind: async_nats::ConnectErrorKind) -> &'static str {
+    use async_nats::ConnectErrorKind as Kind;
+    match kind {
+        Kind::Tls | Kind::Io => {
+            " (if TLS is involved: does the server offer TLS (needed by --nats-require-tls), \
+             did --nats-tls-ca sign its certificate, and does it need a client certificate \
+             (--nats-tls-cert/--nats-tls-key)?)"
+        }
+        Kind::Authentication | Kind::AuthorizationViolation => {
+            " (check --nats-user with its password, or --nats-creds)"
+        }
+        _ => "",
+    }
 }
 
 /// The URL with anything between `://` and the last `@` (user, password)
