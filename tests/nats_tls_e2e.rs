@@ -189,73 +189,35 @@ async fn services_and_vpcctl_talk_over_tls_with_client_certificates() {
     assert_eq!(shown["zone"], "z1", "{shown}");
 
     // Each wrong client is refused, and changes nothing.
-    let no_client_cert = tls_options(certs.path(), "ca.pem", false);
-    let out = vpcctl_with(
-        &url,
-        &no_client_cert,
-        &[
-            "vpc",
-            "create",
-            "v1",
-            "--zone",
-            "z1",
-            "--prefix-length",
-            "24",
-        ],
-    )
-    .await;
-    assert_refused(&out, "no client certificate");
-    let wrong_ca = tls_options(certs.path(), "other-ca.pem", true);
-    let out = vpcctl_with(
-        &url,
-        &wrong_ca,
-        &[
-            "vpc",
-            "create",
-            "v1",
-            "--zone",
-            "z1",
-            "--prefix-length",
-            "24",
-        ],
-    )
-    .await;
-    assert_refused(&out, "a CA that did not sign the server");
-    let out = vpcctl_with(
-        &url,
-        &[],
-        &[
-            "vpc",
-            "create",
-            "v1",
-            "--zone",
-            "z1",
-            "--prefix-length",
-            "24",
-        ],
-    )
-    .await;
-    assert_refused(&out, "no TLS at all");
+    const CREATE: &[&str] = &[
+        "vpc",
+        "create",
+        "v1",
+        "--zone",
+        "z1",
+        "--prefix-length",
+        "24",
+    ];
+    for (options, what) in [
+        (
+            tls_options(certs.path(), "ca.pem", false),
+            "no client certificate",
+        ),
+        (
+            tls_options(certs.path(), "other-ca.pem", true),
+            "a CA that did not sign the server",
+        ),
+        (vec![], "no TLS options at all"),
+    ] {
+        assert_refused(&vpcctl_with(&url, &options, CREATE).await, what);
+    }
     let after = vpcctl_with(&url, &good, &["show", "zone", "z1"])
         .await
         .expect_ok();
     assert_eq!(after, shown, "a refused client changed the zone");
     // Positive control for the refusals: the same command with the right
     // options goes through.
-    let out = vpcctl_with(
-        &url,
-        &good,
-        &[
-            "vpc",
-            "create",
-            "v1",
-            "--zone",
-            "z1",
-            "--prefix-length",
-            "24",
-        ],
-    )
-    .await;
+    let out = vpcctl_with(&url, &good, CREATE).await;
     assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
 }
 
