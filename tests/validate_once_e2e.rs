@@ -202,3 +202,59 @@ async fn a_log_from_an_older_version_makes_the_router_render_failed() {
     let warnings = sync.stderr().matches("config-renderer cannot render the router").count();
     assert_eq!(warnings, 1, "{}", sync.stderr());
 }
+
+/// Items 5 and 9 through vpcctl: a backbone other than 0.0.0.0, and a key
+/// holding `?`, `!`, `#` or surrounding spaces, are refused at `zone
+/// enable` (the zone is then not enabled anywhere) and at `zone update`
+/// (the settings keep their revision), with `invalid_settings`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_backbones_and_keys_are_refused_at_enable_and_update() {
+    let nats = nats_or_skip!();
+    let dir = tempfile::tempdir().unwrap();
+    let url = nats.url();
+    let _ipam = Service::start(ServiceKind::Ipam, &url, &dir.path().join("ipam")).await;
+    let _areas = Service::start(ServiceKind::AreaRegistry, &url, &dir.path().join("areas")).await;
+    let key_file = |name: &str, key: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, format!("{key}\n")).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let good = key_file("good", "good$Key%1");
+    ctl(&nats, &["zone", "enable", "z1", "--super-cidr", "10.1.0.0/16", "--auth", "md5", "--auth-key-file", &good])
+        .await
+        .expect_ok();
+    let zone_z1 = || async { ctl(&nats, &["show", "zone", "z1"]).await.expect_ok() };
+    let before = zone_z1().await;
+    assert_eq!(before["ospf"]["backbone"], "0.0.0.0", "{before}");
+
+    let mut cases: Vec<(String, Vec<String>)> = vec![(
+        "backbone 0.0.0.5".into(),
+        vec!["--backbone-area".into(), "0.0.0.5".into()],
+    )];
+    for (i, key) in ["ab?cd", "ab!cd", "ab#cd", " abcd", "abcd "].iter().enumerate() {
+        let f = key_file(&format!("bad{i}"), key);
+        for auth in ["md5", "plaintext"] {
+            cases.push((format!("{auth} key {key:?}"), vec!["--auth".into(), auth.into(), "--auth-key-file".into(), f.clone()]));
+        }
+    }
+    for (what, flags) in &cases {
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let mut enable = vec!["zone", "enable", "z2", "--super-cidr", "10.2.0.0/16"];
+        enable.extend(&flags);
+        let out = ctl(&nats, &enable).await;
+        assert_eq!(out.error_code(), Some("invalid_settings"), "enable, {what}: {}{}", out.stdout, out.stderr);
+        let shown = ctl(&nats, &["show", "zone", "z2"]).await;
+        assert_eq!(shown.error_code(), Some("unknown_zone"), "enable, {what} half-done: {}", shown.stdout);
+        let mut update = vec!["zone", "update", "z1"];
+        update.extend(&flags);
+        let out = ctl(&nats, &update).await;
+        assert_eq!(out.error_code(), Some("invalid_settings"), "update, {what}: {}{}", out.stdout, out.stderr);
+        let msg = out.error_message().unwrap();
+        assert!(msg.contains("0.0.0.5") || msg.contains("'?', '!' and '#'"), "update, {what}: {msg}");
+        assert_eq!(zone_z1().await, before, "update, {what} changed the zone");
+    }
+    // Positive control: the same commands with good values go through.
+    let ok = ctl(&nats, &["zone", "update", "z1", "--backbone-area", "0.0.0.0", "--auth", "md5", "--auth-key-id", "2", "--auth-key-file", &good]).await.expect_ok();
+    assert_eq!(ok["ospf"]["key_id"], 2, "{ok}");
+    ctl(&nats, &["zone", "enable", "z2", "--super-cidr", "10.2.0.0/16", "--backbone-area", "0.0.0.0"]).await.expect_ok();
+}
