@@ -42,7 +42,7 @@ pub enum SettingsError {
     #[error("{kind} authentication key is longer than {max} characters")]
     KeyTooLong { kind: KeyKind, max: usize },
     #[error(
-        "{kind} authentication key may hold only printable ASCII without space (0x21..=0x7e) other than '?', '!' and '#' (vtysh reads '?' as a help request; '!' and '#' start FRR comments)"
+        "{kind} authentication key may hold only printable ASCII without space (0x21..=0x7e) other than '?', '!' and '#' (vtysh reads '?' as a help request; '!' and '#' are FRR's comment characters)"
     )]
     KeyInvalidCharacter { kind: KeyKind },
     #[error("backbone area {backbone} is refused: OSPF's backbone is area 0 (0.0.0.0) by definition; with any other id no VR becomes an area border router")]

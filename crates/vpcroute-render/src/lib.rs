@@ -65,12 +65,11 @@ pub const PLAINTEXT_KEY_MAX: usize = 8;
 pub const MD5_KEY_MAX: usize = 16;
 /// Printable characters a key may not hold. The key reaches the router on
 /// vtysh's standard input, which vtysh reads with readline even when it is
-/// not a tty: `?` there is bound to "describe" (help for the line so far),
-/// so it never reaches the command. `!` and `#` start a comment in FRR's
-/// configuration files and frr-reload; refused too, so a key means the same
-/// wherever it is written. Space (and so leading/trailing spaces) is outside
-/// the printable range below (FRR splits words on it). docs/frr-notes.md §10
-/// has the lab run: every other printable character read back byte-exact.
+/// not a tty, and readline hands `?` to "describe": in the lab, `md5 ab?cd`
+/// printed help and applied the key `abcd`, silently (docs/frr-notes.md
+/// §10). `!` and `#` went through byte-exact but are FRR's comment
+/// characters; refused too (issue 11), so no key reads as a comment
+/// anywhere it is written. Space is outside the printable range below.
 pub const KEY_REFUSED_PUNCTUATION: &[u8] = b"?!#";
 /// Smallest `ip ospf retransmit-interval` Quagga accepts (`<3-65535>`); FRR 8.4 accepts 1.
 pub const QUAGGA_RETRANSMIT_MIN: u16 = 3;
