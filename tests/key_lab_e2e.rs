@@ -24,7 +24,15 @@ fn allowed_punctuation() -> String {
 fn running_key_line(ns: &str, key_id: u8) -> Option<String> {
     let running = vtysh(ns, &["show running-config"]);
     let prefix = format!(" ip ospf message-digest-key {key_id} md5 ");
-    running.lines().find(|l| l.starts_with(&prefix)).map(|l| l[prefix.len()..].to_string())
+    running
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .map(|l| l[prefix.len()..].to_string())
+}
+
+/// A command line's words (none of them holds a space).
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,19 +66,40 @@ async fn a_key_with_every_allowed_punctuation_reads_back_byte_exact() {
         p.to_str().unwrap().to_string()
     };
     let (k0, k1) = (key_file(0), key_file(1));
-    vpcctl(&url, &["zone", "enable", "z1", "--super-cidr", "10.1.0.0/16", "--auth", "md5", "--auth-key-id", "3", "--auth-key-file", &k0])
-        .await
-        .expect_ok();
-    vpcctl(&url, &["vpc", "create", "left", "--zone", "z1", "--prefix-length", "22", "--router", "left-vr", "--router-id", "10.255.0.1", "--uplink", "eth1=192.168.100.2/24"])
-        .await
-        .expect_ok();
-    wait_for("key 3 on left-vr", Duration::from_secs(30), || running_key_line(LEFT, 3).is_some()).await;
+    vpcctl(
+        &url,
+        &words(&format!(
+            "zone enable z1 --super-cidr 10.1.0.0/16 --auth md5 --auth-key-id 3 --auth-key-file {}",
+            k0
+        )),
+    )
+    .await
+    .expect_ok();
+    vpcctl(
+        &url,
+        &words("vpc create left --zone z1 --prefix-length 22 --router left-vr --router-id 10.255.0.1 --uplink eth1=192.168.100.2/24"),
+    )
+    .await
+    .expect_ok();
+    wait_for("key 3 on left-vr", Duration::from_secs(30), || {
+        running_key_line(LEFT, 3).is_some()
+    })
+    .await;
     assert_eq!(running_key_line(LEFT, 3).as_deref(), Some(keys[0].as_str()));
 
-    vpcctl(&url, &["zone", "update", "z1", "--auth", "md5", "--auth-key-id", "4", "--auth-key-file", &k1])
-        .await
-        .expect_ok();
-    wait_for("key 4 on left-vr", Duration::from_secs(30), || running_key_line(LEFT, 4).is_some()).await;
+    vpcctl(
+        &url,
+        &words(&format!(
+            "zone update z1 --auth md5 --auth-key-id 4 --auth-key-file {}",
+            k1
+        )),
+    )
+    .await
+    .expect_ok();
+    wait_for("key 4 on left-vr", Duration::from_secs(30), || {
+        running_key_line(LEFT, 4).is_some()
+    })
+    .await;
     assert_eq!(running_key_line(LEFT, 4).as_deref(), Some(keys[1].as_str()));
     // router-sync verified it too: the running configuration needs no
     // further command, so the router is in sync at the new version.
@@ -80,7 +109,10 @@ async fn a_key_with_every_allowed_punctuation_reads_back_byte_exact() {
         if st["state"] == "in_sync" && st["applied_version"] == st["desired_version"] {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "left-vr not in sync: {st}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left-vr not in sync: {st}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -12,11 +12,9 @@ use vpcroute_protocol::config::{DialectName, RouterConfig, RouterConfigGet};
 use vpcroute_protocol::ErrorCode;
 use vpcroute_tests::{nats_or_skip, vpcctl, CliOutput, NatsServer, Service, ServiceKind};
 
-fn vpc_create<'a>(vpc: &'a str, router: &'a str, rid: &'a str, uplink: &'a str) -> Vec<&'a str> {
-    vec![
-        "vpc", "create", vpc, "--zone", "z1", "--prefix-length", "22", "--router",
-        router, "--router-id", rid, "--uplink", uplink,
-    ]
+/// `vpc create VPC` in zone z1, a /22, with its router.
+fn vpc_create(vpc: &str, router: &str, rid: &str, uplink: &str) -> String {
+    format!("vpc create {vpc} --zone z1 --prefix-length 22 --router {router} --router-id {rid} --uplink {uplink}")
 }
 
 async fn ctl(nats: &NatsServer, args: &[&str]) -> CliOutput {
@@ -39,11 +37,17 @@ where
     }
 }
 
-async fn router_get(client: &async_nats::Client, router: &str) -> Result<RouterConfig, (ErrorCode, String)> {
+async fn router_get(
+    client: &async_nats::Client,
+    router: &str,
+) -> Result<RouterConfig, (ErrorCode, String)> {
     vpcroute_bus::request::<_, RouterConfig>(
         client,
         vpcroute_bus::subjects::config::ROUTER_GET,
-        &RouterConfigGet { router: router.into(), dialect: DialectName::Frr },
+        &RouterConfigGet {
+            router: router.into(),
+            dialect: DialectName::Frr,
+        },
         Duration::from_secs(5),
     )
     .await
@@ -56,34 +60,92 @@ async fn router_get(client: &async_nats::Client, router: &str) -> Result<RouterC
 /// The live defect: `tier create bad --interface eth3@1` was accepted and
 /// its router silently frozen. Now it is refused and nothing changes; an
 /// uplink inside the VPC's own block is refused too.
+/// A command line's words (none of them holds a space).
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_renderer_refuses_is_refused_at_the_request() {
     let nats = nats_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let url = nats.url();
     let _ipam = Service::start(ServiceKind::Ipam, &url, &dir.path().join("ipam")).await;
-    ctl(&nats, &["zone", "enable", "z1", "--super-cidr", "10.1.0.0/16"]).await.expect_ok();
-    ctl(&nats, &vpc_create("left", "left-vr", "10.255.0.1", "eth1=192.168.100.2/24"))
-        .await
-        .expect_ok();
+    ctl(
+        &nats,
+        &["zone", "enable", "z1", "--super-cidr", "10.1.0.0/16"],
+    )
+    .await
+    .expect_ok();
+    ctl(
+        &nats,
+        &words(&vpc_create(
+            "left",
+            "left-vr",
+            "10.255.0.1",
+            "eth1=192.168.100.2/24",
+        )),
+    )
+    .await
+    .expect_ok();
     let before = ctl(&nats, &["show", "vpc", "left"]).await.expect_ok();
 
-    let bad = ctl(&nats, &["tier", "create", "bad", "--vpc", "left", "--prefix-length", "26", "--interface", "eth3@1"]).await;
+    let bad = ctl(
+        &nats,
+        &words("tier create bad --vpc left --prefix-length 26 --interface eth3@1"),
+    )
+    .await;
     assert!(!bad.ok(), "eth3@1 accepted: {}", bad.stdout);
     assert_eq!(bad.error_code(), Some("invalid_request"), "{}", bad.stdout);
-    assert!(bad.error_message().unwrap().contains("eth3@1"), "{}", bad.stdout);
+    assert!(
+        bad.error_message().unwrap().contains("eth3@1"),
+        "{}",
+        bad.stdout
+    );
     // The uplink inside the VPC's block: the zone is 10.1.0.0/16, so the
     // first /22 is 10.1.4.0/22 (left holds 10.1.0.0/22); an uplink there
     // overlaps it.
-    let inside = ctl(&nats, &vpc_create("right", "right-vr", "10.255.0.2", "eth1=10.1.4.2/24")).await;
-    assert!(!inside.ok(), "uplink inside the VPC accepted: {}", inside.stdout);
+    let inside = ctl(
+        &nats,
+        &words(&vpc_create(
+            "right",
+            "right-vr",
+            "10.255.0.2",
+            "eth1=10.1.4.2/24",
+        )),
+    )
+    .await;
+    assert!(
+        !inside.ok(),
+        "uplink inside the VPC accepted: {}",
+        inside.stdout
+    );
     assert_eq!(inside.error_code(), Some("overlap"), "{}", inside.stdout);
-    assert_eq!(ctl(&nats, &["show", "vpc", "left"]).await.expect_ok(), before, "a refusal changed the VPC");
+    assert_eq!(
+        ctl(&nats, &["show", "vpc", "left"]).await.expect_ok(),
+        before,
+        "a refusal changed the VPC"
+    );
     let right = ctl(&nats, &["show", "vpc", "right"]).await;
     assert_eq!(right.error_code(), Some("unknown_vpc"), "{}", right.stdout);
     // Positive control: the same requests with good values are accepted.
-    ctl(&nats, &["tier", "create", "bad", "--vpc", "left", "--prefix-length", "26", "--interface", "eth3"]).await.expect_ok();
-    ctl(&nats, &vpc_create("right", "right-vr", "10.255.0.2", "eth1=192.168.100.3/24")).await.expect_ok();
+    ctl(
+        &nats,
+        &words("tier create bad --vpc left --prefix-length 26 --interface eth3"),
+    )
+    .await
+    .expect_ok();
+    ctl(
+        &nats,
+        &words(&vpc_create(
+            "right",
+            "right-vr",
+            "10.255.0.2",
+            "eth1=192.168.100.3/24",
+        )),
+    )
+    .await
+    .expect_ok();
 }
 
 /// A fake vtysh: answers the `show` commands router-sync runs with empty
@@ -103,15 +165,32 @@ async fn a_log_from_an_older_version_makes_the_router_render_failed() {
     let url = nats.url();
     let mut ipam = Service::start(ServiceKind::Ipam, &url, &dir.path().join("ipam")).await;
     let _areas = Service::start(ServiceKind::AreaRegistry, &url, &dir.path().join("areas")).await;
-    let config = Service::start(ServiceKind::ConfigRenderer, &url, &dir.path().join("config")).await;
-    ctl(&nats, &["zone", "enable", "z1", "--super-cidr", "10.1.0.0/16"]).await.expect_ok();
-    for (vpc, vr, rid, up) in [("left", "left-vr", "10.255.0.1", "eth1=192.168.100.2/24"), ("right", "right-vr", "10.255.0.2", "eth1=192.168.100.3/24")] {
-        ctl(&nats, &vpc_create(vpc, vr, rid, up)).await.expect_ok();
+    let config = Service::start(
+        ServiceKind::ConfigRenderer,
+        &url,
+        &dir.path().join("config"),
+    )
+    .await;
+    ctl(
+        &nats,
+        &["zone", "enable", "z1", "--super-cidr", "10.1.0.0/16"],
+    )
+    .await
+    .expect_ok();
+    for (vpc, vr, rid, up) in [
+        ("left", "left-vr", "10.255.0.1", "eth1=192.168.100.2/24"),
+        ("right", "right-vr", "10.255.0.2", "eth1=192.168.100.3/24"),
+    ] {
+        ctl(&nats, &words(&vpc_create(vpc, vr, rid, up)))
+            .await
+            .expect_ok();
     }
     let left: Value = ctl(&nats, &["show", "vpc", "left"]).await.expect_ok();
     let client = async_nats::connect(&url).await.unwrap();
     wait_for("both routers rendered", || async {
-        (router_get(&client, "left-vr").await.is_ok() && router_get(&client, "right-vr").await.is_ok()).then_some(())
+        (router_get(&client, "left-vr").await.is_ok()
+            && router_get(&client, "right-vr").await.is_ok())
+        .then_some(())
     })
     .await;
 
@@ -121,7 +200,11 @@ async fn a_log_from_an_older_version_makes_the_router_render_failed() {
     let cidr = left["cidr"].as_str().unwrap().replace("/22", "/26");
     let gateway = cidr.replace(".0/26", ".1");
     {
-        let log = EventLog::open(&dir.path().join("ipam").join("ipam.sqlite"), LogOptions::default()).unwrap();
+        let log = EventLog::open(
+            &dir.path().join("ipam").join("ipam.sqlite"),
+            LogOptions::default(),
+        )
+        .unwrap();
         log.append(AppendRequest {
             request_id: "older-version-tier".into(),
             fingerprint: "older-version-tier".into(),
@@ -146,7 +229,9 @@ async fn a_log_from_an_older_version_makes_the_router_render_failed() {
     assert_eq!(code, ErrorCode::RenderFailed, "{message}");
     assert!(message.contains("eth3@1"), "{message}");
     // Positive control: the zone's other router is unaffected.
-    let right = router_get(&client, "right-vr").await.expect("right-vr still renders");
+    let right = router_get(&client, "right-vr")
+        .await
+        .expect("right-vr still renders");
     assert_eq!(right.vpc, "right");
     // A warning logged (the event: vpcroute-configs' state tests).
     assert!(
@@ -165,15 +250,26 @@ async fn a_log_from_an_older_version_makes_the_router_render_failed() {
         ServiceKind::RouterSync,
         &url,
         &dir.path().join("sync"),
-        &["--router", &left_cmd, "--router", &right_cmd, "--drift-interval", "300ms"],
+        &[
+            "--router",
+            &left_cmd,
+            "--router",
+            &right_cmd,
+            "--drift-interval",
+            "300ms",
+        ],
     )
     .await;
     let status = wait_for("left-vr failed", || async {
         let out = ctl(&nats, &["router", "status", "left-vr"]).await;
-        (out.ok() && out.json["state"] == "failed" && out.json["error_code"] == "render_failed").then_some(out.json)
+        (out.ok() && out.json["state"] == "failed" && out.json["error_code"] == "render_failed")
+            .then_some(out.json)
     })
     .await;
-    assert!(status["last_error"].as_str().unwrap().contains("eth3@1"), "{status}");
+    assert!(
+        status["last_error"].as_str().unwrap().contains("eth3@1"),
+        "{status}"
+    );
     let human = tokio::process::Command::new(vpcroute_tests::binary("vpcctl"))
         .args(["--nats-url", &url, "router", "status", "left-vr"])
         .output()
@@ -199,7 +295,10 @@ async fn a_log_from_an_older_version_makes_the_router_render_failed() {
         (out.json["updated_at_ms"].as_i64().unwrap_or(0) > seen + 1500).then_some(())
     })
     .await;
-    let warnings = sync.stderr().matches("config-renderer cannot render the router").count();
+    let warnings = sync
+        .stderr()
+        .matches("config-renderer cannot render the router")
+        .count();
     assert_eq!(warnings, 1, "{}", sync.stderr());
 }
 
@@ -220,9 +319,15 @@ async fn bad_backbones_and_keys_are_refused_at_enable_and_update() {
         p.to_str().unwrap().to_string()
     };
     let good = key_file("good", "good$Key%1");
-    ctl(&nats, &["zone", "enable", "z1", "--super-cidr", "10.1.0.0/16", "--auth", "md5", "--auth-key-file", &good])
-        .await
-        .expect_ok();
+    ctl(
+        &nats,
+        &words(&format!(
+            "zone enable z1 --super-cidr 10.1.0.0/16 --auth md5 --auth-key-file {}",
+            good
+        )),
+    )
+    .await
+    .expect_ok();
     let zone_z1 = || async { ctl(&nats, &["show", "zone", "z1"]).await.expect_ok() };
     let before = zone_z1().await;
     assert_eq!(before["ospf"]["backbone"], "0.0.0.0", "{before}");
@@ -231,10 +336,21 @@ async fn bad_backbones_and_keys_are_refused_at_enable_and_update() {
         "backbone 0.0.0.5".into(),
         vec!["--backbone-area".into(), "0.0.0.5".into()],
     )];
-    for (i, key) in ["ab?cd", "ab!cd", "ab#cd", " abcd", "abcd "].iter().enumerate() {
+    for (i, key) in ["ab?cd", "ab!cd", "ab#cd", " abcd", "abcd "]
+        .iter()
+        .enumerate()
+    {
         let f = key_file(&format!("bad{i}"), key);
         for auth in ["md5", "plaintext"] {
-            cases.push((format!("{auth} key {key:?}"), vec!["--auth".into(), auth.into(), "--auth-key-file".into(), f.clone()]));
+            cases.push((
+                format!("{auth} key {key:?}"),
+                vec![
+                    "--auth".into(),
+                    auth.into(),
+                    "--auth-key-file".into(),
+                    f.clone(),
+                ],
+            ));
         }
     }
     for (what, flags) in &cases {
@@ -242,19 +358,52 @@ async fn bad_backbones_and_keys_are_refused_at_enable_and_update() {
         let mut enable = vec!["zone", "enable", "z2", "--super-cidr", "10.2.0.0/16"];
         enable.extend(&flags);
         let out = ctl(&nats, &enable).await;
-        assert_eq!(out.error_code(), Some("invalid_settings"), "enable, {what}: {}{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.error_code(),
+            Some("invalid_settings"),
+            "enable, {what}: {}{}",
+            out.stdout,
+            out.stderr
+        );
         let shown = ctl(&nats, &["show", "zone", "z2"]).await;
-        assert_eq!(shown.error_code(), Some("unknown_zone"), "enable, {what} half-done: {}", shown.stdout);
+        assert_eq!(
+            shown.error_code(),
+            Some("unknown_zone"),
+            "enable, {what} half-done: {}",
+            shown.stdout
+        );
         let mut update = vec!["zone", "update", "z1"];
         update.extend(&flags);
         let out = ctl(&nats, &update).await;
-        assert_eq!(out.error_code(), Some("invalid_settings"), "update, {what}: {}{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.error_code(),
+            Some("invalid_settings"),
+            "update, {what}: {}{}",
+            out.stdout,
+            out.stderr
+        );
         let msg = out.error_message().unwrap();
-        assert!(msg.contains("0.0.0.5") || msg.contains("'?', '!' and '#'"), "update, {what}: {msg}");
+        assert!(
+            msg.contains("0.0.0.5") || msg.contains("'?', '!' and '#'"),
+            "update, {what}: {msg}"
+        );
         assert_eq!(zone_z1().await, before, "update, {what} changed the zone");
     }
     // Positive control: the same commands with good values go through.
-    let ok = ctl(&nats, &["zone", "update", "z1", "--backbone-area", "0.0.0.0", "--auth", "md5", "--auth-key-id", "2", "--auth-key-file", &good]).await.expect_ok();
+    let ok = ctl(
+        &nats,
+        &words(&format!(
+            "zone update z1 --backbone-area 0.0.0.0 --auth md5 --auth-key-id 2 --auth-key-file {}",
+            good
+        )),
+    )
+    .await
+    .expect_ok();
     assert_eq!(ok["ospf"]["key_id"], 2, "{ok}");
-    ctl(&nats, &["zone", "enable", "z2", "--super-cidr", "10.2.0.0/16", "--backbone-area", "0.0.0.0"]).await.expect_ok();
+    ctl(
+        &nats,
+        &words("zone enable z2 --super-cidr 10.2.0.0/16 --backbone-area 0.0.0.0"),
+    )
+    .await
+    .expect_ok();
 }

@@ -782,7 +782,10 @@ fn keys_with_characters_vtysh_reads_specially_are_refused() {
                 let msg = err.to_string();
                 assert!(msg.contains("other than '?', '!' and '#'"), "{msg}");
                 // ("?" alone is in the rule itself.)
-                assert!(key.len() < 3 || !msg.contains(key.trim()), "the key leaked: {msg}");
+                assert!(
+                    key.len() < 3 || !msg.contains(key.trim()),
+                    "the key leaked: {msg}"
+                );
                 assert_eq!(st.dump(), before);
             }
         }

@@ -811,7 +811,9 @@ impl RendererState {
             }
             ConfigEvent::RenderRecovered { router } => {
                 if self.failed.remove(router).is_none() {
-                    return bad(format!("recovery of router {router:?}, which had not failed"));
+                    return bad(format!(
+                        "recovery of router {router:?}, which had not failed"
+                    ));
                 }
             }
         }

@@ -18,7 +18,16 @@ use vpcroute_protocol::areas::{AreaEvent, ZoneOspfSet};
 use vpcroute_protocol::config::DialectName;
 
 const INTERFACES: &[&str] = &[
-    "eth1", "eth2", "eth3", "eth4", "eth3@1", "eth 3", "eth/3", "", "eth1234567890abcd", "eth3.10",
+    "eth1",
+    "eth2",
+    "eth3",
+    "eth4",
+    "eth3@1",
+    "eth 3",
+    "eth/3",
+    "",
+    "eth1234567890abcd",
+    "eth3.10",
     "eth3:1",
 ];
 const UPLINKS: &[&str] = &[
@@ -30,8 +39,22 @@ const UPLINKS: &[&str] = &[
     "172.16.0.1/12",
 ];
 const ROUTER_NAMES: &[&str] = &["vr-a", "vr-b", "vr-c", "vr.d", "vr@e", "", "vr_f"];
-const ROUTER_IDS: &[&str] = &["10.255.0.1", "10.255.0.2", "0.0.0.0", "255.255.255.255", "10.255.0.3"];
-const KEYS: &[&str] = &["goodKey1", "k?ey", "k!ey", "k#ey", " key", "key ", "a$%&'()*+"];
+const ROUTER_IDS: &[&str] = &[
+    "10.255.0.1",
+    "10.255.0.2",
+    "0.0.0.0",
+    "255.255.255.255",
+    "10.255.0.3",
+];
+const KEYS: &[&str] = &[
+    "goodKey1",
+    "k?ey",
+    "k!ey",
+    "k#ey",
+    " key",
+    "key ",
+    "a$%&'()*+",
+];
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -117,7 +140,9 @@ impl Region {
             Op::Ipam(mut c) => {
                 c["request_id"] = json!(format!("r{n}"));
                 let cmd: Command = serde_json::from_value(c).expect("well-formed command");
-                let Ok(d) = self.ipam.decide(&cmd) else { return };
+                let Ok(d) = self.ipam.decide(&cmd) else {
+                    return;
+                };
                 for ev in d.events {
                     self.ipam.apply(&ev).expect("decided ipam events apply");
                     self.ipam_seq += 1;

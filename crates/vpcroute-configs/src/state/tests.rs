@@ -539,7 +539,11 @@ fn a_tier_written_by_an_older_ipam_fails_its_router_only() {
     );
     let body = ErrorBody::from(h.st.router_config("left-vr", DialectName::Frr).unwrap_err());
     assert_eq!(body.code, ErrorCode::RenderFailed);
-    assert!(body.message.contains("interface name \"eth3@1\""), "{}", body.message);
+    assert!(
+        body.message.contains("interface name \"eth3@1\""),
+        "{}",
+        body.message
+    );
     // Positive control: the zone's other router still renders and versions.
     assert!(h.st.router_config("right-vr", DialectName::Frr).is_ok());
     let right = h.version("right-vr").unwrap();
@@ -551,7 +555,9 @@ fn a_tier_written_by_an_older_ipam_fails_its_router_only() {
     assert_eq!(evs.len(), 1, "{evs:?}");
     // Releasing the bad tier renders again: a new version (new tier web2).
     let left = h.version("left-vr").unwrap();
-    let evs = h.ipam(json!({"type": "tier_released", "tier": "bad", "vpc": "left", "cidr": "10.1.2.0/26"}));
+    let evs = h.ipam(
+        json!({"type": "tier_released", "tier": "bad", "vpc": "left", "cidr": "10.1.2.0/26"}),
+    );
     assert_eq!(versioned(&evs), vec![("left-vr".to_string(), left + 1)]);
     assert!(h.st.router_config("left-vr", DialectName::Frr).is_ok());
 }
