@@ -200,7 +200,7 @@ impl Server {
         let head = self.log.head().unwrap_or(0);
         tracing::info!(
             routers = events.len(),
-            "rendered text differs from the recorded versions (renderer upgrade?): recording new versions"
+            "rendered routers differ from the recorded versions or failures (renderer upgrade?): recording them"
         );
         self.record(format!("reconcile:{}", head + 1), events);
     }
