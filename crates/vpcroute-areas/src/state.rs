@@ -179,20 +179,9 @@ impl AreaState {
                 key: md5_key(),
             },
         };
+        // Also refuses a backbone other than 0.0.0.0, which no VPC area
+        // ever is (areas start at 1): the renderer's own check, called once.
         vpcroute_render::validate_settings(&s)?;
-        if let Some(vpc) = self.issued.get(&s.backbone) {
-            // The VPC may hold another area now (released and created
-            // again): "is" only when this id is its current area.
-            let what = if self.vpcs.get(vpc).is_some_and(|a| a.area_id == s.backbone) {
-                "is"
-            } else {
-                "was"
-            };
-            return Err(AreaError::InvalidSettings(format!(
-                "backbone {} {what} the OSPF area of VPC {vpc:?}; area ids are never shared",
-                s.backbone
-            )));
-        }
         let stream = zone_stream(&req.zone);
         match current {
             Some(z) if z.settings == s => Ok(Decision {

@@ -343,7 +343,7 @@ fn bad_zone_names_are_refused() {
 
 #[test]
 fn the_key_is_never_in_debug_views_errors_or_fingerprints() {
-    let key = "Sup3rS3cretK3y!!";
+    let key = "Sup3rS3cretK3y$%";
     let mut st = AreaState::new();
     let mut req = set("z1");
     req.auth = Some(AuthRequest::Md5 {
@@ -418,10 +418,17 @@ fn fingerprints_ignore_the_request_id_and_tell_keys_apart() {
 
 #[test]
 fn areas_start_at_one_skip_backbones_and_are_never_reused() {
+    // A backbone other than 0 is refused at the request now (issue 11), but
+    // a log written before may hold one: replay still never issues it.
     let mut st = AreaState::new();
-    let mut req = set("z1");
-    req.backbone = Some(AreaId(2));
-    apply_set(&mut st, &req);
+    st.apply(&AreaEvent::ZoneOspfSet {
+        zone: "z1".into(),
+        settings: vpcroute_protocol::areas::OspfSettings {
+            backbone: AreaId(2),
+            ..Default::default()
+        },
+    })
+    .unwrap();
     let a = feed(&mut st, 1, &allocated("v1", "z1"));
     assert_eq!(st.vpc_area("v1").unwrap().area_id, AreaId(1));
     assert!(matches!(
@@ -663,8 +670,9 @@ proptest! {
                     match st.decide_zone_set(&req, || GEN_KEY.to_string()) {
                         Ok(d) => record(&mut st, d.events, &mut log, &mut issued),
                         Err(e) => {
+                            // The backbone is area 0 by definition.
                             prop_assert_eq!(e.code(), ErrorCode::InvalidSettings);
-                            prop_assert!(issued.contains(&AreaId(backbone)));
+                            prop_assert!(backbone != 0);
                         }
                     }
                 }
@@ -716,4 +724,82 @@ fn a_zone_enabled_in_ipam_gets_default_settings_once() {
     );
     // Seen again (a replayed or re-read ipam event): nothing new.
     assert!(st.on_ipam_event(2, &enabled, || unreachable!()).is_empty());
+}
+
+/// Issue 11 item 5: OSPF's backbone is area 0 by definition; any other
+/// backbone is refused with a clear message, at enable and at update, and
+/// changes nothing.
+#[test]
+fn a_backbone_other_than_area_0_is_refused_at_enable_and_update() {
+    let mut st = AreaState::new();
+    for zone in ["new-zone", "z1"] {
+        if zone == "z1" {
+            apply_set(&mut st, &set("z1"));
+        }
+        let before = st.dump();
+        let mut req = set(zone);
+        req.backbone = Some(AreaId(5));
+        let err = st
+            .decide_zone_set(&req, || GEN_KEY.to_string())
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidSettings, "{zone}");
+        assert!(
+            err.to_string().contains("backbone area 0.0.0.5")
+                && err.to_string().contains("area 0 (0.0.0.0) by definition"),
+            "{err}"
+        );
+        assert_eq!(st.dump(), before, "{zone}");
+        // Positive control: the backbone written out as 0.0.0.0 is fine.
+        req.backbone = Some(AreaId::BACKBONE);
+        st.decide_zone_set(&req, || GEN_KEY.to_string()).unwrap();
+    }
+}
+
+/// Issue 11 item 9: a key holding a character vtysh reads specially on
+/// stdin (`?`), a comment character (`!`, `#`) or surrounding spaces is
+/// refused at enable and at update, for MD5 and plaintext, with a message
+/// that names the rule (not the key), and changes nothing.
+#[test]
+fn keys_with_characters_vtysh_reads_specially_are_refused() {
+    let mut st = AreaState::new();
+    apply_set(&mut st, &set("z1"));
+    let before = st.dump();
+    for key in ["ab?cd", "ab!cd", "ab#cd", "?", " abcd", "abcd ", "ab\tcd"] {
+        for zone in ["new-zone", "z1"] {
+            for auth in [
+                AuthRequest::Md5 {
+                    key_id: 2,
+                    key: Some(Secret::new(key)),
+                },
+                AuthRequest::Plaintext {
+                    key: Secret::new(key),
+                },
+            ] {
+                let mut req = set(zone);
+                req.auth = Some(auth);
+                let err = st.decide_zone_set(&req, no_key).unwrap_err();
+                assert_eq!(err.code(), ErrorCode::InvalidSettings, "{key:?} {zone}");
+                let msg = err.to_string();
+                assert!(msg.contains("other than '?', '!' and '#'"), "{msg}");
+                // ("?" alone is in the rule itself.)
+                assert!(
+                    key.len() < 3 || !msg.contains(key.trim()),
+                    "the key leaked: {msg}"
+                );
+                assert_eq!(st.dump(), before);
+            }
+        }
+    }
+    // Positive control: every other printable character is accepted.
+    let mut req = set("z1");
+    req.auth = Some(AuthRequest::Md5 {
+        key_id: 2,
+        key: Some(Secret::new("\"$%&'()*+,-./:;<")),
+    });
+    st.decide_zone_set(&req, no_key).unwrap();
+    req.auth = Some(AuthRequest::Md5 {
+        key_id: 2,
+        key: Some(Secret::new("=>@[\\]^_`{|}~aZ9")),
+    });
+    st.decide_zone_set(&req, no_key).unwrap();
 }

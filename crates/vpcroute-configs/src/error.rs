@@ -26,6 +26,9 @@ pub enum ConfigError {
     /// A recorded model no longer renders (a different renderer release).
     #[error("router {router:?} cannot be rendered: {source}")]
     Render { router: String, source: RenderError },
+    /// The router's current inputs do not render (`render_failed` event).
+    #[error("router {router:?} cannot be rendered: {reason}")]
+    RenderFailed { router: String, reason: String },
     /// A recorded event does not fit the state: a damaged or foreign log.
     #[error("inconsistent event: {0}")]
     Inconsistent(String),
@@ -37,7 +40,10 @@ impl ConfigError {
             ConfigError::UnknownRouter { .. } => ErrorCode::UnknownRouter,
             ConfigError::NotReady { .. } => ErrorCode::NotReady,
             ConfigError::Unsupported { .. } => ErrorCode::InvalidSettings,
-            ConfigError::Render { .. } | ConfigError::Inconsistent(_) => ErrorCode::Internal,
+            ConfigError::Render { .. } | ConfigError::RenderFailed { .. } => {
+                ErrorCode::RenderFailed
+            }
+            ConfigError::Inconsistent(_) => ErrorCode::Internal,
         }
     }
 }

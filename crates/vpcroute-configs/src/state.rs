@@ -44,6 +44,16 @@ pub enum ConfigEvent {
     },
     /// The router's VPC was released in ipam.
     RouterRemoved { router: String },
+    /// The router's current inputs do not render (a log written before
+    /// ipam refused such data, or a rule tightened by an upgrade): the
+    /// router keeps its last version, and `router.get` answers
+    /// `render_failed` with `reason` until it renders again. Recorded when
+    /// the outcome changes (or the reason does), not on every input.
+    /// `reason` is a render error's message: it never holds a key.
+    RenderFailed { router: String, reason: String },
+    /// The router renders again, to the text of its current version (a new
+    /// text is a `router_versioned`, which ends a failure as well).
+    RenderRecovered { router: String },
 }
 
 impl ConfigEvent {
@@ -56,6 +66,8 @@ impl ConfigEvent {
             ConfigEvent::AreaInput { .. } => "area_input",
             ConfigEvent::RouterVersioned { .. } => "router_versioned",
             ConfigEvent::RouterRemoved { .. } => "router_removed",
+            ConfigEvent::RenderFailed { .. } => "render_failed",
+            ConfigEvent::RenderRecovered { .. } => "render_recovered",
         }
     }
 
@@ -523,6 +535,8 @@ pub struct StateDump {
     pub routers: BTreeMap<String, RouterDump>,
     /// Last version of each removed router.
     pub retired: BTreeMap<String, u64>,
+    /// Routers whose inputs do not render, with the reason.
+    pub failed: BTreeMap<String, String>,
 }
 
 /// See the crate documentation.
@@ -531,6 +545,8 @@ pub struct RendererState {
     inputs: Inputs,
     routers: BTreeMap<String, RouterDump>,
     retired: BTreeMap<String, u64>,
+    /// Routers whose current inputs do not render, with the reason.
+    failed: BTreeMap<String, String>,
     ipam_cursor: u64,
     area_cursor: u64,
 }
@@ -659,7 +675,7 @@ impl RendererState {
         for name in names {
             match post.router_vpc.get(name) {
                 None => {
-                    if self.routers.contains_key(name) {
+                    if self.routers.contains_key(name) || self.failed.contains_key(name) {
                         out.push(ConfigEvent::RouterRemoved {
                             router: name.to_string(),
                         });
@@ -673,21 +689,41 @@ impl RendererState {
                     let Ok(model) = post.model(owner) else {
                         continue;
                     };
-                    let Ok(fp) = fingerprint(&model.router, &model.firewall) else {
-                        continue;
-                    };
-                    let current = self.routers.get(name).map(|r| r.fingerprint.as_str());
-                    if current != Some(fp.as_str()) {
-                        out.push(ConfigEvent::RouterVersioned {
-                            router: name.to_string(),
-                            version: self.next_version(name),
-                            fingerprint: fp,
-                        });
-                    }
+                    out.extend(self.render_outcome(name, &model));
                 }
             }
         }
         out
+    }
+
+    /// The event (if any) that records how `router` renders from `model`
+    /// now: a new version, a failure (new or with a new reason), or the
+    /// end of a failure at the current version's text.
+    fn render_outcome(&self, router: &str, model: &Models) -> Option<ConfigEvent> {
+        let failing = self.failed.get(router);
+        match fingerprint(&model.router, &model.firewall) {
+            Err(e) => {
+                let reason = e.to_string();
+                (failing != Some(&reason)).then(|| ConfigEvent::RenderFailed {
+                    router: router.to_string(),
+                    reason,
+                })
+            }
+            Ok(fp) => {
+                let current = self.routers.get(router).map(|r| r.fingerprint.as_str());
+                if current != Some(fp.as_str()) {
+                    Some(ConfigEvent::RouterVersioned {
+                        router: router.to_string(),
+                        version: self.next_version(router),
+                        fingerprint: fp,
+                    })
+                } else {
+                    failing.map(|_| ConfigEvent::RenderRecovered {
+                        router: router.to_string(),
+                    })
+                }
+            }
+        }
     }
 
     fn next_version(&self, router: &str) -> u64 {
@@ -744,6 +780,7 @@ impl RendererState {
                 };
                 let zone = self.inputs.vpcs[vpc].zone.clone();
                 self.retired.remove(router);
+                self.failed.remove(router);
                 self.routers.insert(
                     router.clone(),
                     RouterDump {
@@ -757,10 +794,27 @@ impl RendererState {
                 );
             }
             ConfigEvent::RouterRemoved { router } => {
-                let Some(r) = self.routers.remove(router) else {
-                    return bad(format!("removal of unknown router {router:?}"));
-                };
-                self.retired.insert(router.clone(), r.version);
+                let failed = self.failed.remove(router).is_some();
+                match self.routers.remove(router) {
+                    Some(r) => {
+                        self.retired.insert(router.clone(), r.version);
+                    }
+                    None if failed => {}
+                    None => return bad(format!("removal of unknown router {router:?}")),
+                }
+            }
+            ConfigEvent::RenderFailed { router, reason } => {
+                if !self.inputs.router_vpc.contains_key(router) {
+                    return bad(format!("render failure of router {router:?} without a VPC"));
+                }
+                self.failed.insert(router.clone(), reason.clone());
+            }
+            ConfigEvent::RenderRecovered { router } => {
+                if self.failed.remove(router).is_none() {
+                    return bad(format!(
+                        "recovery of router {router:?}, which had not failed"
+                    ));
+                }
             }
         }
         Ok(())
@@ -773,6 +827,14 @@ impl RendererState {
         router: &str,
         dialect: DialectName,
     ) -> Result<RouterConfig, ConfigError> {
+        // Serving the last version as if all were well would hide that the
+        // router no longer follows its inputs (issue 11).
+        if let Some(reason) = self.failed.get(router) {
+            return Err(ConfigError::RenderFailed {
+                router: router.to_string(),
+                reason: reason.clone(),
+            });
+        }
         let Some(r) = self.routers.get(router) else {
             return Err(match self.inputs.router_vpc.get(router) {
                 Some(vpc) => ConfigError::NotReady {
@@ -900,6 +962,7 @@ impl RendererState {
                 .collect(),
             routers: self.routers.clone(),
             retired: self.retired.clone(),
+            failed: self.failed.clone(),
         }
     }
 }

@@ -87,6 +87,20 @@ impl IpamError {
         }
     }
 
+    /// Maps a refusal by the renderer's model rules (checked at the request,
+    /// so nothing accepted here fails to render): an uplink overlapping the
+    /// VPC's block is `overlap`, anything else `invalid_request`.
+    pub(crate) fn from_render(e: vpcroute_protocol::names::ModelRuleError) -> IpamError {
+        use vpcroute_protocol::names::ModelRuleError as R;
+        match e {
+            R::UplinkOverlapsVpc { uplink, vpc_cidr } => IpamError::Overlap {
+                what: format!("uplink network {uplink}"),
+                with: format!("the VPC's block {vpc_cidr} (the uplink must be outside it)"),
+            },
+            other => IpamError::InvalidRequest(other.to_string()),
+        }
+    }
+
     /// Maps an allocator error met while serving a request in `scope`
     /// (e.g. `zone "z1"` or `VPC "left"`).
     pub(crate) fn from_alloc(e: AllocError, scope: &str) -> IpamError {

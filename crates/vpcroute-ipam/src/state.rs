@@ -131,20 +131,9 @@ fn check_name(kind: &str, name: &str) -> Result<(), IpamError> {
     vpcroute_protocol::names::check_name(kind, name).map_err(IpamError::InvalidRequest)
 }
 
-/// Linux interface names: 1-15 bytes, no '/', no white space.
+/// A VR interface name, by the renderer's own rule (validate once).
 fn check_interface(name: &str) -> Result<(), IpamError> {
-    let ok = !name.is_empty()
-        && name.len() <= 15
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(IpamError::InvalidRequest(format!(
-            "interface name {name:?} must be 1-15 characters of letters, digits, '-', '_', '.'"
-        )))
-    }
+    vpcroute_protocol::names::check_interface_name(name).map_err(IpamError::from_render)
 }
 
 fn parse_cidr(s: &str) -> Result<IpNet, IpamError> {
@@ -322,6 +311,10 @@ impl IpamState {
             .pool
             .next_allocation(family, prefix)
             .map_err(|e| IpamError::from_alloc(e, &format!("zone {:?}", c.zone)))?;
+        if let Some(r) = &c.router {
+            vpcroute_protocol::names::check_uplink_outside_vpc(r.uplink_address, cidr)
+                .map_err(IpamError::from_render)?;
+        }
         Ok(Decision {
             stream: zone_stream(&c.zone),
             reply: to_json(&VpcRecord {
@@ -353,13 +346,9 @@ impl IpamState {
                 r.name
             )));
         }
+        vpcroute_protocol::names::check_hostname(&r.name).map_err(IpamError::from_render)?;
         check_interface(&r.uplink_interface)?;
-        if r.router_id.is_unspecified() || r.router_id.is_broadcast() {
-            return Err(IpamError::InvalidRequest(format!(
-                "router id {} is not usable",
-                r.router_id
-            )));
-        }
+        vpcroute_protocol::names::check_router_id(r.router_id).map_err(IpamError::from_render)?;
         // A router serves one VPC, and OSPF needs router ids unique in the
         // routing domain: a duplicate would silently break adjacencies.
         if let Some(vpc) = self.router_vpc.get(&r.name) {

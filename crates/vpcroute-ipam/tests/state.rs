@@ -305,3 +305,69 @@ fn a_router_name_or_id_serves_one_vpc_until_it_is_released() {
 fn vpc_cmd(name: &str) -> Command {
     vpc(name, "255.255.255.0")
 }
+
+/// Issue 11: what the renderer would refuse for a router is refused at the
+/// request, by the renderer's own rules, with a structured code, and
+/// changes nothing.
+#[test]
+fn router_data_the_renderer_refuses_is_refused_at_the_request() {
+    let mut st = IpamState::new();
+    let mut log = vec![];
+    run(
+        &mut st,
+        &mut log,
+        zone("z1", &["10.1.0.0/16", "192.168.100.0/24"]),
+    );
+    let with_router = |vpc: &str, name: &str, rid: &str, iface: &str, up: &str| {
+        let Command::VpcAllocate(mut c) = self::vpc(vpc, "255.255.252.0") else {
+            unreachable!()
+        };
+        c.router = Some(RouterSpec {
+            name: name.into(),
+            router_id: rid.parse().unwrap(),
+            uplink_interface: iface.into(),
+            uplink_address: up.parse().unwrap(),
+        });
+        Command::VpcAllocate(c)
+    };
+    let up = "192.168.100.2/24";
+    for (iface, rid) in [
+        ("eth3@1", "10.255.0.1"),
+        ("eth 1", "10.255.0.1"),
+        ("eth1234567890abcd", "10.255.0.1"),
+        ("eth1", "0.0.0.0"),
+        ("eth1", "255.255.255.255"),
+    ] {
+        let code = refuse(&mut st, with_router("left", "left-vr", rid, iface, up));
+        assert_eq!(code, ErrorCode::InvalidRequest, "{iface} {rid}");
+    }
+    // The first /22 of the zone is 10.1.0.0/22: an uplink inside it.
+    let code = refuse(
+        &mut st,
+        with_router("left", "left-vr", "10.255.0.1", "eth1", "10.1.1.2/24"),
+    );
+    assert_eq!(code, ErrorCode::Overlap);
+    // And one whose network holds the whole block.
+    let code = refuse(
+        &mut st,
+        with_router("left", "left-vr", "10.255.0.1", "eth1", "10.0.0.2/8"),
+    );
+    assert_eq!(code, ErrorCode::Overlap);
+    // Positive control.
+    run(
+        &mut st,
+        &mut log,
+        with_router("left", "left-vr", "10.255.0.1", "eth1", up),
+    );
+
+    let Command::TierAllocate(mut t) = tier("bad", "left", None, "255.255.255.192") else {
+        unreachable!()
+    };
+    for iface in ["eth3@1", "eth3 ", "a/b", "", "eth1234567890abcd"] {
+        t.interface = Some(iface.into());
+        let code = refuse(&mut st, Command::TierAllocate(t.clone()));
+        assert_eq!(code, ErrorCode::InvalidRequest, "{iface:?}");
+    }
+    t.interface = Some("eth3".into());
+    run(&mut st, &mut log, Command::TierAllocate(t));
+}

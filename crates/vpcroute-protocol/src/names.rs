@@ -20,3 +20,11 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), String> {
         ))
     }
 }
+
+/// The renderer's rules for what a router model may hold (interface names,
+/// host names, router ids, uplink against VPC block): one copy, which ipam
+/// applies at the request and the renderer at render time.
+pub use vpcroute_render::rules::{
+    check_hostname, check_interface_name, check_router_id, check_uplink_outside_vpc,
+};
+pub use vpcroute_render::RenderError as ModelRuleError;

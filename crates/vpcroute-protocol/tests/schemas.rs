@@ -2314,6 +2314,8 @@ fn config_events() -> Vec<Value> {
     }
     out.push(json!({"type": "router_versioned", "router": "r-vpc-blue", "version": 1, "fingerprint": REDACTED}));
     out.push(json!({"type": "router_removed", "router": "r-vpc-blue"}));
+    out.push(json!({"type": "render_failed", "router": "r-vpc-blue", "reason": "interface name \"eth3@1\" is invalid"}));
+    out.push(json!({"type": "render_recovered", "router": "r-vpc-blue"}));
     out
 }
 

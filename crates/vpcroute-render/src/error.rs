@@ -42,9 +42,11 @@ pub enum SettingsError {
     #[error("{kind} authentication key is longer than {max} characters")]
     KeyTooLong { kind: KeyKind, max: usize },
     #[error(
-        "{kind} authentication key contains a character outside printable ASCII without space (0x21..=0x7e)"
+        "{kind} authentication key may hold only printable ASCII without space (0x21..=0x7e) other than '?', '!' and '#' (vtysh reads '?' as a help request; '!' and '#' are FRR's comment characters)"
     )]
     KeyInvalidCharacter { kind: KeyKind },
+    #[error("backbone area {backbone} is refused: OSPF's backbone is area 0 (0.0.0.0) by definition; with any other id no VR becomes an area border router")]
+    BackboneNotZero { backbone: AreaId },
     #[error("md5 key id {key_id} is out of range 1..=255")]
     KeyIdOutOfRange { key_id: u8 },
 }
@@ -64,6 +66,7 @@ impl SettingsError {
             SettingsError::KeyTooLong { .. } => "settings.key_too_long",
             SettingsError::KeyInvalidCharacter { .. } => "settings.key_invalid_character",
             SettingsError::KeyIdOutOfRange { .. } => "settings.key_id_out_of_range",
+            SettingsError::BackboneNotZero { .. } => "settings.backbone_not_zero",
         }
     }
 }

@@ -20,7 +20,7 @@ interface eth1
  ip ospf retransmit-interval 5
  ip ospf transmit-delay 1
  ip ospf authentication message-digest
- ip ospf message-digest-key 7 md5 s3cr3t-md5-Key!
+ ip ospf message-digest-key 7 md5 s3cr3t-md5-Key%
 exit
 !
 interface eth2
@@ -74,7 +74,7 @@ interface eth1
  ip ospf retransmit-interval 5
  ip ospf transmit-delay 1
  ip ospf authentication message-digest
- ip ospf message-digest-key 7 md5 s3cr3t-md5-Key!
+ ip ospf message-digest-key 7 md5 s3cr3t-md5-Key%
 !
 router ospf
  ospf router-id 10.255.0.5
@@ -120,7 +120,7 @@ fn quagga_md5_exact() {
 fn frr_plaintext_and_none_differ_only_in_auth_lines() {
     let plain_text = render(&sample(plain()), Dialect::Frr).unwrap();
     let expected_plain = FRR_MD5.replace(
-        " ip ospf authentication message-digest\n ip ospf message-digest-key 7 md5 s3cr3t-md5-Key!\n",
+        " ip ospf authentication message-digest\n ip ospf message-digest-key 7 md5 s3cr3t-md5-Key%\n",
         " ip ospf authentication\n ip ospf authentication-key pl41nK3y\n",
     );
     assert_ne!(expected_plain, FRR_MD5);
@@ -128,7 +128,7 @@ fn frr_plaintext_and_none_differ_only_in_auth_lines() {
 
     let none = render(&sample(OspfAuth::None), Dialect::Frr).unwrap();
     let expected_none = FRR_MD5.replace(
-        " ip ospf authentication message-digest\n ip ospf message-digest-key 7 md5 s3cr3t-md5-Key!\n",
+        " ip ospf authentication message-digest\n ip ospf message-digest-key 7 md5 s3cr3t-md5-Key%\n",
         "",
     );
     assert_eq!(none.file("frr.conf").unwrap(), expected_none);
@@ -139,7 +139,7 @@ fn frr_plaintext_and_none_differ_only_in_auth_lines() {
 fn quagga_plaintext_auth_lines() {
     let r = render(&sample(plain()), Dialect::Quagga).unwrap();
     let expected = OSPFD_MD5.replace(
-        " ip ospf authentication message-digest\n ip ospf message-digest-key 7 md5 s3cr3t-md5-Key!\n",
+        " ip ospf authentication message-digest\n ip ospf message-digest-key 7 md5 s3cr3t-md5-Key%\n",
         " ip ospf authentication\n ip ospf authentication-key pl41nK3y\n",
     );
     assert_eq!(r.file("ospfd.conf").unwrap(), expected);
@@ -230,7 +230,7 @@ fn fingerprint_is_stable_and_sensitive() {
     // Pinned: a change here means every deployed VR will see a new version.
     assert_eq!(
         f,
-        "sha256:8617320df92fdabebb35eb8366156adb59d8085cfd8130b405de089281b2bd55"
+        "sha256:05514258c650fb62e5e450a1eaf4679d2b3f6629ed155d03f6ddcbc5bd04428f"
     );
     // Key rotation changes the fingerprint.
     let mut m = sample(md5());
@@ -254,7 +254,7 @@ fn serde_roundtrip_and_area_forms() {
     let j = serde_json::to_string(&m).unwrap();
     assert!(j.contains("\"area\":\"0.0.0.5\""), "{j}");
     assert!(
-        j.contains("\"auth\":{\"type\":\"md5\",\"key_id\":7,\"key\":\"s3cr3t-md5-Key!\"}"),
+        j.contains("\"auth\":{\"type\":\"md5\",\"key_id\":7,\"key\":\"s3cr3t-md5-Key%\"}"),
         "{j}"
     );
     let back: RouterModel = serde_json::from_str(&j).unwrap();

@@ -10,10 +10,11 @@ use vpcroute_render::*;
 fn auth() -> impl Strategy<Value = OspfAuth> {
     prop_oneof![
         Just(OspfAuth::None),
-        "[!-~]{1,8}".prop_map(|k| OspfAuth::Plaintext {
+        // Printable ASCII but '!' (0x21), '#' (0x23) and '?' (0x3f).
+        "[\\x22\\x24-\\x3e\\x40-\\x7e]{1,8}".prop_map(|k| OspfAuth::Plaintext {
             key: Secret::new(k)
         }),
-        (1u8..=255, "[!-~]{1,16}").prop_map(|(id, k)| OspfAuth::Md5 {
+        (1u8..=255, "[\\x22\\x24-\\x3e\\x40-\\x7e]{1,16}").prop_map(|(id, k)| OspfAuth::Md5 {
             key_id: id,
             key: Secret::new(k)
         }),

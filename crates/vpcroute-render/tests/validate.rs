@@ -147,9 +147,18 @@ fn key_boundaries() {
             "settings.key_invalid_character"
         );
     }
-    // Every printable non-space ASCII character is allowed, '!' and '#' included
-    // (FRR treats them as comments only at the start of a line).
-    validate_settings(&with_auth(md5k(1, "!#~\"'`\\{}[]?;&|$"))).unwrap();
+    // Issue 11: '?' is read by vtysh's readline as a help request, '!' and
+    // '#' start FRR comments: refused, wherever they are in the key.
+    for bad in ["ab?c", "?", "ab!c", "#abc", "abc#"] {
+        assert_eq!(
+            validate_settings(&with_auth(md5k(1, bad))),
+            Err(SettingsError::KeyInvalidCharacter { kind: KeyKind::Md5 }),
+            "{bad:?}"
+        );
+    }
+    // Every other printable non-space ASCII character is allowed.
+    validate_settings(&with_auth(md5k(1, "~\"'`\\{}[];&|$%^*"))).unwrap();
+    validate_settings(&with_auth(md5k(1, "()+,-./:<=>@_aZ9"))).unwrap();
     // A 16-character key made of multi-byte characters is rejected as invalid, not "too long".
     assert_eq!(
         code(validate_settings(&with_auth(md5k(
@@ -158,6 +167,18 @@ fn key_boundaries() {
         )))),
         "settings.key_invalid_character"
     );
+}
+
+#[test]
+fn the_backbone_is_area_0() {
+    let s = OspfSettings {
+        backbone: AreaId(5),
+        ..OspfSettings::default()
+    };
+    let e = validate_settings(&s).unwrap_err();
+    assert_eq!(e.code(), "settings.backbone_not_zero");
+    assert!(e.to_string().contains("backbone area 0.0.0.5"), "{e}");
+    validate_settings(&OspfSettings::default()).unwrap();
 }
 
 fn render_err(m: &RouterModel) -> RenderError {
@@ -190,9 +211,11 @@ fn model_errors() {
     let mut m = base.clone();
     m.area = AreaId(0);
     assert_eq!(render_err(&m).code(), "render.vpc_area_is_backbone");
+    // A backbone other than 0 is refused before the area is compared with
+    // it (issue 11: the backbone is area 0 by definition).
     let mut m = base.clone();
     m.ospf.backbone = AreaId(5);
-    assert_eq!(render_err(&m).code(), "render.vpc_area_is_backbone");
+    assert_eq!(render_err(&m).code(), "settings.backbone_not_zero");
 
     let mut m = base.clone();
     m.tiers.push(tier("dup", "eth2", "10.5.9.1", "10.5.9.0/24"));

@@ -200,7 +200,7 @@ impl Server {
         let head = self.log.head().unwrap_or(0);
         tracing::info!(
             routers = events.len(),
-            "rendered text differs from the recorded versions (renderer upgrade?): recording new versions"
+            "rendered routers differ from the recorded versions or failures (renderer upgrade?): recording them"
         );
         self.record(format!("reconcile:{}", head + 1), events);
     }
@@ -250,6 +250,16 @@ impl Server {
                 ConfigEvent::RouterRemoved { router } => {
                     tracing::info!(%router, "router removed (its VPC was released)");
                 }
+                // Announced like a new version, so the router's syncer asks
+                // at once and shows the failure (or its end) in its status.
+                ConfigEvent::RenderFailed { router, reason } => {
+                    tracing::warn!(%router, "router configuration does not render, it keeps its last version: {reason}");
+                    updates.extend(self.announcement(router));
+                }
+                ConfigEvent::RenderRecovered { router } => {
+                    tracing::info!(%router, "router configuration renders again");
+                    updates.extend(self.announcement(router));
+                }
                 ConfigEvent::IpamInput { seq, event } => {
                     tracing::debug!(seq, event_type = event.event_type(), "ipam input");
                 }
@@ -283,6 +293,17 @@ impl Server {
             serde_json::Value::Null,
         );
         self.pending.push_back(updates);
+    }
+
+    /// What announces a change of `router` that is no new version: its
+    /// current version, if it has one (a syncer only needs the nudge).
+    fn announcement(&self, router: &str) -> Option<RouterConfigUpdated> {
+        self.state.summary(router).map(|s| RouterConfigUpdated {
+            router: router.to_string(),
+            version: s.version,
+            vpc: s.vpc,
+            zone: s.zone,
+        })
     }
 
     /// The oldest append in flight is durable (appends complete in commit

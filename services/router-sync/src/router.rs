@@ -128,6 +128,9 @@ pub struct RouterTask {
     nft: Option<Nft>,
     /// The version whose ruleset was last verified on the router.
     firewall_applied: Option<u64>,
+    /// Why the config-renderer cannot render this router (`render_failed`),
+    /// while it cannot: the router keeps what it runs, and is `failed`.
+    render_failed: Option<String>,
 }
 
 fn now_ms() -> i64 {
@@ -189,6 +192,7 @@ impl RouterTask {
             verified_running: None,
             nft,
             firewall_applied: None,
+            render_failed: None,
         }
     }
 
@@ -281,7 +285,18 @@ impl RouterTask {
             Duration::from_secs(5),
         )
         .await;
+        // Any other answer of the renderer ends a render failure; no answer
+        // says nothing about it.
+        match &reply {
+            Err(RequestError::Service(e)) if e.code == ErrorCode::RenderFailed => {}
+            Ok(_) | Err(RequestError::Service(_)) => self.render_failed = None,
+            Err(_) => {}
+        }
         match reply {
+            Err(RequestError::Service(e)) if e.code == ErrorCode::RenderFailed => {
+                self.on_render_failed(e.message);
+                true
+            }
             Ok(c) => {
                 if let ConfigText::Frr(text) = &c.config {
                     self.desired = Desired::Config {
@@ -306,6 +321,21 @@ impl RouterTask {
                 tracing::debug!(router = %self.name, "config-renderer not reachable: {e}");
                 false
             }
+        }
+    }
+
+    /// The renderer cannot render this router: it stays `failed` with the
+    /// reason (one event and one warning when this starts or the reason
+    /// changes) until a version renders; what the router runs is kept.
+    fn on_render_failed(&mut self, reason: String) {
+        if self.render_failed.as_ref() != Some(&reason) {
+            tracing::warn!(router = %self.name, "config-renderer cannot render the router, it keeps its configuration: {reason}");
+            let _ = self.record.send(SyncEvent::ApplyFailed {
+                router: self.name.clone(),
+                version: self.desired_version(),
+                error: format!("render_failed: {reason}"),
+            });
+            self.render_failed = Some(reason);
         }
     }
 
@@ -636,12 +666,19 @@ impl RouterTask {
         let in_sync = self.retry_at.is_none();
         let applied = self.applied;
         let firewall = self.firewall_applied;
+        let render_failed = self.render_failed.clone();
         self.status.send_modify(|s| {
             s.desired_version = desired_version;
             s.applied_version = applied;
             s.firewall_version = firewall;
             s.updated_at_ms = now_ms();
-            if in_sync {
+            if let Some(reason) = render_failed {
+                // Running the last version verified is not following the
+                // desired state: never in_sync while the render fails.
+                s.state = RouterState::Failed;
+                s.error_code = Some(ErrorCode::RenderFailed);
+                s.last_error = Some(reason);
+            } else if in_sync {
                 s.last_error = None;
                 s.error_code = None;
                 s.state = match desired_version {

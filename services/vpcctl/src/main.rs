@@ -479,6 +479,15 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
             let ospf_set = (!ospf.is_empty())
                 .then(|| ospf.to_request(&rid, &zone))
                 .transpose()?;
+            // The settings go to the area registry after ipam has enabled
+            // the zone: decide them first, by the registry's own rules on
+            // a new zone (any generated key is a stand-in here), so settings
+            // it would refuse leave ipam untouched too.
+            if let Some(set) = &ospf_set {
+                vpcroute_areas::AreaState::new()
+                    .decide_zone_set(set, || "0".repeat(vpcroute_areas::KEY_LEN))
+                    .map_err(ErrorBody::from)?;
+            }
             let r: ZoneRecord = ctx
                 .call(
                     subjects::ipam::ZONE_ENABLE,

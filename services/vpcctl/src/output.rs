@@ -271,9 +271,10 @@ pub fn verify_logs(dir: &Path) -> Result<Output, ErrorBody> {
 pub fn router_status(st: &vpcroute_protocol::sync::RouterStatus) -> Output {
     let v = |x: Option<u64>| x.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
     let mut s = format!(
-        "router {}: {}  desired version {}, applied {}, firewall {}\n  applies {}, repairs {}, failures {}; {} OSPF routes\n",
+        "router {}: {}{}  desired version {}, applied {}, firewall {}\n  applies {}, repairs {}, failures {}; {} OSPF routes\n",
         st.router,
         st.state,
+        st.error_code.map(|c| format!(" ({c})")).unwrap_or_default(),
         v(st.desired_version),
         v(st.applied_version),
         st.firewall_version

@@ -3,7 +3,7 @@ use serde_json::json;
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 use vpcroute_render::Secret;
 
-const KEY: &str = "Zq7-unit-KEY!x";
+const KEY: &str = "Zq7-unit-KEY$x";
 const KEY2: &str = "rotated-KEY-9";
 
 fn ipam(v: serde_json::Value) -> IpamEvent {
@@ -481,15 +481,85 @@ fn redacted_settings_are_recognised() {
 }
 
 #[test]
-fn bad_settings_keep_the_last_configuration() {
+fn bad_settings_keep_the_last_configuration_and_say_render_failed() {
+    // Settings the registry refuses today but an older log may hold. The
+    // routers keep their last version, and say so: before issue 11 the
+    // renderer went on serving it as if all were well.
     let mut h = region();
     let text = h.frr("left-vr");
+    let version = h.version("left-vr").unwrap();
     let mut bad = settings(KEY, 10);
     bad.dead_interval = 5; // not above hello
+    let evs = h.area(zone_ospf("z1", bad.clone()));
+    let failed: Vec<&str> = evs
+        .iter()
+        .filter_map(|e| match e {
+            ConfigEvent::RenderFailed { router, reason } => {
+                assert!(reason.contains("dead-interval"), "{reason}");
+                Some(router.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, ["left-vr", "right-vr"]);
+    let err = h.st.router_config("left-vr", DialectName::Frr).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::RenderFailed);
+    assert!(err.to_string().contains("dead-interval"), "{err}");
+    assert_eq!(h.version("left-vr"), Some(version));
+    // The other zone's router is unaffected.
+    assert!(h.st.router_config("far-vr", DialectName::Frr).is_ok());
+    // The same failure again records nothing new.
     let evs = h.area(zone_ospf("z1", bad));
-    assert_eq!(evs.len(), 1);
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    // Good settings again: the same text as before, so no new version, but
+    // the failure ends.
+    let evs = h.area(zone_ospf("z1", settings(KEY, 10)));
+    assert!(evs.contains(&ConfigEvent::RenderRecovered {
+        router: "left-vr".into()
+    }));
     assert_eq!(h.frr("left-vr"), text);
-    assert!(h.st.problem("left-vr").unwrap().contains("dead-interval"));
+    assert_eq!(h.version("left-vr"), Some(version));
+    // Replaying the log gives the same state.
+    let mut again = RendererState::new();
+    for e in &h.log {
+        again.apply(e).unwrap();
+    }
+    assert_eq!(again.dump(), h.st.dump());
+}
+
+#[test]
+fn a_tier_written_by_an_older_ipam_fails_its_router_only() {
+    // ipam refuses `eth3@1` now; a log written before may hold it.
+    let mut h = region();
+    let evs = h.tier("bad", "left", "10.1.2.0/26", "10.1.2.1", Some("eth3@1"));
+    assert!(
+        matches!(&evs[1..], [ConfigEvent::RenderFailed { router, reason }]
+            if router == "left-vr" && reason.contains("eth3@1")),
+        "{evs:?}"
+    );
+    let body = ErrorBody::from(h.st.router_config("left-vr", DialectName::Frr).unwrap_err());
+    assert_eq!(body.code, ErrorCode::RenderFailed);
+    assert!(
+        body.message.contains("interface name \"eth3@1\""),
+        "{}",
+        body.message
+    );
+    // Positive control: the zone's other router still renders and versions.
+    assert!(h.st.router_config("right-vr", DialectName::Frr).is_ok());
+    let right = h.version("right-vr").unwrap();
+    let evs = h.tier("db2", "right", "10.1.6.0/24", "10.1.6.1", Some("eth3"));
+    assert_eq!(versioned(&evs), vec![("right-vr".to_string(), right + 1)]);
+    // A later change to the failing router's VPC records no second failure
+    // while the reason stays the same.
+    let evs = h.tier("web2", "left", "10.1.3.0/24", "10.1.3.1", Some("eth4"));
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    // Releasing the bad tier renders again: a new version (new tier web2).
+    let left = h.version("left-vr").unwrap();
+    let evs = h.ipam(
+        json!({"type": "tier_released", "tier": "bad", "vpc": "left", "cidr": "10.1.2.0/26"}),
+    );
+    assert_eq!(versioned(&evs), vec![("left-vr".to_string(), left + 1)]);
+    assert!(h.st.router_config("left-vr", DialectName::Frr).is_ok());
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use vpcroute_render::*;
 
-pub const MD5_KEY: &str = "s3cr3t-md5-Key!";
+pub const MD5_KEY: &str = "s3cr3t-md5-Key%";
 pub const PLAIN_KEY: &str = "pl41nK3y";
 
 pub fn tier(name: &str, interface: &str, gateway: &str, cidr: &str) -> TierInterface {
