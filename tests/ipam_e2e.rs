@@ -382,7 +382,10 @@ where
         let fut = f();
         async move {
             let r = fut.await;
-            if matches!(r, Err(RequestError::Unavailable(_))) {
+            if matches!(
+                r,
+                Err(RequestError::Unavailable(_) | RequestError::NoResponders(_))
+            ) {
                 RETRIES.fetch_add(1, Ordering::Relaxed);
             }
             r

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde::{de::DeserializeOwned, Serialize};
-use vpcroute_bus::{connect, request, subjects, NatsArgs, Startup};
+use vpcroute_bus::{connect, request, subjects, NatsArgs, RequestError, Startup};
 use vpcroute_protocol::ipam::*;
 use vpcroute_protocol::{acl, areas, config};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
@@ -768,12 +768,24 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
             Ok(output::router_config(&c, firewall))
         }
         Cmd::Router(RouterCmd::Status { router }) => {
-            let st: vpcroute_protocol::sync::RouterStatus = ctx
-                .call(
-                    subjects::sync::ROUTER_STATUS,
-                    &vpcroute_protocol::sync::RouterStatusGet { router },
-                )
-                .await?;
+            // Only the router-sync instance managing the router listens on
+            // its subject: nobody listening means nobody manages it.
+            let st: vpcroute_protocol::sync::RouterStatus = request(
+                &ctx.client,
+                &subjects::sync::router_status(&router),
+                &vpcroute_protocol::sync::RouterStatusGet {
+                    router: router.clone(),
+                },
+                ctx.timeout,
+            )
+            .await
+            .map_err(|e| match e {
+                RequestError::NoResponders(_) => ErrorBody::new(
+                    ErrorCode::UnknownRouter,
+                    format!("no router-sync manages {router}"),
+                ),
+                e => e.into_body(),
+            })?;
             Ok(output::router_status(&st))
         }
         Cmd::Log(_) => unreachable!("handled above"),
