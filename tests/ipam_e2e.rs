@@ -416,7 +416,7 @@ async fn workload_task(
             zone: "z1".into(),
             netmask: None,
             prefix_length: Some(24),
-            family: Family::Ipv4,
+            family: Some(Family::Ipv4),
             router: None,
         };
         let r = until_answered(|| client.vpc_allocate(&req)).await;
@@ -623,7 +623,7 @@ async fn kill9_mid_workload_loses_nothing_acknowledged() {
                 zone: "z1".into(),
                 netmask: Some("255.255.255.0".into()),
                 prefix_length: None,
-                family: Family::Ipv4,
+                family: Some(Family::Ipv4),
                 router: None,
             })
             .await

@@ -331,7 +331,7 @@ fn requests() -> Vec<(&'static str, Value)> {
                 zone: "zone-1".into(),
                 netmask: Some("255.255.0.0".into()),
                 prefix_length: None,
-                family: Family::Ipv4,
+                family: Some(Family::Ipv4),
                 router: Some(router()),
             }),
         ),
@@ -343,7 +343,7 @@ fn requests() -> Vec<(&'static str, Value)> {
                 zone: "zone-1".into(),
                 netmask: None,
                 prefix_length: Some(48),
-                family: Family::Ipv6,
+                family: Some(Family::Ipv6),
                 router: None,
             }),
         ),
@@ -2742,6 +2742,7 @@ fn status(full: bool) -> RouterStatus {
         desired_version: full.then_some(3),
         applied_version: full.then_some(3),
         firewall_version: full.then_some(3),
+        waiting_for: vec![],
         last_error: full.then(|| "vtysh timed out".into()),
         neighbors: if full {
             vec![

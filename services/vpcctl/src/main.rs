@@ -247,9 +247,11 @@ enum VpcCmd {
         netmask: Option<String>,
         #[arg(long)]
         prefix_length: Option<u8>,
-        /// Address family of a --prefix-length request.
-        #[arg(long, value_enum, default_value = "ipv4")]
-        family: FamilyArg,
+        /// Address family of a --prefix-length request. Without it ipam
+        /// takes the only family that fits (a length above 32 is IPv6, a
+        /// zone of one family's super-CIDRs that family).
+        #[arg(long, value_enum)]
+        family: Option<FamilyArg>,
         /// The VPC's virtual router.
         #[arg(long, requires_all = ["router_id", "uplink"])]
         router: Option<String>,
@@ -567,10 +569,10 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
                         zone,
                         netmask,
                         prefix_length,
-                        family: match family {
+                        family: family.map(|f| match f {
                             FamilyArg::Ipv4 => Family::Ipv4,
                             FamilyArg::Ipv6 => Family::Ipv6,
-                        },
+                        }),
                         router,
                     },
                 )
