@@ -629,6 +629,12 @@ impl RouterTask {
         self.consecutive_failures += 1;
         let backoff = Duration::from_millis(500 * 2u64.pow(self.consecutive_failures.min(6)));
         self.retry_at = Some(Instant::now() + backoff.min(Duration::from_secs(30)));
+        if !matches!(f, Failure::Waiting(_)) && !self.waiting_for.is_empty() {
+            // Whatever else went wrong, the status says that, not a stale
+            // list of interfaces.
+            self.waiting_for.clear();
+            self.status.send_modify(|s| s.waiting_for.clear());
+        }
         let (state, error) = match f {
             Failure::Unreachable(e) => (RouterState::Unreachable, e),
             Failure::Apply(e) => (RouterState::Failed, e),
