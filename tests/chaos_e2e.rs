@@ -179,7 +179,10 @@ where
         let fut = f();
         async move {
             let r = fut.await;
-            if matches!(r, Err(RequestError::Unavailable(_))) {
+            if matches!(
+                r,
+                Err(RequestError::Unavailable(_) | RequestError::NoResponders(_))
+            ) {
                 retries.fetch_add(1, Ordering::Relaxed);
             }
             r
@@ -631,7 +634,7 @@ fn vpc_with_router(vpc: &str, zone: &str, n: u32) -> VpcAllocate {
         zone: zone.into(),
         netmask: None,
         prefix_length: Some(24),
-        family: Family::Ipv4,
+        family: Some(Family::Ipv4),
         router: Some(router_spec(
             &format!("{vpc}-vr"),
             Ipv4Addr::new(10, 254, (n / 250) as u8, (n % 250 + 1) as u8),
@@ -820,7 +823,7 @@ async fn concurrent_client(nc: async_nats::Client, c: usize, seed: u64) -> Clien
                     zone: "z1".into(),
                     netmask: None,
                     prefix_length: Some(prefix),
-                    family: Family::Ipv4,
+                    family: Some(Family::Ipv4),
                     router: None,
                 };
                 let body = serde_json::to_vec(&req).unwrap();
@@ -1102,7 +1105,7 @@ async fn sixteen_clients_with_resent_requests_never_allocate_twice() {
         zone: "z1".into(),
         netmask: None,
         prefix_length: Some(20),
-        family: Family::Ipv4,
+        family: Some(Family::Ipv4),
         router: None,
     };
     let shared_rec = until_answered(&retries, "vpc", || client.vpc_allocate(&shared)).await;
@@ -1378,7 +1381,7 @@ fn plan_client(k: usize, rng: &mut Rng) -> (Vec<Op>, u16) {
                     zone: zone.clone(),
                     netmask: None,
                     prefix_length: Some(prefix),
-                    family: Family::Ipv4,
+                    family: Some(Family::Ipv4),
                     router: Some(RouterSpec {
                         name: format!("{name}-vr"),
                         router_id: Ipv4Addr::new(10, 255, k as u8, nv as u8),

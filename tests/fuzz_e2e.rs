@@ -231,6 +231,12 @@ const EVENTS_READ_FIELDS: &[F] = &[
     f("limit", Fk::Limit, false),
 ];
 
+/// The one router-sync instance manages r1 only, and is named after it
+/// (its default): `subjects::sync::router_status("r1")` and
+/// `subjects::sync::events_read("r1")`, spelled out for `Spec`'s `&'static str`.
+const R1_STATUS: &str = "vpcroute.sync.router.status.r1";
+const SYNC_EVENTS_READ: &str = "vpcroute.sync.events.read.r1";
+
 const SPECS: &[Spec] = &[
     Spec {
         subject: subjects::ipam::ZONE_ENABLE,
@@ -418,12 +424,12 @@ const SPECS: &[Spec] = &[
         fields: EVENTS_READ_FIELDS,
     },
     Spec {
-        subject: subjects::sync::ROUTER_STATUS,
+        subject: R1_STATUS,
         writes: false,
         fields: &[f("router", Fk::Router, true)],
     },
     Spec {
-        subject: subjects::sync::EVENTS_READ,
+        subject: SYNC_EVENTS_READ,
         writes: false,
         fields: EVENTS_READ_FIELDS,
     },
@@ -2333,7 +2339,7 @@ const EVENT_SUBJECTS: [(&str, &str); 4] = [
     ("ipam", subjects::ipam::EVENTS_READ),
     ("area-registry", subjects::areas::EVENTS_READ),
     ("config-renderer", subjects::config::EVENTS_READ),
-    ("router-sync", subjects::sync::EVENTS_READ),
+    ("router-sync", SYNC_EVENTS_READ),
 ];
 
 async fn heads(nc: &async_nats::Client) -> BTreeMap<&'static str, u64> {
@@ -2551,12 +2557,9 @@ async fn seed_world(nc: &async_nats::Client) -> World {
         v["ok"].as_array().is_some_and(|a| a.len() == 2)
     })
     .await;
-    wait_for(
-        nc,
-        subjects::sync::ROUTER_STATUS,
-        json!({"router": "r1"}),
-        |v| v["ok"]["desired_version"].is_u64() || v["ok"]["state"] == "unreachable",
-    )
+    wait_for(nc, R1_STATUS, json!({"router": "r1"}), |v| {
+        v["ok"]["desired_version"].is_u64() || v["ok"]["state"] == "unreachable"
+    })
     .await;
 
     World {

@@ -382,7 +382,10 @@ where
         let fut = f();
         async move {
             let r = fut.await;
-            if matches!(r, Err(RequestError::Unavailable(_))) {
+            if matches!(
+                r,
+                Err(RequestError::Unavailable(_) | RequestError::NoResponders(_))
+            ) {
                 RETRIES.fetch_add(1, Ordering::Relaxed);
             }
             r
@@ -413,7 +416,7 @@ async fn workload_task(
             zone: "z1".into(),
             netmask: None,
             prefix_length: Some(24),
-            family: Family::Ipv4,
+            family: Some(Family::Ipv4),
             router: None,
         };
         let r = until_answered(|| client.vpc_allocate(&req)).await;
@@ -620,7 +623,7 @@ async fn kill9_mid_workload_loses_nothing_acknowledged() {
                 zone: "z1".into(),
                 netmask: Some("255.255.255.0".into()),
                 prefix_length: None,
-                family: Family::Ipv4,
+                family: Some(Family::Ipv4),
                 router: None,
             })
             .await

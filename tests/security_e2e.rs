@@ -338,7 +338,8 @@ const CONFIG: Kind = Kind {
 const SYNC: Kind = Kind {
     bin: "vpcroute-router-sync",
     user: "router-sync",
-    last_endpoint: subjects::sync::EVENTS_READ,
+    // `vpcroute.sync.events.read.<instance>`
+    last_endpoint: subjects::sync::EVENTS_READ_PREFIX,
 };
 
 /// One service process running as its own NATS user, stderr captured to a
@@ -414,7 +415,8 @@ impl Svc {
             let req = probe.request(subject.clone(), "".into());
             if let Ok(Ok(msg)) = tokio::time::timeout(Duration::from_millis(500), req).await {
                 let info = String::from_utf8_lossy(&msg.payload);
-                if info.contains(&format!("\"{}\"", self.kind.last_endpoint)) {
+                // A prefix: router-sync's log subject ends in its instance.
+                if info.contains(&format!("\"{}", self.kind.last_endpoint)) {
                     return;
                 }
             }

@@ -122,9 +122,9 @@ impl Client {
         let end = tokio::time::Instant::now() + deadline;
         loop {
             match f().await {
-                Err(RequestError::Unavailable(m)) => {
+                Err(e @ (RequestError::Unavailable(_) | RequestError::NoResponders(_))) => {
                     if tokio::time::Instant::now() > end {
-                        return Err(RequestError::Unavailable(m));
+                        return Err(e);
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }

@@ -175,13 +175,23 @@ impl SchemaSet {
                 .map(|(_, v)| v)
                 .ok_or_else(|| format!("schema missing for subject {} (events)", msg.subject))?,
             Direction::Request | Direction::Reply => {
-                let (req, rep) = self.subjects.get(&msg.subject).ok_or_else(|| {
-                    format!(
-                        "schema missing for subject {} (not in {}/index.json)",
-                        msg.subject,
-                        self.dir.display()
-                    )
-                })?;
+                // Exact, or a wildcard entry (a subject per router).
+                let (req, rep) = self
+                    .subjects
+                    .get(&msg.subject)
+                    .or_else(|| {
+                        self.subjects
+                            .iter()
+                            .find(|(p, _)| subject_matches(p, &msg.subject))
+                            .map(|(_, v)| v)
+                    })
+                    .ok_or_else(|| {
+                        format!(
+                            "schema missing for subject {} (not in {}/index.json)",
+                            msg.subject,
+                            self.dir.display()
+                        )
+                    })?;
                 if msg.direction == Direction::Request {
                     req
                 } else {

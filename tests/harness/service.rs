@@ -33,27 +33,35 @@ impl ServiceKind {
     /// A subject whose reply proves the service is fully up. The ipam
     /// service subscribes `events.read` last, so an answer there means every
     /// endpoint is subscribed; for the others it is at least subscribed and
-    /// the log replayed.
-    fn readiness_probe(self) -> (&'static str, &'static str) {
-        match self {
-            ServiceKind::Ipam => (
-                vpcroute_bus::subjects::ipam::EVENTS_READ,
-                r#"{"from_seq":1,"limit":1}"#,
-            ),
-            ServiceKind::AreaRegistry => (
-                vpcroute_bus::subjects::areas::EVENTS_READ,
-                r#"{"from_seq":1,"limit":1}"#,
-            ),
-            ServiceKind::ConfigRenderer => (
-                vpcroute_bus::subjects::config::EVENTS_READ,
-                r#"{"from_seq":1,"limit":1}"#,
-            ),
-            ServiceKind::RouterSync => (
-                vpcroute_bus::subjects::sync::EVENTS_READ,
-                r#"{"from_seq":1,"limit":1}"#,
-            ),
-        }
+    /// the log replayed. A router-sync instance's log is read on a subject
+    /// of the instance, named by its arguments.
+    fn readiness_probe(self, args: &[String]) -> (String, &'static str) {
+        use vpcroute_bus::subjects;
+        let subject = match self {
+            ServiceKind::Ipam => subjects::ipam::EVENTS_READ.to_string(),
+            ServiceKind::AreaRegistry => subjects::areas::EVENTS_READ.to_string(),
+            ServiceKind::ConfigRenderer => subjects::config::EVENTS_READ.to_string(),
+            ServiceKind::RouterSync => subjects::sync::events_read(&sync_instance(args)),
+        };
+        (subject, r#"{"from_seq":1,"limit":1}"#)
     }
+}
+
+/// The instance name router-sync takes from `args`: `--instance`, else its
+/// first `--router`'s name (the binary's default).
+pub fn sync_instance(args: &[String]) -> String {
+    let after = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+    };
+    if let Some(name) = after("--instance") {
+        return name.clone();
+    }
+    after("--router")
+        .and_then(|r| r.split_once('='))
+        .map(|(name, _)| name.to_string())
+        .expect("router-sync needs --instance or a --router")
 }
 
 pub struct Service {
@@ -194,7 +202,7 @@ impl Service {
     /// its stderr) if it exits or takes too long.
     pub async fn wait_ready(&mut self) {
         let deadline = Instant::now() + READY_TIMEOUT;
-        let (subject, probe) = self.kind.readiness_probe();
+        let (subject, probe) = self.kind.readiness_probe(&self.extra_args);
         let mut client = None;
         loop {
             if let Some(status) = self
@@ -225,7 +233,7 @@ impl Service {
                 client = async_nats::connect(&self.nats_url).await.ok();
             }
             if let Some(c) = &client {
-                let req = c.request(subject.to_string(), probe.as_bytes().to_vec().into());
+                let req = c.request(subject.clone(), probe.as_bytes().to_vec().into());
                 if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), req).await {
                     return;
                 }

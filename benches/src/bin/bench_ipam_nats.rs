@@ -129,7 +129,7 @@ async fn ipam_task(
                 zone: "zone-1".into(),
                 netmask: None,
                 prefix_length: Some(24),
-                family: msg::Family::Ipv4,
+                family: Some(msg::Family::Ipv4),
                 router: Some(msg::RouterSpec {
                     name: format!("vr-{c}-{i}"),
                     router_id: Ipv4Addr::from(0x0b00_0000u32 + (c << 16) + i + 1),

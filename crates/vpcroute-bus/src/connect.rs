@@ -8,35 +8,48 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// NATS connection options, flattened into every binary's command line.
+/// Global, so vpcctl takes them after its subcommand too, as `--json`
+/// (a binary without subcommands is unaffected).
 #[derive(Debug, Clone, clap::Args)]
 pub struct NatsArgs {
     /// NATS server URL (several may be given comma-separated).
     #[arg(
         long,
+        global = true,
         env = "VPCROUTE_NATS_URL",
         default_value = "nats://127.0.0.1:4222"
     )]
     pub nats_url: String,
     /// NATS user name.
-    #[arg(long, env = "VPCROUTE_NATS_USER")]
+    #[arg(long, global = true, env = "VPCROUTE_NATS_USER")]
     pub nats_user: Option<String>,
     /// File holding the NATS password (the variable VPCROUTE_NATS_PASSWORD
     /// also works).
-    #[arg(long, env = "VPCROUTE_NATS_PASSWORD_FILE")]
+    #[arg(long, global = true, env = "VPCROUTE_NATS_PASSWORD_FILE")]
     pub nats_password_file: Option<PathBuf>,
     /// NATS credentials file (JWT + NKey seed).
-    #[arg(long, env = "VPCROUTE_NATS_CREDS")]
+    #[arg(long, global = true, env = "VPCROUTE_NATS_CREDS")]
     pub nats_creds: Option<PathBuf>,
     /// CA certificate to verify the server's TLS certificate with.
-    #[arg(long, env = "VPCROUTE_NATS_TLS_CA")]
+    #[arg(long, global = true, env = "VPCROUTE_NATS_TLS_CA")]
     pub nats_tls_ca: Option<PathBuf>,
     /// Client certificate and key for mutual TLS.
-    #[arg(long, env = "VPCROUTE_NATS_TLS_CERT", requires = "nats_tls_key")]
+    #[arg(
+        long,
+        global = true,
+        env = "VPCROUTE_NATS_TLS_CERT",
+        requires = "nats_tls_key"
+    )]
     pub nats_tls_cert: Option<PathBuf>,
-    #[arg(long, env = "VPCROUTE_NATS_TLS_KEY", requires = "nats_tls_cert")]
+    #[arg(
+        long,
+        global = true,
+        env = "VPCROUTE_NATS_TLS_KEY",
+        requires = "nats_tls_cert"
+    )]
     pub nats_tls_key: Option<PathBuf>,
     /// Refuse to talk to the server without TLS.
-    #[arg(long, env = "VPCROUTE_NATS_REQUIRE_TLS")]
+    #[arg(long, global = true, env = "VPCROUTE_NATS_REQUIRE_TLS")]
     pub nats_require_tls: bool,
 }
 

@@ -15,9 +15,14 @@ pub enum RequestError {
     /// The service answered with a structured error.
     #[error(transparent)]
     Service(#[from] ErrorBody),
-    /// Nothing answered, or not in time.
+    /// Nothing answered in time.
     #[error("{0}")]
     Unavailable(String),
+    /// No one subscribes to the subject: NATS said so at once. On a
+    /// subject of one object (a router's status) it means no service
+    /// holds that object.
+    #[error("{0}")]
+    NoResponders(String),
     /// The answer was not a valid reply envelope.
     #[error("malformed reply: {0}")]
     MalformedReply(String),
@@ -28,7 +33,9 @@ impl RequestError {
     pub fn into_body(self) -> ErrorBody {
         match self {
             RequestError::Service(body) => body,
-            RequestError::Unavailable(m) => ErrorBody::new(ErrorCode::Unavailable, m),
+            RequestError::Unavailable(m) | RequestError::NoResponders(m) => {
+                ErrorBody::new(ErrorCode::Unavailable, m)
+            }
             RequestError::MalformedReply(m) => ErrorBody::new(ErrorCode::Internal, m),
         }
     }
@@ -52,7 +59,11 @@ pub async fn request<Req: Serialize, Resp: DeserializeOwned>(
         Ok(Err(e)) => {
             use async_nats::client::RequestErrorKind;
             let why = match e.kind() {
-                RequestErrorKind::NoResponders => "no service is listening".to_string(),
+                RequestErrorKind::NoResponders => {
+                    return Err(RequestError::NoResponders(format!(
+                        "{subject}: no service is listening"
+                    )))
+                }
                 RequestErrorKind::TimedOut => "timed out".to_string(),
                 _ => e.to_string(),
             };

@@ -69,17 +69,60 @@ pub mod config {
 }
 
 /// Requests served by `router-sync`.
+///
+/// Several instances may run (docker-compose runs one beside each router),
+/// each managing its own routers with its own event log. A request about a
+/// router therefore goes to a subject of that router, to which only the
+/// instance managing it subscribes: a router no instance manages gets
+/// NATS's immediate "no responders" instead of a wrong instance's
+/// `unknown_router`. An instance's log is read on a subject of the
+/// instance, and its events carry the instance in their subject, since
+/// each log numbers its events from 1.
 pub mod sync {
     pub const SERVICE_NAME: &str = "vpcroute-router-sync";
-    /// One router's status (`RouterStatus`).
-    pub const ROUTER_STATUS: &str = "vpcroute.sync.router.status";
-    pub const EVENTS_READ: &str = "vpcroute.sync.events.read";
+    /// `vpcroute.sync.router.status.<router>`: one router's status
+    /// (`RouterStatus`), answered by the instance that manages it.
+    pub const ROUTER_STATUS_PREFIX: &str = "vpcroute.sync.router.status";
+    /// `vpcroute.sync.events.read.<instance>`: catch-up reads of one
+    /// instance's event log.
+    pub const EVENTS_READ_PREFIX: &str = "vpcroute.sync.events.read";
+    /// Events of every instance: `vpcroute.events.sync.<instance>.<type>`.
     pub const EVENTS_PREFIX: &str = "vpcroute.events.sync";
     /// `vpcroute.sync.status.<router>`: published after every check.
     pub const STATUS_PREFIX: &str = "vpcroute.sync.status";
 
+    pub fn router_status(router: &str) -> String {
+        format!("{ROUTER_STATUS_PREFIX}.{router}")
+    }
+
+    pub fn events_read(instance: &str) -> String {
+        format!("{EVENTS_READ_PREFIX}.{instance}")
+    }
+
+    /// Where `instance` publishes its events (the event type follows).
+    pub fn events_prefix(instance: &str) -> String {
+        format!("{EVENTS_PREFIX}.{instance}")
+    }
+
     pub fn status(router: &str) -> String {
         format!("{STATUS_PREFIX}.{router}")
+    }
+
+    /// Whether `name` can name an instance: one subject token of the
+    /// characters NATS Services API names allow.
+    pub fn check_instance(name: &str) -> Result<(), String> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "instance name {name:?} must be 1-64 characters of letters, digits, '-', '_'"
+            ))
+        }
     }
 }
 

@@ -182,6 +182,32 @@ fn requested_prefix(
     }
 }
 
+/// The family of a VPC request: as given, else the only one that fits (a
+/// dotted netmask is IPv4, a prefix length above 32 IPv6, a zone of one
+/// family's super-CIDRs that family). CloudStack's adapter and vpcctl both
+/// leave it out and get the same answer.
+fn vpc_family(c: &msg::VpcAllocate, zone: &Zone) -> Result<Family, IpamError> {
+    if let Some(f) = c.family {
+        return Ok(family_of(f));
+    }
+    if c.netmask.is_some() {
+        return Ok(Family::V4);
+    }
+    if c.prefix_length.is_some_and(|p| p > Family::V4.bits()) {
+        return Ok(Family::V6);
+    }
+    let has = |f: Family| zone.super_cidrs.iter().any(|n| Family::of_net(n) == f);
+    match (has(Family::V4), has(Family::V6)) {
+        (true, true) => Err(IpamError::InvalidRequest(format!(
+            "zone {:?} has IPv4 and IPv6 super-CIDRs: give the family (--family ipv4 or ipv6) for a /{}",
+            c.zone,
+            c.prefix_length.unwrap_or_default()
+        ))),
+        (false, true) => Ok(Family::V6),
+        _ => Ok(Family::V4),
+    }
+}
+
 fn family_of(f: msg::Family) -> Family {
     match f {
         msg::Family::Ipv4 => Family::V4,
@@ -302,7 +328,7 @@ impl IpamState {
             });
         }
         let zone = self.zone(&c.zone)?;
-        let family = family_of(c.family);
+        let family = vpc_family(c, zone)?;
         let prefix = requested_prefix(&c.netmask, c.prefix_length, family)?;
         if let Some(r) = &c.router {
             self.check_router(r)?;

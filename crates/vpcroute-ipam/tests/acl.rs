@@ -29,7 +29,7 @@ impl H {
                 zone: "z1".into(),
                 netmask: Some("255.255.252.0".into()),
                 prefix_length: None,
-                family: Family::Ipv4,
+                family: Some(Family::Ipv4),
                 router: None,
             }));
         }

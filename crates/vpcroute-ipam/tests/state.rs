@@ -42,7 +42,7 @@ fn vpc(name: &str, netmask: &str) -> Command {
         zone: "z1".into(),
         netmask: Some(netmask.into()),
         prefix_length: None,
-        family: Family::Ipv4,
+        family: Some(Family::Ipv4),
         router: None,
     })
 }
@@ -242,7 +242,7 @@ fn release_returns_space_and_tiers_by_size_get_first_host_as_gateway() {
             zone: "z1".into(),
             netmask: None,
             prefix_length: Some(56),
-            family: Family::Ipv6,
+            family: Some(Family::Ipv6),
             router: None,
         }),
     );
@@ -370,4 +370,60 @@ fn router_data_the_renderer_refuses_is_refused_at_the_request() {
     }
     t.interface = Some("eth3".into());
     run(&mut st, &mut log, Command::TierAllocate(t));
+}
+
+/// A VPC of `prefix_length` in `zone` with the family left out.
+fn vpc_by_length(name: &str, zone: &str, prefix_length: u8) -> Command {
+    Command::VpcAllocate(VpcAllocate {
+        request_id: "r".into(),
+        vpc: name.into(),
+        zone: zone.into(),
+        netmask: None,
+        prefix_length: Some(prefix_length),
+        family: None,
+        router: None,
+    })
+}
+
+/// Without a family, ipam takes the only one that fits; on a zone of both
+/// families a length that fits both is refused with a word on `--family`.
+#[test]
+fn the_family_is_inferred_when_only_one_fits() {
+    let mut s = IpamState::new();
+    let mut log = Vec::new();
+    run(&mut s, &mut log, zone("v6", &["fd00::/16"]));
+    run(&mut s, &mut log, zone("v4", &["10.1.0.0/16"]));
+    run(
+        &mut s,
+        &mut log,
+        zone("both", &["10.2.0.0/16", "fd01::/40"]),
+    );
+    // The zone's only family (the issue's case: /56 on an IPv6-only
+    // zone), even for a length that would fit IPv4.
+    assert_eq!(
+        run(&mut s, &mut log, vpc_by_length("b", "v6", 24))["cidr"],
+        "fd00::/24"
+    );
+    let a = run(&mut s, &mut log, vpc_by_length("a", "v6", 56));
+    assert!(a["cidr"].as_str().unwrap().starts_with("fd00:"), "{a}");
+    assert_eq!(
+        run(&mut s, &mut log, vpc_by_length("c", "v4", 24))["cidr"],
+        "10.1.0.0/24"
+    );
+    // A length above 32 can only be IPv6.
+    assert_eq!(
+        run(&mut s, &mut log, vpc_by_length("d", "both", 56))["cidr"],
+        "fd01::/56"
+    );
+    // Both fit: refused, saying how to choose, nothing changed.
+    let cmd = vpc_by_length("e", "both", 24);
+    assert_eq!(refuse(&mut s, cmd.clone()), ErrorCode::InvalidRequest);
+    let msg = s.decide(&cmd).unwrap_err().to_string();
+    assert!(msg.contains("--family"), "{msg}");
+    // Given explicitly, the family is used as before.
+    let mut v4 = cmd;
+    if let Command::VpcAllocate(c) = &mut v4 {
+        c.family = Some(Family::Ipv4);
+    }
+    assert_eq!(run(&mut s, &mut log, v4)["cidr"], "10.2.0.0/24");
 }

@@ -67,8 +67,11 @@ pub struct VpcAllocate {
     pub netmask: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix_length: Option<u8>,
-    #[serde(default)]
-    pub family: Family,
+    /// Left out, ipam infers it: IPv4 for a netmask, IPv6 for a prefix
+    /// length above 32, else the one family of the zone's super-CIDRs (a
+    /// zone with both needs it given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub router: Option<RouterSpec>,
 }

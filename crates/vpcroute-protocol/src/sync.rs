@@ -30,6 +30,11 @@ pub struct RouterStatus {
     /// router; absent when router-sync does not manage its firewall.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firewall_version: Option<u64>,
+    /// While `waiting`: the tier interfaces that are down (missing, down
+    /// or without an address), none of their area up, so FRR announces no
+    /// range for it yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting_for: Vec<String>,
     /// The last failure, if the last attempt failed (no key in it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -58,6 +63,11 @@ pub enum RouterState {
     InSync,
     /// Configured correctly, OSPF not caught up yet (short-lived).
     Converging,
+    /// Configured correctly, but no tier interface of an area is up yet
+    /// (CloudStack plugs NICs after the network exists), so its range
+    /// cannot be announced: `waiting_for` names them. Checked every drift
+    /// tick, without kicking or recording anything, until one comes up.
+    Waiting,
     /// The router cannot follow its desired state: the apply, its
     /// verification or the render failed (`last_error`, `error_code`).
     Failed,
@@ -73,6 +83,7 @@ impl RouterState {
             RouterState::Applying => "applying",
             RouterState::InSync => "in_sync",
             RouterState::Converging => "converging",
+            RouterState::Waiting => "waiting",
             RouterState::Failed => "failed",
             RouterState::Unreachable => "unreachable",
         }

@@ -331,7 +331,7 @@ fn requests() -> Vec<(&'static str, Value)> {
                 zone: "zone-1".into(),
                 netmask: Some("255.255.0.0".into()),
                 prefix_length: None,
-                family: Family::Ipv4,
+                family: Some(Family::Ipv4),
                 router: Some(router()),
             }),
         ),
@@ -343,7 +343,7 @@ fn requests() -> Vec<(&'static str, Value)> {
                 zone: "zone-1".into(),
                 netmask: None,
                 prefix_length: Some(48),
-                family: Family::Ipv6,
+                family: Some(Family::Ipv6),
                 router: None,
             }),
         ),
@@ -1991,7 +1991,10 @@ fn service_subjects() -> Vec<(&'static str, Vec<&'static str>)> {
         ),
         (
             "sync",
-            vec![subjects::sync::ROUTER_STATUS, subjects::sync::EVENTS_READ],
+            vec![
+                subjects::sync::ROUTER_STATUS_PREFIX,
+                subjects::sync::EVENTS_READ_PREFIX,
+            ],
         ),
     ]
 }
@@ -2002,6 +2005,33 @@ const PUBLISHED_PREFIXES: [&str; 2] = [
     subjects::config::UPDATED_PREFIX,
     subjects::sync::STATUS_PREFIX,
 ];
+
+/// A router's status subject and an instance's log subject, as constants
+/// for the tables below (checked against `subjects::sync`).
+const SYNC_STATUS: &str = "vpcroute.sync.router.status.r-vpc-blue";
+const SYNC_EVENTS_READ: &str = "vpcroute.sync.events.read.left-vr";
+
+#[test]
+fn sync_subjects_are_per_router_and_per_instance() {
+    assert_eq!(SYNC_STATUS, subjects::sync::router_status("r-vpc-blue"));
+    assert_eq!(SYNC_EVENTS_READ, subjects::sync::events_read("left-vr"));
+    assert_eq!(
+        subjects::event_subject(&subjects::sync::events_prefix("left-vr"), "applied"),
+        "vpcroute.events.sync.left-vr.applied"
+    );
+    assert!(subjects::sync::check_instance("left-vr").is_ok());
+    for bad in ["", "a.b", "a*", "a>", "a b"] {
+        assert!(subjects::sync::check_instance(bad).is_err(), "{bad:?}");
+    }
+}
+
+/// `vpcroute.sync.router.status.>` → `vpcroute.sync.router.status`.
+fn strip_wildcard(subject: &str) -> &str {
+    subject
+        .strip_suffix(".>")
+        .or_else(|| subject.strip_suffix(".*"))
+        .unwrap_or(subject)
+}
 
 #[test]
 fn index_covers_every_subject_of_every_service() {
@@ -2036,23 +2066,29 @@ fn index_covers_every_subject_of_every_service() {
             consts, in_source,
             "subjects::{service} changed: update this test and schemas/"
         );
+        // A subject per router or instance is indexed as its prefix with a
+        // wildcard token.
         let svc_indexed: BTreeSet<&str> = indexed
             .iter()
-            .copied()
+            .map(|x| strip_wildcard(x))
             .filter(|x| x.starts_with(&prefix))
             .collect();
         assert_eq!(svc_indexed, consts, "index.json and subjects::{service}");
         all_consts.extend(consts);
     }
     // Nothing in the index that is no subject constant.
-    assert_eq!(indexed, all_consts, "index.json lists unknown subjects");
+    let indexed_prefixes: BTreeSet<&str> = indexed.iter().map(|x| strip_wildcard(x)).collect();
+    assert_eq!(
+        indexed_prefixes, all_consts,
+        "index.json lists unknown subjects"
+    );
 
     let mut named = BTreeSet::new();
     for e in entries {
         let subject = e["subject"].as_str().unwrap();
         // Naming convention: vpcroute.<service>.<object>.<verb> ->
         // <service>/<object>.<verb>.{request,reply}.json
-        let rest = subject.strip_prefix("vpcroute.").unwrap();
+        let rest = strip_wildcard(subject).strip_prefix("vpcroute.").unwrap();
         let (service, object_verb) = rest.split_once('.').unwrap();
         for key in ["request", "reply"] {
             let file = e[key]
@@ -2127,7 +2163,7 @@ fn index_covers_every_subject_of_every_service() {
         Some("config/router.list.reply.json")
     );
     assert_eq!(
-        s.request_schema(subjects::sync::ROUTER_STATUS),
+        s.request_schema(&subjects::sync::router_status("r-vpc.blue")),
         Some("sync/router.status.request.json")
     );
     assert_eq!(
@@ -2139,7 +2175,10 @@ fn index_covers_every_subject_of_every_service() {
         Some("events/config.event.json")
     );
     assert_eq!(
-        s.event_schema("vpcroute.events.sync.applied"),
+        s.event_schema(&subjects::event_subject(
+            &subjects::sync::events_prefix("left-vr"),
+            "applied"
+        )),
         Some("events/sync.event.json")
     );
     assert_eq!(
@@ -2433,13 +2472,13 @@ fn other_requests() -> Vec<(&'static str, Value)> {
             }),
         ),
         (
-            subjects::sync::ROUTER_STATUS,
+            SYNC_STATUS,
             wire(&RouterStatusGet {
                 router: "r-vpc-blue".into(),
             }),
         ),
         (
-            subjects::sync::EVENTS_READ,
+            SYNC_EVENTS_READ,
             wire(&EventsRead {
                 from_seq: u64::MAX,
                 limit: 1,
@@ -2455,7 +2494,16 @@ fn real_requests_of_the_other_services_are_valid() {
     for (subject, msg) in other_requests() {
         s.check_request(subject, &msg)
             .unwrap_or_else(|e| panic!("{subject}: {msg}\n  {}", e.join("\n  ")));
-        seen.insert(subject);
+        // A per-router or per-instance subject counts for its prefix.
+        seen.insert(
+            [
+                subjects::sync::ROUTER_STATUS_PREFIX,
+                subjects::sync::EVENTS_READ_PREFIX,
+            ]
+            .into_iter()
+            .find(|p| subject.starts_with(&format!("{p}.")))
+            .unwrap_or(subject),
+        );
     }
     let all: BTreeSet<&str> = service_subjects()
         .into_iter()
@@ -2610,17 +2658,11 @@ fn real_replies_of_the_other_services_are_valid() {
             wire(&Reply::Ok(Vec::<RouterSummary>::new())),
         ),
         (subjects::config::EVENTS_READ, wire(&Reply::Ok(config_page))),
+        (SYNC_STATUS, wire(&Reply::Ok(status(true)))),
+        (SYNC_STATUS, wire(&Reply::Ok(status(false)))),
+        (SYNC_EVENTS_READ, wire(&Reply::Ok(sync_page))),
         (
-            subjects::sync::ROUTER_STATUS,
-            wire(&Reply::Ok(status(true))),
-        ),
-        (
-            subjects::sync::ROUTER_STATUS,
-            wire(&Reply::Ok(status(false))),
-        ),
-        (subjects::sync::EVENTS_READ, wire(&Reply::Ok(sync_page))),
-        (
-            subjects::sync::EVENTS_READ,
+            SYNC_EVENTS_READ,
             wire(&Reply::Ok(EventsPage {
                 events: vec![],
                 head: 0,
@@ -2702,6 +2744,7 @@ fn status(full: bool) -> RouterStatus {
         desired_version: full.then_some(3),
         applied_version: full.then_some(3),
         firewall_version: full.then_some(3),
+        waiting_for: vec![],
         last_error: full.then(|| "vtysh timed out".into()),
         neighbors: if full {
             vec![
@@ -3043,15 +3086,12 @@ fn invalid_requests_of_the_other_services_are_rejected() {
             subjects::config::EVENTS_READ,
             with(read.clone(), "limit", json!(1.5)),
         ),
-        (subjects::sync::ROUTER_STATUS, json!({})),
+        (SYNC_STATUS, json!({})),
         (
-            subjects::sync::ROUTER_STATUS,
+            SYNC_STATUS,
             with(status_get.clone(), "verbose", json!(true)),
         ),
-        (
-            subjects::sync::EVENTS_READ,
-            with(read.clone(), "limit", json!(-1)),
-        ),
+        (SYNC_EVENTS_READ, with(read.clone(), "limit", json!(-1))),
     ];
     for (subject, msg) in &serde_rejects {
         assert!(
@@ -3064,12 +3104,12 @@ fn invalid_requests_of_the_other_services_are_rejected() {
             subjects::areas::ZONE_SHOW | subjects::areas::VPC_SHOW => {
                 serde_json::from_value::<Show>(m).is_ok()
             }
-            subjects::areas::EVENTS_READ
-            | subjects::config::EVENTS_READ
-            | subjects::sync::EVENTS_READ => serde_json::from_value::<EventsRead>(m).is_ok(),
+            subjects::areas::EVENTS_READ | subjects::config::EVENTS_READ | SYNC_EVENTS_READ => {
+                serde_json::from_value::<EventsRead>(m).is_ok()
+            }
             subjects::config::ROUTER_GET => serde_json::from_value::<RouterConfigGet>(m).is_ok(),
             subjects::config::ROUTER_LIST => serde_json::from_value::<RouterList>(m).is_ok(),
-            subjects::sync::ROUTER_STATUS => serde_json::from_value::<RouterStatusGet>(m).is_ok(),
+            SYNC_STATUS => serde_json::from_value::<RouterStatusGet>(m).is_ok(),
             other => unreachable!("{other}"),
         };
         assert!(!serde_ok, "{subject}: serde accepts {msg}");

@@ -314,11 +314,25 @@ pub async fn start_endpoints<K: Copy + Send + 'static>(
     description: &str,
     endpoints: &[(K, &str, &str)],
 ) -> Result<Endpoints<K>, Box<dyn std::error::Error>> {
+    start_endpoints_with_metadata(client, service_name, description, HashMap::new(), endpoints)
+        .await
+}
+
+/// [`start_endpoints`] with metadata in the service's `$SRV.INFO` (e.g.
+/// which routers a router-sync instance manages).
+pub async fn start_endpoints_with_metadata<K: Copy + Send + 'static>(
+    client: &async_nats::Client,
+    service_name: &str,
+    description: &str,
+    metadata: HashMap<String, String>,
+    endpoints: &[(K, &str, &str)],
+) -> Result<Endpoints<K>, Box<dyn std::error::Error>> {
     use async_nats::service::ServiceExt;
     use futures::StreamExt;
     let service = client
         .service_builder()
         .description(description)
+        .metadata(metadata)
         .start(service_name, env!("CARGO_PKG_VERSION"))
         .await
         .map_err(|e| e.to_string())?;

@@ -90,6 +90,28 @@ pub fn self_originated_ids(json: &Value, area: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The interfaces OSPF runs on in `area`, from `show ip ospf interface
+/// json` (without an interface name: named, it also lists an inactive
+/// interface, with `ospfEnabled: false`).
+///
+/// Lab fact (docs/frr-notes.md §4a): an interface configured with `ip ospf
+/// area` is listed here only once it exists, is admin up, has carrier and
+/// an address; missing, admin down, no carrier or no address, it is not
+/// listed, and an area with none listed gets no range announced.
+pub fn active_interfaces(json: &Value, area: &str) -> Vec<String> {
+    let Some(map) = json.get("interfaces").and_then(Value::as_object) else {
+        return vec![];
+    };
+    map.iter()
+        .filter(|(_, i)| {
+            i.get("area").and_then(Value::as_str) == Some(area)
+                && i.get("ifUp").and_then(Value::as_bool) != Some(false)
+                && i.get("ospfEnabled").and_then(Value::as_bool) != Some(false)
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
 fn mask(len: u8) -> u32 {
     if len == 0 {
         0
@@ -146,6 +168,22 @@ mod tests {
         assert!(!has_summary(&v, "0.0.0.0", "10.1.4.0/22", "10.255.0.1"));
         assert!(!has_summary(&v, "0.0.0.0", "10.1.4.0/24", "10.255.0.2"));
         assert!(!has_summary(&v, "0.0.0.5", "10.1.4.0/22", "10.255.0.2"));
+    }
+
+    #[test]
+    fn active_interfaces_are_those_listed_in_the_area() {
+        // As FRR 8.4 printed it in the lab: eth1 up in the backbone, eth3
+        // up in area 0.0.0.5 (its OSPF state `Waiting` is the DR wait, not
+        // down); a tier without carrier or address is simply not listed.
+        let v = json!({"interfaces": {
+            "eth1": {"ifUp": true, "area": "0.0.0.0", "state": "Waiting"},
+            "eth3": {"ifUp": true, "ospfEnabled": true, "area": "0.0.0.5", "state": "Waiting"},
+            "eth4": {"ifUp": true, "ospfEnabled": false}
+        }});
+        assert_eq!(active_interfaces(&v, "0.0.0.5"), vec!["eth3"]);
+        assert_eq!(active_interfaces(&v, "0.0.0.0"), vec!["eth1"]);
+        assert!(active_interfaces(&v, "0.0.0.6").is_empty());
+        assert!(active_interfaces(&json!({"interfaces": {}}), "0.0.0.5").is_empty());
     }
 
     #[test]

@@ -18,7 +18,9 @@ use vpcroute_bus::{connect, decode_request, subjects, Startup};
 use vpcroute_eventlog::NewEvent;
 use vpcroute_protocol::sync::{RouterStatus, RouterStatusGet};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
-use vpcroute_service::commit::{respond, serve_events_read, start_endpoints, Committer, Publisher};
+use vpcroute_service::commit::{
+    respond, serve_events_read, start_endpoints_with_metadata, Committer, Publisher,
+};
 use vpcroute_service::{init_tracing, open_and_replay, ServiceArgs};
 
 use vpcroute_router_sync::vtysh::Vtysh;
@@ -46,6 +48,13 @@ struct Args {
     /// enforced on that router (a warning says so at start).
     #[arg(long = "nft", value_parser = parse_router)]
     nfts: Vec<(String, String)>,
+    /// This instance's name, unique among the router-sync instances on the
+    /// bus: its event log is read on `vpcroute.sync.events.read.<instance>`
+    /// and its events are published on `vpcroute.events.sync.<instance>.>`.
+    /// Default: the name of the first --router (a router has exactly one
+    /// managing instance, so that name is unique too).
+    #[arg(long, env = "VPCROUTE_SYNC_INSTANCE", value_parser = parse_instance)]
+    instance: Option<String>,
     /// How often each router is checked for drift.
     #[arg(long, default_value = "2", value_parser = vpcroute_bus::parse_duration)]
     drift_interval: Duration,
@@ -68,24 +77,69 @@ fn parse_router(s: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), cmd.to_string()))
 }
 
+fn parse_instance(s: &str) -> Result<String, String> {
+    subjects::sync::check_instance(s).map(|()| s.to_string())
+}
+
+/// What a request is about: the status of the `n`th `--router`, or this
+/// instance's log.
 #[derive(Debug, Clone, Copy)]
 enum Endpoint {
-    Status,
+    Status(usize),
     EventsRead,
 }
 
-const ENDPOINTS: &[(Endpoint, &str, &str)] = &[
-    (
-        Endpoint::Status,
-        "router_status",
-        subjects::sync::ROUTER_STATUS,
-    ),
-    (
+/// The instance's name: --instance, else its first router's name.
+fn instance_name(args: &Args) -> Result<String, String> {
+    match (&args.instance, args.routers.first()) {
+        (Some(name), _) => Ok(name.clone()),
+        (None, Some((router, _))) => parse_instance(router).map_err(|e| {
+            format!("{e}: the first --router names the instance by default, give --instance")
+        }),
+        (None, None) => Err("give --instance or at least one --router".into()),
+    }
+}
+
+/// One endpoint per managed router on its own status subject, and one for
+/// the instance's log: (kind, Services API name, subject).
+fn endpoints(instance: &str, routers: &[(String, String)]) -> Vec<(Endpoint, String, String)> {
+    let mut eps: Vec<_> = routers
+        .iter()
+        .enumerate()
+        .map(|(i, (router, _))| {
+            (
+                Endpoint::Status(i),
+                format!("router_status_{router}"),
+                subjects::sync::router_status(router),
+            )
+        })
+        .collect();
+    eps.push((
         Endpoint::EventsRead,
-        "events_read",
-        subjects::sync::EVENTS_READ,
-    ),
-];
+        "events_read".to_string(),
+        subjects::sync::events_read(instance),
+    ));
+    eps
+}
+
+/// The reply to a status request that reached `router`'s subject.
+fn status_reply(
+    payload: &[u8],
+    router: &str,
+    status: &watch::Receiver<RouterStatus>,
+) -> Result<RouterStatus, ErrorBody> {
+    let q = decode_request::<RouterStatusGet>(payload)?;
+    if q.router != router {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "asked for router {:?} on the status subject of {router:?}",
+                q.router
+            ),
+        ));
+    }
+    Ok(status.borrow().clone())
+}
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -110,27 +164,46 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Ok::<(), String>(())
     })?;
 
+    let instance = instance_name(&args)?;
+    for (name, _) in &args.routers {
+        vpcroute_protocol::names::check_name("router", name)?;
+    }
     let client = connect(
         &args.service.nats,
         subjects::sync::SERVICE_NAME,
         Startup::RetryForever,
     )
     .await?;
-    let mut endpoints = start_endpoints(
+    let eps = endpoints(&instance, &args.routers);
+    let eps: Vec<(Endpoint, &str, &str)> = eps
+        .iter()
+        .map(|(k, name, subject)| (*k, name.as_str(), subject.as_str()))
+        .collect();
+    let routers: Vec<&str> = args.routers.iter().map(|(r, _)| r.as_str()).collect();
+    let metadata = HashMap::from([
+        ("instance".to_string(), instance.clone()),
+        ("routers".to_string(), routers.join(",")),
+    ]);
+    let mut endpoints = start_endpoints_with_metadata(
         &client,
         subjects::sync::SERVICE_NAME,
         "vpcroute router-sync: live FRR configuration, drift repair, OSPF status",
-        ENDPOINTS,
+        metadata,
+        &eps,
     )
     .await?;
+    // Built once per process and kept for its life; the publisher wants
+    // a `'static` prefix, as the other services' constant ones are.
+    let events_prefix: &'static str =
+        Box::leak(subjects::sync::events_prefix(&instance).into_boxed_str());
     let mut committer = Committer::new(
         client.clone(),
         log.clone(),
-        Publisher::plain("router-sync", subjects::sync::EVENTS_PREFIX),
+        Publisher::plain("router-sync", events_prefix),
     );
 
     let (record_tx, mut record_rx) = mpsc::unbounded_channel::<SyncEvent>();
-    let mut statuses: HashMap<String, watch::Receiver<RouterStatus>> = HashMap::new();
+    let mut statuses: Vec<watch::Receiver<RouterStatus>> = Vec::new();
     for (name, _) in &args.nfts {
         if !args.routers.iter().any(|(r, _)| r == name) {
             return Err(format!("--nft {name}=...: {name} is not a --router").into());
@@ -155,10 +228,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             args.drift_interval,
             args.effect_timeout,
         );
-        statuses.insert(name.clone(), task.status());
+        statuses.push(task.status());
         tokio::spawn(task.run());
     }
-    tracing::info!(routers = args.routers.len(), "router-sync running");
+    tracing::info!(%instance, routers = %routers.join(","), "router-sync running");
 
     loop {
         tokio::select! {
@@ -176,13 +249,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             next = endpoints.requests.next() => match next {
                 None => return Err("NATS subscriptions ended".into()),
                 Some((Endpoint::EventsRead, request)) => serve_events_read(log.clone(), "router-sync", request),
-                Some((Endpoint::Status, request)) => {
-                    let reply = decode_request::<RouterStatusGet>(&request.message.payload).and_then(|q| {
-                        statuses
-                            .get(&q.router)
-                            .map(|rx| rx.borrow().clone())
-                            .ok_or_else(|| ErrorBody::new(ErrorCode::UnknownRouter, format!("router {:?} is not managed by this router-sync", q.router)))
-                    });
+                Some((Endpoint::Status(i), request)) => {
+                    let reply = status_reply(&request.message.payload, routers[i], &statuses[i]);
                     respond(request, reply);
                 }
             },

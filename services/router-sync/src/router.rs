@@ -131,6 +131,8 @@ pub struct RouterTask {
     /// Why the config-renderer cannot render this router (`render_failed`),
     /// while it cannot: the router keeps what it runs, and is `failed`.
     render_failed: Option<String>,
+    /// While `waiting`: the tier interfaces none of whose area is up yet.
+    waiting_for: Vec<String>,
 }
 
 fn now_ms() -> i64 {
@@ -148,6 +150,9 @@ enum Failure {
     /// Configured and correct, but OSPF has not caught up yet (a flushed
     /// summary still ageing out); retried without counting as a failure.
     Converging(String),
+    /// Configured and correct, but no tier interface of an area is up, so
+    /// FRR rightly announces no range for it: these interfaces.
+    Waiting(Vec<String>),
 }
 
 impl RouterTask {
@@ -169,6 +174,7 @@ impl RouterTask {
             desired_version: None,
             applied_version: applied,
             firewall_version: None,
+            waiting_for: vec![],
             last_error: None,
             neighbors: vec![],
             ospf_routes: 0,
@@ -193,6 +199,7 @@ impl RouterTask {
             nft,
             firewall_applied: None,
             render_failed: None,
+            waiting_for: vec![],
         }
     }
 
@@ -258,6 +265,7 @@ impl RouterTask {
                 Ok(()) => {
                     self.consecutive_failures = 0;
                     self.retry_at = None;
+                    self.waiting_for.clear();
                 }
                 Err(f) => {
                     self.verified_running = None;
@@ -509,22 +517,71 @@ impl RouterTask {
     /// still in the router's own database nothing helps; once it has aged
     /// out, re-adding the range as `not-advertise` and back wakes the ABR
     /// task, without touching any adjacency.
+    ///
+    /// A range whose area has no tier interface up yet is not announced,
+    /// rightly (§4a): nothing is kicked for it, and the router is `waiting`
+    /// for those interfaces. When one comes up the range is given
+    /// `effect_timeout` to appear, as after an apply, before any kick.
     async fn ensure_summaries(
         &self,
         desired: &FrrConfig,
         just_applied: bool,
         db: Option<serde_json::Value>,
     ) -> Result<(), Failure> {
-        let expected = expected_summaries(desired);
-        if expected.is_empty() {
-            return Ok(());
-        }
-        let wait = if just_applied {
+        let (expected, waiting_for) = self.announceable(expected_summaries(desired)).await?;
+        let wait = if just_applied || !self.waiting_for.is_empty() {
             self.effect_timeout
         } else {
             Duration::ZERO
         };
-        let missing = self.missing_summaries(&expected, wait, db).await?;
+        self.ensure_announced(&expected, wait, db).await?;
+        if waiting_for.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::Waiting(waiting_for))
+        }
+    }
+
+    /// Splits the expected summaries into those whose area has a tier
+    /// interface up, and the tier interfaces of the others (all down).
+    async fn announceable(
+        &self,
+        expected: Vec<(ExpectedSummary, Vec<String>)>,
+    ) -> Result<(Vec<ExpectedSummary>, Vec<String>), Failure> {
+        if expected.is_empty() {
+            return Ok((vec![], vec![]));
+        }
+        let interfaces = self
+            .vtysh
+            .show_json("show ip ospf interface json")
+            .await
+            .map_err(|e| Failure::Unreachable(e.to_string()))?;
+        let mut up = Vec::new();
+        let mut down = Vec::new();
+        for (summary, tiers) in expected {
+            if ospf_state::active_interfaces(&interfaces, &summary.area).is_empty() {
+                down.extend(tiers);
+            } else {
+                up.push(summary);
+            }
+        }
+        down.sort();
+        down.dedup();
+        Ok((up, down))
+    }
+
+    /// Makes sure every one of `expected` is in the backbone database,
+    /// waiting up to `wait` first and kicking a trapped range (§4).
+    async fn ensure_announced(
+        &self,
+        expected: &[ExpectedSummary],
+        wait: Duration,
+        db: Option<serde_json::Value>,
+    ) -> Result<(), Failure> {
+        if expected.is_empty() {
+            return Ok(());
+        }
+        let missing = self.missing_summaries(expected, wait, db).await?;
         let Some(first) = missing.first() else {
             return Ok(());
         };
@@ -558,7 +615,7 @@ impl RouterTask {
             });
         }
         let still = self
-            .missing_summaries(&expected, self.effect_timeout, None)
+            .missing_summaries(expected, self.effect_timeout, None)
             .await?;
         match still.first() {
             None => Ok(()),
@@ -602,9 +659,16 @@ impl RouterTask {
         self.consecutive_failures += 1;
         let backoff = Duration::from_millis(500 * 2u64.pow(self.consecutive_failures.min(6)));
         self.retry_at = Some(Instant::now() + backoff.min(Duration::from_secs(30)));
+        if !matches!(f, Failure::Waiting(_)) && !self.waiting_for.is_empty() {
+            // Whatever else went wrong, the status says that, not a stale
+            // list of interfaces.
+            self.waiting_for.clear();
+            self.status.send_modify(|s| s.waiting_for.clear());
+        }
         let (state, error) = match f {
             Failure::Unreachable(e) => (RouterState::Unreachable, e),
             Failure::Apply(e) => (RouterState::Failed, e),
+            Failure::Waiting(interfaces) => return self.waiting(interfaces),
             Failure::Converging(e) => {
                 // Expected and short-lived: check again soon, count nothing.
                 self.consecutive_failures = 0;
@@ -629,6 +693,27 @@ impl RouterTask {
             s.state = state;
             s.last_error = Some(error);
             s.failures += 1;
+        });
+    }
+
+    /// Waiting for tier interfaces: no failure counted, no event, and no
+    /// backoff, so the next drift tick checks again; one log line when the
+    /// set of interfaces changes.
+    fn waiting(&mut self, interfaces: Vec<String>) {
+        self.consecutive_failures = 0;
+        self.retry_at = None;
+        if self.waiting_for != interfaces {
+            tracing::info!(router = %self.name, interfaces = %interfaces.join(","), "waiting for a tier interface to come up: no range can be announced before");
+        }
+        let why = format!(
+            "no tier interface of the area is up ({}): its range cannot be announced yet",
+            interfaces.join(", ")
+        );
+        self.waiting_for = interfaces.clone();
+        self.status.send_modify(|s| {
+            s.state = RouterState::Waiting;
+            s.waiting_for = interfaces;
+            s.last_error = Some(why);
         });
     }
 
@@ -663,7 +748,7 @@ impl RouterTask {
             });
         }
         let desired_version = self.desired_version();
-        let in_sync = self.retry_at.is_none();
+        let in_sync = self.retry_at.is_none() && self.waiting_for.is_empty();
         let applied = self.applied;
         let firewall = self.firewall_applied;
         let render_failed = self.render_failed.clone();
@@ -679,6 +764,7 @@ impl RouterTask {
                 s.error_code = Some(ErrorCode::RenderFailed);
                 s.last_error = Some(reason);
             } else if in_sync {
+                s.waiting_for.clear();
                 s.last_error = None;
                 s.error_code = None;
                 s.state = match desired_version {
@@ -709,9 +795,9 @@ struct ExpectedSummary {
 }
 
 /// Every VPC range of the desired configuration that has at least one
-/// interface in its area (a range with no active network inside is, rightly,
-/// not originated).
-fn expected_summaries(desired: &FrrConfig) -> Vec<ExpectedSummary> {
+/// interface in its area, with those interfaces (a range with no active
+/// network inside is, rightly, not originated).
+fn expected_summaries(desired: &FrrConfig) -> Vec<(ExpectedSummary, Vec<String>)> {
     let Some(ospf) = &desired.router_ospf else {
         return vec![];
     };
@@ -740,17 +826,20 @@ fn expected_summaries(desired: &FrrConfig) -> Vec<ExpectedSummary> {
                 _ => None,
             }
         })
-        .filter(|(area, _)| {
-            desired
+        .filter_map(|(area, cidr)| {
+            let tiers: Vec<String> = desired
                 .interfaces
-                .values()
-                .any(|lines| area_of(lines).as_deref() == Some(area.as_str()))
-        })
-        .map(|(area, cidr)| ExpectedSummary {
-            backbone: backbone.clone(),
-            area,
-            cidr,
-            router_id: router_id.clone(),
+                .iter()
+                .filter(|(_, lines)| area_of(lines).as_deref() == Some(area.as_str()))
+                .map(|(name, _)| name.clone())
+                .collect();
+            let summary = ExpectedSummary {
+                backbone: backbone.clone(),
+                area,
+                cidr,
+                router_id: router_id.clone(),
+            };
+            (!tiers.is_empty()).then_some((summary, tiers))
         })
         .collect()
 }

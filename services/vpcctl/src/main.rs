@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde::{de::DeserializeOwned, Serialize};
-use vpcroute_bus::{connect, request, subjects, NatsArgs, Startup};
+use vpcroute_bus::{connect, request, subjects, NatsArgs, RequestError, Startup};
 use vpcroute_protocol::ipam::*;
 use vpcroute_protocol::{acl, areas, config};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
@@ -247,9 +247,11 @@ enum VpcCmd {
         netmask: Option<String>,
         #[arg(long)]
         prefix_length: Option<u8>,
-        /// Address family of a --prefix-length request.
-        #[arg(long, value_enum, default_value = "ipv4")]
-        family: FamilyArg,
+        /// Address family of a --prefix-length request. Without it ipam
+        /// takes the only family that fits (a length above 32 is IPv6, a
+        /// zone of one family's super-CIDRs that family).
+        #[arg(long, value_enum)]
+        family: Option<FamilyArg>,
         /// The VPC's virtual router.
         #[arg(long, requires_all = ["router_id", "uplink"])]
         router: Option<String>,
@@ -576,10 +578,10 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
                         zone,
                         netmask,
                         prefix_length,
-                        family: match family {
+                        family: family.map(|f| match f {
                             FamilyArg::Ipv4 => Family::Ipv4,
                             FamilyArg::Ipv6 => Family::Ipv6,
-                        },
+                        }),
                         router,
                     },
                 )
@@ -777,12 +779,24 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
             Ok(output::router_config(&c, firewall))
         }
         Cmd::Router(RouterCmd::Status { router }) => {
-            let st: vpcroute_protocol::sync::RouterStatus = ctx
-                .call(
-                    subjects::sync::ROUTER_STATUS,
-                    &vpcroute_protocol::sync::RouterStatusGet { router },
-                )
-                .await?;
+            // Only the router-sync instance managing the router listens on
+            // its subject: nobody listening means nobody manages it.
+            let st: vpcroute_protocol::sync::RouterStatus = request(
+                &ctx.client,
+                &subjects::sync::router_status(&router),
+                &vpcroute_protocol::sync::RouterStatusGet {
+                    router: router.clone(),
+                },
+                ctx.timeout,
+            )
+            .await
+            .map_err(|e| match e {
+                RequestError::NoResponders(_) => ErrorBody::new(
+                    ErrorCode::UnknownRouter,
+                    format!("no router-sync manages {router}"),
+                ),
+                e => e.into_body(),
+            })?;
             Ok(output::router_status(&st))
         }
         Cmd::Log(_) => unreachable!("handled above"),

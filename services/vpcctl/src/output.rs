@@ -285,6 +285,9 @@ pub fn router_status(st: &vpcroute_protocol::sync::RouterStatus) -> Output {
         st.failures,
         st.ospf_routes
     );
+    if !st.waiting_for.is_empty() {
+        let _ = writeln!(s, "  waiting for: {}", st.waiting_for.join(", "));
+    }
     if let Some(e) = &st.last_error {
         let _ = writeln!(s, "  last error: {e}");
     }
