@@ -64,17 +64,24 @@ pub(crate) fn frr(c: &Checked<'_>) -> String {
     let _ = writeln!(out, "hostname {}", m.hostname);
     out.push_str("log syslog informational\n!\n");
 
+    // The area line comes last in every interface block: joining the area
+    // is what brings the interface up in ospfd, and FRR 8.4 starts its wait
+    // timer (before the DR election) from the dead interval in force at
+    // that moment. With the area first, a zone's `dead-interval 4` arrived
+    // after a 40 s wait had begun (docs/frr-notes.md §10). Likewise the
+    // key must be there before the first hello, and a tier must be
+    // passive before it could send one.
     let _ = writeln!(out, "interface {}", m.uplink.interface);
     out.push_str(" description vpcroute uplink\n");
-    let _ = writeln!(out, " ip ospf area {}", m.ospf.backbone);
     uplink_ospf_lines(&mut out, &m.ospf);
+    let _ = writeln!(out, " ip ospf area {}", m.ospf.backbone);
     out.push_str("exit\n!\n");
 
     for t in &c.tiers {
         let _ = writeln!(out, "interface {}", t.tier.interface);
         let _ = writeln!(out, " description vpcroute tier {}", sanitize(&t.tier.name));
-        let _ = writeln!(out, " ip ospf area {}", m.area);
         out.push_str(" ip ospf passive\n");
+        let _ = writeln!(out, " ip ospf area {}", m.area);
         out.push_str("exit\n!\n");
     }
 

@@ -13,7 +13,6 @@ log syslog informational
 !
 interface eth1
  description vpcroute uplink
- ip ospf area 0.0.0.0
  ip ospf network broadcast
  ip ospf hello-interval 10
  ip ospf dead-interval 40
@@ -21,18 +20,19 @@ interface eth1
  ip ospf transmit-delay 1
  ip ospf authentication message-digest
  ip ospf message-digest-key 7 md5 s3cr3t-md5-Key!
+ ip ospf area 0.0.0.0
 exit
 !
 interface eth2
  description vpcroute tier web_tier
- ip ospf area 0.0.0.5
  ip ospf passive
+ ip ospf area 0.0.0.5
 exit
 !
 interface eth3
  description vpcroute tier db
- ip ospf area 0.0.0.5
  ip ospf passive
+ ip ospf area 0.0.0.5
 exit
 !
 router ospf
@@ -230,7 +230,7 @@ fn fingerprint_is_stable_and_sensitive() {
     // Pinned: a change here means every deployed VR will see a new version.
     assert_eq!(
         f,
-        "sha256:8617320df92fdabebb35eb8366156adb59d8085cfd8130b405de089281b2bd55"
+        "sha256:238ff670792481aeb12ea7494a77778c58f24db7f66dd064e0f921844cd6f650"
     );
     // Key rotation changes the fingerprint.
     let mut m = sample(md5());

@@ -8,7 +8,9 @@
 //!    interfaces join (see docs/frr-notes.md);
 //! 2. then each desired interface: new and changed lines before stale ones
 //!    are removed, so an MD5 key rotation adds the new key before the old
-//!    one goes and the adjacency never lacks a common key;
+//!    one goes and the adjacency never lacks a common key; and
+//!    `ip ospf area` last of all, once the timers and keys it must start
+//!    with are in place;
 //! 3. then interfaces vpcroute no longer wants are cleared;
 //! 4. then stale `router ospf` lines, after no interface needs them.
 //!
@@ -52,6 +54,12 @@ fn no_form(line: &str) -> String {
         ["ospf", "router-id", ..] => "no ospf router-id".into(),
         _ => format!("no {line}"),
     }
+}
+
+/// `ip ospf area X` or `no ip ospf area`: the command that puts an
+/// interface into (or takes it out of) an area.
+fn is_area_command(cmd: &str) -> bool {
+    cmd.starts_with("ip ospf area ") || cmd == "no ip ospf area"
 }
 
 /// Settings FRR refuses to overwrite in place: the old value must go first.
@@ -163,7 +171,16 @@ pub fn plan(desired: &FrrConfig, running: &FrrConfig) -> Plan {
     for (name, lines) in &desired.interfaces {
         let running_lines = running.interfaces.get(name).unwrap_or(&empty);
         let (adds, removes) = diff_lines(lines, running_lines);
-        for cmd in adds.into_iter().chain(removes) {
+        // Joining the area goes last, after every timer, key and `passive`
+        // (and after stale ones are gone): FRR 8.4 starts the interface's
+        // wait timer from the dead interval in force when it joins, so a
+        // fast zone's timers set a moment later still waited the default
+        // 40 s before the DR election (docs/frr-notes.md §10). This holds
+        // whatever order the desired text has, and on an interface that
+        // already exists.
+        let (joins, settings): (Vec<String>, Vec<String>) =
+            adds.into_iter().partition(|c| is_area_command(c));
+        for cmd in settings.into_iter().chain(removes).chain(joins) {
             p.push(Context::Interface(name.clone()), cmd);
         }
     }
@@ -217,16 +234,56 @@ exit
         assert_eq!(
             p.steps,
             vec![
+                (Context::Interface("eth3".into()), "ip ospf passive".into()),
                 (
                     Context::Interface("eth3".into()),
                     "ip ospf area 0.0.0.5".into()
                 ),
-                (Context::Interface("eth3".into()), "ip ospf passive".into()),
             ]
         );
         assert_eq!(
             p.script(),
-            "configure terminal\ninterface eth3\nip ospf area 0.0.0.5\nip ospf passive\nend\n"
+            "configure terminal\ninterface eth3\nip ospf passive\nip ospf area 0.0.0.5\nend\n"
+        );
+    }
+
+    /// The commands for one interface, in order.
+    fn interface_cmds(p: &Plan, name: &str) -> Vec<String> {
+        p.steps
+            .iter()
+            .filter(|(c, _)| *c == Context::Interface(name.into()))
+            .map(|(_, cmd)| cmd.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_new_uplink_joins_its_area_after_its_timers_and_key() {
+        // Desired text in the order the renderer used to write it (area
+        // first): the plan still joins the area last.
+        let desired = "interface eth1\n ip ospf area 0.0.0.0\n ip ospf hello-interval 1\n ip ospf dead-interval 4\n ip ospf authentication message-digest\n ip ospf message-digest-key 1 md5 K\nexit\nrouter ospf\n ospf router-id 1.1.1.1\nexit\n";
+        let cmds = interface_cmds(&plan(&cfg(desired), &FrrConfig::default()), "eth1");
+        assert_eq!(cmds.last().unwrap(), "ip ospf area 0.0.0.0", "{cmds:?}");
+        assert_eq!(cmds.len(), 5, "{cmds:?}");
+    }
+
+    #[test]
+    fn an_existing_interface_changes_timers_before_it_joins_or_changes_area() {
+        // The interface exists (a description, a stale timer) but is in no
+        // area yet, then in another area: either way the timers go first.
+        let running = "interface eth1\n description vpcroute uplink\n ip ospf dead-interval 40\nexit\n";
+        let desired = "interface eth1\n description vpcroute uplink\n ip ospf dead-interval 4\n ip ospf area 0.0.0.0\nexit\nrouter ospf\nexit\n";
+        let cmds = interface_cmds(&plan(&cfg(desired), &cfg(running)), "eth1");
+        assert_eq!(cmds, vec!["ip ospf dead-interval 4", "ip ospf area 0.0.0.0"]);
+        let running = "interface eth1\n ip ospf area 0.0.0.7\n ip ospf dead-interval 40\nexit\n";
+        let cmds = interface_cmds(&plan(&cfg(desired), &cfg(running)), "eth1");
+        assert_eq!(
+            cmds,
+            vec![
+                "description vpcroute uplink",
+                "ip ospf dead-interval 4",
+                "no ip ospf area",
+                "ip ospf area 0.0.0.0"
+            ]
         );
     }
 
