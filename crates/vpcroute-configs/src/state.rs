@@ -438,6 +438,7 @@ impl Inputs {
             area,
             vpc_cidr: v.cidr,
             tiers,
+            md5_rotation: None,
         };
         Ok(Models {
             router,

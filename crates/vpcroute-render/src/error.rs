@@ -47,6 +47,12 @@ pub enum SettingsError {
     KeyInvalidCharacter { kind: KeyKind },
     #[error("md5 key id {key_id} is out of range 1..=255")]
     KeyIdOutOfRange { key_id: u8 },
+    /// A different key under a key id in use: routers would change it each
+    /// at its own moment and lose their common key (docs/frr-notes.md §5).
+    #[error(
+        "md5 key id {key_id} already holds another key: a new key needs a new key id (leave the key id out to take the next one)"
+    )]
+    KeyIdReused { key_id: u8 },
 }
 
 impl SettingsError {
@@ -64,6 +70,7 @@ impl SettingsError {
             SettingsError::KeyTooLong { .. } => "settings.key_too_long",
             SettingsError::KeyInvalidCharacter { .. } => "settings.key_invalid_character",
             SettingsError::KeyIdOutOfRange { .. } => "settings.key_id_out_of_range",
+            SettingsError::KeyIdReused { .. } => "settings.key_id_reused",
         }
     }
 }

@@ -283,3 +283,36 @@ fn serde_roundtrip_and_area_forms() {
     let rj = serde_json::to_string(&r).unwrap();
     assert_eq!(serde_json::from_str::<RenderedConfig>(&rj).unwrap(), r);
 }
+
+/// During a rotation both keys are written, the one the router signs with
+/// last (FRR 8.4 signs with the last key added: docs/frr-notes.md §5).
+#[test]
+fn a_rotation_writes_both_keys_the_sending_one_last() {
+    let mut m = sample(md5());
+    let lines = |m: &RouterModel| -> Vec<String> {
+        let RenderedConfig::Frr { frr_conf } = render(m, Dialect::Frr).unwrap() else {
+            unreachable!()
+        };
+        frr_conf
+            .lines()
+            .filter(|l| l.contains("message-digest-key"))
+            .map(str::to_string)
+            .collect()
+    };
+    let new = format!(" ip ospf message-digest-key 7 md5 {MD5_KEY}");
+    let old = " ip ospf message-digest-key 6 md5 old-Key".to_string();
+    m.md5_rotation = Some(Md5Rotation {
+        old_key_id: 6,
+        old_key: Secret::new("old-Key"),
+        send: SendKey::Old,
+    });
+    assert_eq!(lines(&m), vec![new.clone(), old.clone()]);
+    m.md5_rotation.as_mut().unwrap().send = SendKey::New;
+    assert_eq!(lines(&m), vec![old, new]);
+    // The same id for both keys is what a rotation must never do.
+    m.md5_rotation.as_mut().unwrap().old_key_id = 7;
+    assert_eq!(
+        render(&m, Dialect::Frr).unwrap_err().code(),
+        "settings.key_id_reused"
+    );
+}

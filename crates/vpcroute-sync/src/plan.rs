@@ -146,6 +146,35 @@ fn diff_lines(desired: &[String], running: &[String]) -> (Vec<String>, Vec<Strin
     (adds, removes)
 }
 
+fn is_md5_key(line: &str) -> bool {
+    line.starts_with("ip ospf message-digest-key ")
+}
+
+/// ospfd signs with the MD5 key added last, and `show running-config`
+/// lists the keys in the order they were added (docs/frr-notes.md §5).
+/// So the desired text's last key line is the key to sign with, and
+/// its order matters where every other line's does not: when the keys
+/// as they will stand after `adds` end with another key, the sending key
+/// is given again (re-adding a key id moves it to the end, in one
+/// command, without a moment where the id is missing).
+fn keep_sending_key_last(desired: &[String], running: &[String], adds: &mut Vec<String>) {
+    let Some(send) = desired.iter().rev().find(|l| is_md5_key(l)) else {
+        return;
+    };
+    let mut keys: Vec<&str> = running
+        .iter()
+        .map(String::as_str)
+        .filter(|l| is_md5_key(l))
+        .collect();
+    for add in adds.iter().filter(|l| is_md5_key(l)) {
+        keys.retain(|k| line_key(k) != line_key(add));
+        keys.push(add);
+    }
+    if keys.last() != Some(&send.as_str()) {
+        adds.push(send.clone());
+    }
+}
+
 /// The commands that make `running` into `desired`; empty when they agree.
 pub fn plan(desired: &FrrConfig, running: &FrrConfig) -> Plan {
     let mut p = Plan::default();
@@ -170,7 +199,8 @@ pub fn plan(desired: &FrrConfig, running: &FrrConfig) -> Plan {
     }
     for (name, lines) in &desired.interfaces {
         let running_lines = running.interfaces.get(name).unwrap_or(&empty);
-        let (adds, removes) = diff_lines(lines, running_lines);
+        let (mut adds, removes) = diff_lines(lines, running_lines);
+        keep_sending_key_last(lines, running_lines, &mut adds);
         // Joining the area goes last, after every timer, key and `passive`
         // (and after stale ones are gone): FRR 8.4 starts the interface's
         // wait timer from the dead interval in force when it joins, so a
@@ -301,6 +331,54 @@ exit
                 "ip ospf message-digest-key 2 md5 NEWKEY",
                 "no ip ospf message-digest-key 1"
             ]
+        );
+    }
+
+    /// A rotation's three steps, each planned against what the one
+    /// before left: the router never signs with a key it was not told to.
+    #[test]
+    fn rotation_keeps_the_sending_key_last() {
+        let cmds = |desired: &str, running: &str| -> Vec<String> {
+            plan(&cfg(desired), &cfg(running))
+                .steps
+                .into_iter()
+                .map(|s| s.1)
+                .collect()
+        };
+        let both = |first: &str, second: &str| {
+            BASE.replace(
+                " ip ospf message-digest-key 1 md5 OLDKEY\n",
+                &format!(" ip ospf message-digest-key {first}\n ip ospf message-digest-key {second}\n"),
+            )
+        };
+        // 1. Add the new key, keep signing with the old one.
+        let phase1 = both("2 md5 NEWKEY", "1 md5 OLDKEY");
+        assert_eq!(
+            cmds(&phase1, BASE),
+            vec![
+                "ip ospf message-digest-key 2 md5 NEWKEY",
+                "ip ospf message-digest-key 1 md5 OLDKEY"
+            ]
+        );
+        // What FRR then shows: keys in the order added, the old one last.
+        assert!(cmds(&phase1, &phase1).is_empty());
+        // 2. Sign with the new key.
+        let phase2 = both("1 md5 OLDKEY", "2 md5 NEWKEY");
+        assert_eq!(
+            cmds(&phase2, &phase1),
+            vec!["ip ospf message-digest-key 2 md5 NEWKEY"]
+        );
+        // 3. Drop the old key.
+        let phase3 = BASE.replace("1 md5 OLDKEY", "2 md5 NEWKEY");
+        assert_eq!(
+            cmds(&phase3, &phase2),
+            vec!["no ip ospf message-digest-key 1"]
+        );
+        // A router still at the start when phase 2 is due gets both keys
+        // and signs with the new one.
+        assert_eq!(
+            cmds(&phase2, BASE),
+            vec!["ip ospf message-digest-key 2 md5 NEWKEY"]
         );
     }
 
