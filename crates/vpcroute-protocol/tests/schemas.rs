@@ -2358,7 +2358,7 @@ fn other_requests() -> Vec<(&'static str, Value)> {
                 retransmit_interval: Some(65535),
                 transmit_delay: Some(1),
                 ..zone_ospf_set(Some(AuthRequest::Md5 {
-                    key_id: 255,
+                    key_id: Some(255),
                     key: Some(Secret::new("0123456789abcdef")),
                 }))
             }),
@@ -2368,7 +2368,7 @@ fn other_requests() -> Vec<(&'static str, Value)> {
             wire(&ZoneOspfSet {
                 backbone: Some(AreaId(u32::MAX)),
                 ..zone_ospf_set(Some(AuthRequest::Md5 {
-                    key_id: 1,
+                    key_id: Some(1),
                     key: None,
                 }))
             }),
@@ -2484,7 +2484,7 @@ fn real_requests_of_the_other_services_are_valid() {
     assert_eq!(
         parsed.auth,
         Some(AuthRequest::Md5 {
-            key_id: 1,
+            key_id: None,
             key: None
         })
     );

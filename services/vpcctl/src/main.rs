@@ -137,7 +137,9 @@ struct OspfArgs {
     /// OSPF authentication on the backbone uplinks.
     #[arg(long, value_enum)]
     auth: Option<AuthArg>,
-    /// MD5 key id (1-255).
+    /// MD5 key id (1-255). Leave it out to keep the zone's id, or, with a
+    /// new key, to take the next one; a new key under the id in use is
+    /// refused.
     #[arg(long)]
     auth_key_id: Option<u8>,
     /// File holding the key, or - for standard input.
@@ -193,7 +195,7 @@ impl OspfArgs {
             }
             // A key or key id alone means MD5, the default.
             (Some(AuthArg::Md5) | None, key) => Some(areas::AuthRequest::Md5 {
-                key_id: self.auth_key_id.unwrap_or(1),
+                key_id: self.auth_key_id,
                 key,
             }),
         };
