@@ -81,6 +81,12 @@ pub mod sync {
     pub fn status(router: &str) -> String {
         format!("{STATUS_PREFIX}.{router}")
     }
+
+    /// Every router's status publications (the config-renderer follows
+    /// them to advance MD5 key rotations).
+    pub fn all_status() -> String {
+        format!("{STATUS_PREFIX}.*")
+    }
 }
 
 /// The subject on which `service` publishes an event of `event_type`.

@@ -1943,7 +1943,7 @@ use vpcroute_protocol::areas::{
 };
 use vpcroute_protocol::config::{
     ConfigText, DialectName, FirewallRuleset, RouterConfig, RouterConfigGet, RouterConfigUpdated,
-    RouterList, RouterSummary,
+    KeyRotationPhase, KeyRotationView, RouterList, RouterSummary,
 };
 use vpcroute_protocol::sync::{OspfNeighbor, RouterState, RouterStatus, RouterStatusGet};
 
@@ -2313,6 +2313,10 @@ fn config_events() -> Vec<Value> {
         out.push(json!({"type": "area_input", "seq": i + 1, "event": ev.redacted()}));
     }
     out.push(json!({"type": "router_versioned", "router": "r-vpc-blue", "version": 1, "fingerprint": REDACTED}));
+    out.push(json!({"type": "router_keys_applied", "router": "r-vpc-blue", "version": 4}));
+    for step in ["send_new", "done"] {
+        out.push(json!({"type": "key_rotation_advanced", "zone": "zone-1", "step": step}));
+    }
     out.push(json!({"type": "router_removed", "router": "r-vpc-blue"}));
     out
 }
@@ -2566,12 +2570,20 @@ fn real_replies_of_the_other_services_are_valid() {
             version: 3,
             vpc: "vpc-blue".into(),
             zone: "zone-1".into(),
+            key_rotation: Some(KeyRotationView {
+                phase: KeyRotationPhase::AddNew,
+                old_key_id: 255,
+                new_key_id: 1,
+                sending_key_id: 255,
+                waiting_for: vec!["r-vpc-red".into()],
+            }),
         },
         RouterSummary {
             router: "r-vpc-red".into(),
             version: u64::MAX,
             vpc: "vpc-red".into(),
             zone: "zone-2".into(),
+            key_rotation: None,
         },
     ];
     let config_page = EventsPage {

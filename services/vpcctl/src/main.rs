@@ -735,10 +735,21 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
             // OSPF settings come from the area registry; show the zone
             // without them if the registry does not answer.
             let ospf: Option<areas::ZoneOspfView> = ctx
-                .call(subjects::areas::ZONE_SHOW, &Show { name: zone })
+                .call(subjects::areas::ZONE_SHOW, &Show { name: zone.clone() })
                 .await
                 .ok();
-            Ok(output::zone_view(&v, ospf.as_ref()))
+            // A key rotation in progress is the config-renderer's to know
+            // (it follows the routers' reports); any router of the zone
+            // carries it.
+            let routers: Vec<config::RouterSummary> = ctx
+                .call(
+                    subjects::config::ROUTER_LIST,
+                    &config::RouterList { zone: Some(zone) },
+                )
+                .await
+                .unwrap_or_default();
+            let rotation = routers.into_iter().find_map(|r| r.key_rotation);
+            Ok(output::zone_view(&v, ospf.as_ref(), rotation.as_ref()))
         }
         Cmd::Show(ShowCmd::Vpc { vpc }) => {
             let v: VpcView = ctx
