@@ -43,6 +43,8 @@ pub struct Rotation {
     pub old: (u8, Secret),
     pub new: (u8, Secret),
     pub phase: RotationPhase,
+    /// When `SendNew` began (the `key_rotation_advanced` event's `at_ms`).
+    pub send_new_since_ms: Option<i64>,
 }
 
 /// The MD5 key id and key of settings' authentication, if MD5.
@@ -73,6 +75,7 @@ impl Rotation {
                 old,
                 new,
                 phase: RotationPhase::AddNew,
+                send_new_since_ms: None,
             }),
             (None, _, Some(_)) => None,
         }
@@ -88,10 +91,16 @@ impl Rotation {
 
     /// The rotation after `step`, given the zone's key now: after `Done`,
     /// none, or the next rotation when the key changed meanwhile.
-    pub fn advanced(self, step: RotationStep, zone_key: Option<(u8, Secret)>) -> Option<Rotation> {
+    pub fn advanced(
+        self,
+        step: RotationStep,
+        at_ms: i64,
+        zone_key: Option<(u8, Secret)>,
+    ) -> Option<Rotation> {
         match step {
             RotationStep::SendNew => Some(Rotation {
                 phase: RotationPhase::SendNew,
+                send_new_since_ms: Some(at_ms),
                 ..self
             }),
             RotationStep::Done => match zone_key {
@@ -99,10 +108,26 @@ impl Rotation {
                     old: self.new,
                     new: latest,
                     phase: RotationPhase::AddNew,
+                    send_new_since_ms: None,
                 }),
                 _ => None,
             },
         }
+    }
+
+    /// The earliest time the old key may go (`hold_ms` after `SendNew`
+    /// began): routers vpcroute does not manage (the core) switch to
+    /// signing with the new key in that window, so it must last long
+    /// enough for their operator (README, "Rotating the OSPF key").
+    pub fn old_key_kept_until_ms(&self, hold_ms: i64) -> Option<i64> {
+        self.send_new_since_ms.map(|t| t.saturating_add(hold_ms))
+    }
+
+    /// Whether the next step may be taken at `now_ms`, once every managed
+    /// router has the current one.
+    pub fn hold_over(&self, now_ms: i64, hold_ms: i64) -> bool {
+        self.old_key_kept_until_ms(hold_ms)
+            .is_none_or(|until| now_ms >= until)
     }
 
     /// The key id the zone's routers are told to sign with.
@@ -149,15 +174,15 @@ mod tests {
         // A third key while the rotation runs: kept for later.
         let r = Rotation::on_settings(Some(r), k(2, "b"), k(3, "c")).unwrap();
         assert_eq!(r.new, (2, Secret::new("b")));
-        let r = r.advanced(RotationStep::SendNew, k(3, "c")).unwrap();
+        let r = r.advanced(RotationStep::SendNew, 0, k(3, "c")).unwrap();
         assert_eq!(r.router_keys().1.send, SendKey::New);
         assert_eq!(r.next_step(), RotationStep::Done);
-        let r = r.advanced(RotationStep::Done, k(3, "c")).unwrap();
+        let r = r.advanced(RotationStep::Done, 0, k(3, "c")).unwrap();
         assert_eq!((r.old.0, r.new.0, r.phase), (2, 3, RotationPhase::AddNew));
         assert!(r
-            .advanced(RotationStep::SendNew, k(3, "c"))
+            .advanced(RotationStep::SendNew, 0, k(3, "c"))
             .unwrap()
-            .advanced(RotationStep::Done, k(3, "c"))
+            .advanced(RotationStep::Done, 0, k(3, "c"))
             .is_none());
         // No rotation into or out of MD5, nor for an unchanged key.
         assert!(Rotation::on_settings(None, None, k(1, "a")).is_none());

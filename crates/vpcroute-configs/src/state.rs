@@ -49,10 +49,15 @@ pub enum ConfigEvent {
     /// (the router's current one, which carries the rotation's current
     /// step) applied and verified on the router.
     RouterKeysApplied { router: String, version: u64 },
-    /// Every router of the zone has the rotation's current step: the next
-    /// one begins (see [`crate::rotation`]). Followed in its batch by the
-    /// versions it gives the zone's routers.
-    KeyRotationAdvanced { zone: String, step: RotationStep },
+    /// Every router of the zone has the rotation's current step (and, for
+    /// `done`, the overlap hold is over): the next one begins at `at_ms`
+    /// (see [`crate::rotation`]). Followed in its batch by the versions it
+    /// gives the zone's routers.
+    KeyRotationAdvanced {
+        zone: String,
+        step: RotationStep,
+        at_ms: i64,
+    },
 }
 
 impl ConfigEvent {
@@ -565,6 +570,9 @@ pub struct StateDump {
 /// See the crate documentation.
 #[derive(Debug, Clone, Default)]
 pub struct RendererState {
+    /// How long the old MD5 key stays after routers began signing with the
+    /// new one (the service's `--key-rotation-hold`); only for views.
+    pub rotation_hold_ms: i64,
     inputs: Inputs,
     routers: BTreeMap<String, RouterDump>,
     retired: BTreeMap<String, u64>,
@@ -813,7 +821,7 @@ impl RendererState {
                 }
                 r.keys_applied = Some(*version);
             }
-            ConfigEvent::KeyRotationAdvanced { zone, step } => {
+            ConfigEvent::KeyRotationAdvanced { zone, step, at_ms } => {
                 let Some(r) = self.inputs.rotations.get(zone) else {
                     return bad(format!("zone {zone:?} has no key rotation to advance"));
                 };
@@ -822,7 +830,7 @@ impl RendererState {
                 }
                 let r = self.inputs.rotations.remove(zone).expect("checked above");
                 let latest = self.inputs.ospf.get(zone).and_then(|s| md5_key(&s.auth));
-                if let Some(next) = r.advanced(*step, latest) {
+                if let Some(next) = r.advanced(*step, *at_ms, latest) {
                     self.inputs.rotations.insert(zone.clone(), next);
                 }
             }
@@ -908,14 +916,15 @@ impl RendererState {
             version: r.version,
             vpc: r.vpc.clone(),
             zone: r.zone.clone(),
-            key_rotation: self.key_rotation(&r.zone),
+            key_rotation: self.key_rotation(&r.zone, self.rotation_hold_ms),
         })
     }
 
     // ------------------------------------------------- MD5 key rotation
 
-    /// A zone's key rotation in progress, if any (see [`crate::rotation`]).
-    pub fn key_rotation(&self, zone: &str) -> Option<KeyRotationView> {
+    /// A zone's key rotation in progress, if any (see [`crate::rotation`]);
+    /// `hold_ms` as given to [`RendererState::advance_rotations`].
+    pub fn key_rotation(&self, zone: &str, hold_ms: i64) -> Option<KeyRotationView> {
         let r = self.inputs.rotations.get(zone)?;
         Some(KeyRotationView {
             phase: r.phase,
@@ -923,6 +932,7 @@ impl RendererState {
             new_key_id: r.new.0,
             sending_key_id: r.sending_key_id(),
             waiting_for: self.rotation_waiting_for(zone),
+            old_key_kept_until_ms: r.old_key_kept_until_ms(hold_ms),
         })
     }
 
@@ -956,17 +966,16 @@ impl RendererState {
         }]
     }
 
-    /// The next step of one zone whose routers all have the current one:
-    /// `key_rotation_advanced` and the router versions it causes. Empty
-    /// when no rotation can advance; call again after applying these (a
-    /// zone with no router goes through its steps one call each).
-    pub fn advance_rotations(&self) -> Vec<ConfigEvent> {
-        let Some((zone, r)) = self
-            .inputs
-            .rotations
-            .iter()
-            .find(|(zone, _)| self.rotation_waiting_for(zone).is_empty())
-        else {
+    /// The next step, at `now_ms`, of one zone whose routers all have the
+    /// current one, and whose old key has been kept `hold_ms` since its
+    /// routers began signing with the new one: `key_rotation_advanced` and
+    /// the router versions it causes. Empty when no rotation can advance;
+    /// call again after applying these (a zone with no router goes through
+    /// its steps one call each), and again as time passes.
+    pub fn advance_rotations(&self, now_ms: i64, hold_ms: i64) -> Vec<ConfigEvent> {
+        let Some((zone, r)) = self.inputs.rotations.iter().find(|(zone, r)| {
+            self.rotation_waiting_for(zone).is_empty() && r.hold_over(now_ms, hold_ms)
+        }) else {
             return vec![];
         };
         let step = r.next_step();
@@ -974,12 +983,13 @@ impl RendererState {
         let mut post = self.inputs.subset(&affected, Some(zone), None);
         let latest = post.ospf.get(zone).and_then(|s| md5_key(&s.auth));
         post.rotations.remove(zone);
-        if let Some(next) = r.clone().advanced(step, latest) {
+        if let Some(next) = r.clone().advanced(step, now_ms, latest) {
             post.rotations.insert(zone.clone(), next);
         }
         let mut out = vec![ConfigEvent::KeyRotationAdvanced {
             zone: zone.clone(),
             step,
+            at_ms: now_ms,
         }];
         out.extend(self.router_events(&post, &affected, &[]));
         out

@@ -49,6 +49,7 @@ mod verify;
 mod writer;
 
 pub use chain::GENESIS_HASH;
+pub use writer::now_ms;
 pub use error::{Error, ReplayError};
 pub use log::EventLog;
 pub use types::{

@@ -91,6 +91,11 @@ pub struct KeyRotationView {
     /// Routers of the zone that have not yet reported this phase's version
     /// applied: the rotation waits for them (and keeps the old key).
     pub waiting_for: Vec<String>,
+    /// In `send_new`: the old key stays on the managed routers at least
+    /// until then (ms since the epoch), the window in which unmanaged
+    /// routers switch to signing with the new key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_key_kept_until_ms: Option<i64>,
 }
 
 /// `vpcroute.config.router.list` request (no fields today; an object so

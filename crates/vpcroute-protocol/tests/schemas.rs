@@ -2315,7 +2315,7 @@ fn config_events() -> Vec<Value> {
     out.push(json!({"type": "router_versioned", "router": "r-vpc-blue", "version": 1, "fingerprint": REDACTED}));
     out.push(json!({"type": "router_keys_applied", "router": "r-vpc-blue", "version": 4}));
     for step in ["send_new", "done"] {
-        out.push(json!({"type": "key_rotation_advanced", "zone": "zone-1", "step": step}));
+        out.push(json!({"type": "key_rotation_advanced", "zone": "zone-1", "step": step, "at_ms": 1_718_000_000_000_i64}));
     }
     out.push(json!({"type": "router_removed", "router": "r-vpc-blue"}));
     out
@@ -2576,6 +2576,7 @@ fn real_replies_of_the_other_services_are_valid() {
                 new_key_id: 1,
                 sending_key_id: 255,
                 waiting_for: vec!["r-vpc-red".into()],
+                old_key_kept_until_ms: None,
             }),
         },
         RouterSummary {

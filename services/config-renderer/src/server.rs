@@ -138,6 +138,8 @@ pub async fn serve(
     )
     .await?;
     let mut statuses = client.subscribe(subjects::sync::all_status()).await?;
+    // A rotation's overlap hold ends with time, not with an input.
+    let mut rotation_tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut endpoints = start_endpoints(
         &client,
         subjects::config::SERVICE_NAME,
@@ -161,6 +163,7 @@ pub async fn serve(
                 Some(ev) => server.on_area(ev),
                 None => return Err("area-registry follower ended".into()),
             },
+            _ = rotation_tick.tick() => server.advance_rotations(),
             msg = statuses.next() => match msg {
                 Some(msg) => server.on_status(&msg.payload),
                 None => return Err("router status subscription ended".into()),
@@ -230,8 +233,9 @@ impl Server {
     /// Records every key rotation step whose routers all have the one
     /// before (a zone with no router goes through them at once).
     fn advance_rotations(&mut self) {
+        let hold = self.state.rotation_hold_ms;
         loop {
-            let events = self.state.advance_rotations();
+            let events = self.state.advance_rotations(vpcroute_eventlog::now_ms(), hold);
             if events.is_empty() {
                 return;
             }
@@ -309,7 +313,7 @@ impl Server {
                 ConfigEvent::RouterKeysApplied { router, version } => {
                     tracing::debug!(%router, version, "key rotation: router reported");
                 }
-                ConfigEvent::KeyRotationAdvanced { zone, step } => {
+                ConfigEvent::KeyRotationAdvanced { zone, step, .. } => {
                     tracing::info!(%zone, ?step, "key rotation advanced");
                 }
             }

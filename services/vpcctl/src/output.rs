@@ -68,11 +68,11 @@ fn rotation_line(r: &KeyRotationView) -> String {
     let (phase, core) = match r.phase {
         KeyRotationPhase::AddNew => (
             "1/3 add_new",
-            "unmanaged routers: add the new key now",
+            "unmanaged routers: have the new key, still signing with the old one",
         ),
         KeyRotationPhase::SendNew => (
             "2/3 send_new",
-            "unmanaged routers: keep both keys; remove the old one once this rotation is over",
+            "unmanaged routers: sign with the new key now; remove the old one once no rotation is shown",
         ),
     };
     let waiting = if r.waiting_for.is_empty() {
@@ -80,8 +80,12 @@ fn rotation_line(r: &KeyRotationView) -> String {
     } else {
         r.waiting_for.join(", ")
     };
+    let until = r
+        .old_key_kept_until_ms
+        .map(|ms| format!("; old key kept at least until {ms} ms since the epoch"))
+        .unwrap_or_default();
     format!(
-        "  MD5 key rotation {phase}: key id {} -> {}, routers sign with {}; waiting for {waiting} ({core})",
+        "  MD5 key rotation {phase}: key id {} -> {}, routers sign with {}; waiting for {waiting}{until} ({core})",
         r.old_key_id, r.new_key_id, r.sending_key_id
     )
 }
