@@ -137,10 +137,14 @@ fn next_key_id(id: u8) -> u8 {
 /// id and key (if any). A new key takes a new key id, so that the
 /// config-renderer can keep both on every router while they change over
 /// (the rotation in vpcroute-configs): a key changed under the same id
-/// would change on each router at its own moment. `generated_key` is
-/// called only when the zone has no key and the request gives none.
+/// would change on each router at its own moment. That is refused only
+/// while the key is `in_use` (the zone has a VPC, so routers may hold it):
+/// before that, `zone enable --auth-key-id 1 --auth-key-file F` replaces
+/// the key generated when ipam enabled the zone. `generated_key` is called
+/// only when the zone has no key and the request gives none.
 fn md5_auth(
     current: Option<(u8, Secret)>,
+    in_use: bool,
     key_id: Option<u8>,
     key: Option<Secret>,
     generated_key: impl FnOnce() -> String,
@@ -154,7 +158,7 @@ fn md5_auth(
         (Some((id, cur)), None) => auth(key_id.unwrap_or(id), cur),
         (Some((id, cur)), Some(key)) if key == cur => auth(key_id.unwrap_or(id), cur),
         (Some((id, _)), Some(key)) => match key_id {
-            Some(same) if same == id => {
+            Some(same) if same == id && in_use => {
                 Err(vpcroute_render::SettingsError::KeyIdReused { key_id: id }.into())
             }
             Some(other) => auth(other, key),
@@ -204,10 +208,11 @@ impl AreaState {
             (Some(AuthRequest::None {}), _) => OspfAuth::None,
             (Some(AuthRequest::Plaintext { key }), _) => OspfAuth::Plaintext { key: key.clone() },
             (Some(AuthRequest::Md5 { key_id, key }), _) => {
-                md5_auth(current_md5, *key_id, key.clone(), generated_key)?
+                let in_use = !self.zone_areas(&req.zone).is_empty();
+                md5_auth(current_md5, in_use, *key_id, key.clone(), generated_key)?
             }
             (None, Some(z)) => z.settings.auth.clone(),
-            (None, None) => md5_auth(None, None, None, generated_key)?,
+            (None, None) => md5_auth(None, false, None, None, generated_key)?,
         };
         vpcroute_render::validate_settings(&s)?;
         if let Some(vpc) = self.issued.get(&s.backbone) {

@@ -756,7 +756,9 @@ fn a_new_key_takes_the_next_key_id_and_never_the_one_in_use() {
         .unwrap()
         .events
         .is_empty());
-    // Another key under the id in use: refused, nothing changes.
+    // Another key under the id of a key routers may hold (the zone has a
+    // VPC): refused, nothing changes.
+    feed(&mut st, 1, &allocated("v1", "z1"));
     let before = st.dump();
     let err = st
         .decide_zone_set(&md5(Some(1), "fourth-Key"), no_key)
@@ -765,6 +767,18 @@ fn a_new_key_takes_the_next_key_id_and_never_the_one_in_use() {
     assert!(err.to_string().contains("key id 1 already holds another key"), "{err}");
     assert!(!err.to_string().contains("fourth-Key"));
     assert_eq!(st.dump(), before);
+    // Before any VPC, nothing holds the key: replacing it under its id is
+    // how `zone enable --auth-key-id 1` replaces the generated one.
+    let mut fresh = AreaState::new();
+    apply_set(&mut fresh, &md5(None, "generated-Key"));
+    apply_set(&mut fresh, &md5(Some(1), "operator-Key"));
+    assert_eq!(
+        fresh.settings("z1").unwrap().auth,
+        OspfAuth::Md5 {
+            key_id: 1,
+            key: Secret::new("operator-Key")
+        }
+    );
     // An explicit new id is taken as given.
     apply_set(&mut st, &md5(Some(9), "fourth-Key"));
     assert_eq!(
