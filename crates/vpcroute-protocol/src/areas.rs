@@ -29,7 +29,8 @@ pub enum AuthRequest {
     /// `key_id` absent: the zone's current id when the key stays, the next
     /// id (wrapping within 1..=255) when the key changes, 1 for a zone that
     /// had no MD5 key. A new key under the id in use is refused
-    /// (`invalid_settings`): a new key needs a new key id.
+    /// (`invalid_settings`) once the zone has a VPC: a new key needs a new
+    /// key id.
     Md5 {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key_id: Option<u8>,
