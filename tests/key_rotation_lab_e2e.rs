@@ -202,10 +202,11 @@ async fn md5_key_rotation_with_an_unmanaged_core_resets_no_adjacency() {
         assert!(Instant::now() < deadline, "no send_new phase: {r}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Which key signs cannot be read back (vtysh sorts the lines); that
+    // both are there can.
     for ns in [LEFT, RIGHT] {
         let k = keys(ns);
         assert_eq!(k.len(), 2, "{ns} has both keys: {k:?}");
-        assert!(k[1].starts_with("ip ospf message-digest-key 2 "), "{ns} signs with key 2: {k:?}");
     }
     core(&[&format!("ip ospf message-digest-key 2 md5 {NEW_KEY}")]);
     // README step 3: once the zone shows no rotation, the old key goes.

@@ -150,33 +150,36 @@ fn is_md5_key(line: &str) -> bool {
     line.starts_with("ip ospf message-digest-key ")
 }
 
-/// ospfd signs with the MD5 key added last, and `show running-config`
-/// lists the keys in the order they were added (docs/frr-notes.md §5).
-/// So the desired text's last key line is the key to sign with, and
-/// its order matters where every other line's does not: when the keys
-/// as they will stand after `adds` end with another key, the sending key
-/// is given again (re-adding a key id moves it to the end, in one
-/// command, without a moment where the id is missing).
-fn keep_sending_key_last(desired: &[String], running: &[String], adds: &mut Vec<String>) {
+/// ospfd signs with the MD5 key added last, and entering a key again
+/// moves it to the end (docs/frr-notes.md §5); the desired text's last key
+/// line is the key to sign with. The router's order cannot be read back:
+/// vtysh sorts an interface's lines in `show running-config`. So whenever
+/// keys are added, and on every new version (`new_version`: a rotation's
+/// step 2 changes only which key signs), the plan ends its key commands
+/// with the signing key, entered again (in one command, so its id is never
+/// missing).
+fn keep_sending_key_last(desired: &[String], adds: &mut Vec<String>, new_version: bool) {
     let Some(send) = desired.iter().rev().find(|l| is_md5_key(l)) else {
         return;
     };
-    let mut keys: Vec<&str> = running
-        .iter()
-        .map(String::as_str)
-        .filter(|l| is_md5_key(l))
-        .collect();
-    for add in adds.iter().filter(|l| is_md5_key(l)) {
-        keys.retain(|k| line_key(k) != line_key(add));
-        keys.push(add);
-    }
-    if keys.last() != Some(&send.as_str()) {
+    let last_key_add = adds.iter().rev().find(|l| is_md5_key(l));
+    if (new_version || last_key_add.is_some()) && last_key_add != Some(send) {
         adds.push(send.clone());
     }
 }
 
 /// The commands that make `running` into `desired`; empty when they agree.
 pub fn plan(desired: &FrrConfig, running: &FrrConfig) -> Plan {
+    plan_with(desired, running, false)
+}
+
+/// [`plan`] for a version the router has not had yet: also makes the
+/// router sign with the desired key, which `plan` cannot see it lacks.
+pub fn plan_new_version(desired: &FrrConfig, running: &FrrConfig) -> Plan {
+    plan_with(desired, running, true)
+}
+
+fn plan_with(desired: &FrrConfig, running: &FrrConfig, new_version: bool) -> Plan {
     let mut p = Plan::default();
     let empty = Vec::new();
 
@@ -200,7 +203,7 @@ pub fn plan(desired: &FrrConfig, running: &FrrConfig) -> Plan {
     for (name, lines) in &desired.interfaces {
         let running_lines = running.interfaces.get(name).unwrap_or(&empty);
         let (mut adds, removes) = diff_lines(lines, running_lines);
-        keep_sending_key_last(lines, running_lines, &mut adds);
+        keep_sending_key_last(lines, &mut adds, new_version);
         // Joining the area goes last, after every timer, key and `passive`
         // (and after stale ones are gone): FRR 8.4 starts the interface's
         // wait timer from the dead interval in force when it joins, so a
@@ -334,52 +337,48 @@ exit
         );
     }
 
-    /// A rotation's three steps, each planned against what the one
-    /// before left: the router never signs with a key it was not told to.
+    /// A rotation's three steps, each planned against what the router shows
+    /// after the one before (vtysh shows the keys sorted by id): the router
+    /// never signs with a key it was not told to.
     #[test]
     fn rotation_keeps_the_sending_key_last() {
-        let cmds = |desired: &str, running: &str| -> Vec<String> {
-            plan(&cfg(desired), &cfg(running))
-                .steps
-                .into_iter()
-                .map(|s| s.1)
-                .collect()
-        };
+        let cmds = |p: Plan| -> Vec<String> { p.steps.into_iter().map(|s| s.1).collect() };
         let both = |first: &str, second: &str| {
             BASE.replace(
                 " ip ospf message-digest-key 1 md5 OLDKEY\n",
                 &format!(" ip ospf message-digest-key {first}\n ip ospf message-digest-key {second}\n"),
             )
         };
+        let shown = both("1 md5 OLDKEY", "2 md5 NEWKEY");
         // 1. Add the new key, keep signing with the old one.
         let phase1 = both("2 md5 NEWKEY", "1 md5 OLDKEY");
-        assert_eq!(
-            cmds(&phase1, BASE),
-            vec![
-                "ip ospf message-digest-key 2 md5 NEWKEY",
-                "ip ospf message-digest-key 1 md5 OLDKEY"
-            ]
-        );
-        // What FRR then shows: keys in the order added, the old one last.
-        assert!(cmds(&phase1, &phase1).is_empty());
-        // 2. Sign with the new key.
+        let enter_old = "ip ospf message-digest-key 1 md5 OLDKEY";
+        let enter_new = "ip ospf message-digest-key 2 md5 NEWKEY";
+        for p in [plan(&cfg(&phase1), &cfg(BASE)), plan_new_version(&cfg(&phase1), &cfg(BASE))] {
+            assert_eq!(cmds(p), vec![enter_new, enter_old]);
+        }
+        // Done: nothing left to plan against what FRR then shows.
+        assert!(plan(&cfg(&phase1), &cfg(&shown)).is_empty());
+        // 2. Sign with the new key: only a new version can say so.
         let phase2 = both("1 md5 OLDKEY", "2 md5 NEWKEY");
-        assert_eq!(
-            cmds(&phase2, &phase1),
-            vec!["ip ospf message-digest-key 2 md5 NEWKEY"]
-        );
-        // 3. Drop the old key.
+        assert!(plan(&cfg(&phase2), &cfg(&shown)).is_empty());
+        assert_eq!(cmds(plan_new_version(&cfg(&phase2), &cfg(&shown))), vec![enter_new]);
+        // 3. Drop the old key (signing with the new one made sure first).
         let phase3 = BASE.replace("1 md5 OLDKEY", "2 md5 NEWKEY");
         assert_eq!(
-            cmds(&phase3, &phase2),
+            cmds(plan_new_version(&cfg(&phase3), &cfg(&shown))),
+            vec![enter_new, "no ip ospf message-digest-key 1"]
+        );
+        assert_eq!(
+            cmds(plan(&cfg(&phase3), &cfg(&shown))),
             vec!["no ip ospf message-digest-key 1"]
         );
         // A router still at the start when phase 2 is due gets both keys
         // and signs with the new one.
-        assert_eq!(
-            cmds(&phase2, BASE),
-            vec!["ip ospf message-digest-key 2 md5 NEWKEY"]
-        );
+        assert_eq!(cmds(plan_new_version(&cfg(&phase2), &cfg(BASE))), vec![enter_new]);
+        // Without keys, a new version adds nothing.
+        let none = "interface eth1\n ip ospf area 0.0.0.0\nexit\nrouter ospf\nexit\n";
+        assert!(plan_new_version(&cfg(none), &cfg(none)).is_empty());
     }
 
     #[test]
