@@ -52,7 +52,8 @@ async fn a_new_vr_with_fast_timers_is_full_within_three_dead_intervals() {
         "1".to_string(),
     ];
     let sync_args: Vec<&str> = sync_args.iter().map(String::as_str).collect();
-    let _sync = Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &sync_args).await;
+    let _sync =
+        Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &sync_args).await;
     let ctl = |args: Vec<String>| {
         let url = url.clone();
         async move {
@@ -62,9 +63,21 @@ async fn a_new_vr_with_fast_timers_is_full_within_three_dead_intervals() {
     };
     let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     ctl(v(&[
-        "zone", "enable", "z1", "--super-cidr", "10.1.0.0/16", "--auth", "md5",
-        "--auth-key-id", "1", "--auth-key-file", &run.key_path,
-        "--hello-interval", &hello, "--dead-interval", &dead,
+        "zone",
+        "enable",
+        "z1",
+        "--super-cidr",
+        "10.1.0.0/16",
+        "--auth",
+        "md5",
+        "--auth-key-id",
+        "1",
+        "--auth-key-file",
+        &run.key_path,
+        "--hello-interval",
+        &hello,
+        "--dead-interval",
+        &dead,
     ]))
     .await;
 
@@ -75,20 +88,38 @@ async fn a_new_vr_with_fast_timers_is_full_within_three_dead_intervals() {
         ("left", "left-vr", LEFT, "10.255.0.1", "192.168.100.2/24"),
         ("right", "right-vr", RIGHT, "10.255.0.2", "192.168.100.3/24"),
     ] {
-        assert!(full_since_ms(ns, CORE_ID).is_none(), "{vr} is Full before it is configured");
+        assert!(
+            full_since_ms(ns, CORE_ID).is_none(),
+            "{vr} is Full before it is configured"
+        );
         ctl(v(&[
-            "vpc", "create", vpc, "--zone", "z1", "--netmask", "255.255.252.0",
-            "--router", vr, "--router-id", rid, "--uplink", &format!("eth1={up}"),
+            "vpc",
+            "create",
+            vpc,
+            "--zone",
+            "z1",
+            "--netmask",
+            "255.255.252.0",
+            "--router",
+            vr,
+            "--router-id",
+            rid,
+            "--uplink",
+            &format!("eth1={up}"),
         ]))
         .await;
         // t0: the configuration is on the router (polled every 100 ms).
-        wait_for(&format!("{vr}'s uplink configured"), Duration::from_secs(30), || {
-            uplink_configured(ns)
-        })
+        wait_for(
+            &format!("{vr}'s uplink configured"),
+            Duration::from_secs(30),
+            || uplink_configured(ns),
+        )
         .await;
         let t0 = Instant::now();
         wait_for(
-            &format!("{vr} Full with the core within 3 dead intervals ({bound:?}) of its configuration"),
+            &format!(
+                "{vr} Full with the core within 3 dead intervals ({bound:?}) of its configuration"
+            ),
             bound,
             || full_since_ms(ns, CORE_ID).is_some(),
         )

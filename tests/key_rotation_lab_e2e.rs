@@ -104,9 +104,13 @@ fn core(cmds: &[&str]) {
 
 /// Full with both others, on every router.
 fn all_full() -> bool {
-    [(CORE, ["10.255.0.1", "10.255.0.2"]), (LEFT, [CORE_ID, "10.255.0.2"]), (RIGHT, [CORE_ID, "10.255.0.1"])]
-        .iter()
-        .all(|(ns, nbrs)| nbrs.iter().all(|n| full_since_ms(ns, n).is_some()))
+    [
+        (CORE, ["10.255.0.1", "10.255.0.2"]),
+        (LEFT, [CORE_ID, "10.255.0.2"]),
+        (RIGHT, [CORE_ID, "10.255.0.1"]),
+    ]
+    .iter()
+    .all(|(ns, nbrs)| nbrs.iter().all(|n| full_since_ms(ns, n).is_some()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +142,8 @@ async fn md5_key_rotation_with_an_unmanaged_core_resets_no_adjacency() {
         "1".to_string(),
     ];
     let sync_args: Vec<&str> = sync_args.iter().map(String::as_str).collect();
-    let sync = Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &sync_args).await;
+    let sync =
+        Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &sync_args).await;
     let ctl = |args: Vec<String>| {
         let url = url.clone();
         async move {
@@ -148,9 +153,21 @@ async fn md5_key_rotation_with_an_unmanaged_core_resets_no_adjacency() {
     };
     let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     ctl(v(&[
-        "zone", "enable", "z1", "--super-cidr", "10.1.0.0/16", "--auth", "md5",
-        "--auth-key-id", "1", "--auth-key-file", &run.key_path,
-        "--hello-interval", "1", "--dead-interval", &dead,
+        "zone",
+        "enable",
+        "z1",
+        "--super-cidr",
+        "10.1.0.0/16",
+        "--auth",
+        "md5",
+        "--auth-key-id",
+        "1",
+        "--auth-key-file",
+        &run.key_path,
+        "--hello-interval",
+        "1",
+        "--dead-interval",
+        &dead,
     ]))
     .await;
     for (vpc, vr, rid, up) in [
@@ -158,19 +175,37 @@ async fn md5_key_rotation_with_an_unmanaged_core_resets_no_adjacency() {
         ("right", "right-vr", "10.255.0.2", "192.168.100.3/24"),
     ] {
         ctl(v(&[
-            "vpc", "create", vpc, "--zone", "z1", "--netmask", "255.255.252.0",
-            "--router", vr, "--router-id", rid, "--uplink", &format!("eth1={up}"),
+            "vpc",
+            "create",
+            vpc,
+            "--zone",
+            "z1",
+            "--netmask",
+            "255.255.252.0",
+            "--router",
+            vr,
+            "--router-id",
+            rid,
+            "--uplink",
+            &format!("eth1={up}"),
         ]))
         .await;
     }
-    wait_for("all three routers Full with each other", Duration::from_secs(60), all_full).await;
+    wait_for(
+        "all three routers Full with each other",
+        Duration::from_secs(60),
+        all_full,
+    )
+    .await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Watch::default()));
     let watcher = watch(stop.clone(), seen.clone());
-    wait_for("the watcher's first rounds", Duration::from_secs(30), || {
-        seen.lock().unwrap().rounds >= 3
-    })
+    wait_for(
+        "the watcher's first rounds",
+        Duration::from_secs(30),
+        || seen.lock().unwrap().rounds >= 3,
+    )
     .await;
 
     // README step 1 for the core, before the zone update: the new key,
@@ -179,11 +214,37 @@ async fn md5_key_rotation_with_an_unmanaged_core_resets_no_adjacency() {
         &format!("ip ospf message-digest-key 2 md5 {NEW_KEY}"),
         &format!("ip ospf message-digest-key 1 md5 {OLD_KEY}"),
     ]);
+    // Watched for three dead intervals before the VRs hear of key 2: had
+    // entering key 1 again not made it the signing key, the core would
+    // now sign with key 2, which the VRs lack, and lose them.
+    let rounds = seen.lock().unwrap().rounds;
+    let since = Instant::now();
+    wait_for(
+        "three dead intervals watched with the core holding both keys",
+        Duration::from_secs(60),
+        || {
+            since.elapsed() >= Duration::from_secs(3 * DEAD)
+                && seen.lock().unwrap().rounds > rounds + 3
+        },
+    )
+    .await;
+    assert!(
+        seen.lock().unwrap().resets.is_empty(),
+        "{:?}",
+        seen.lock().unwrap().resets
+    );
     let new_key_file = run.dir.path().join("new-key");
     std::fs::write(&new_key_file, format!("{NEW_KEY}\n")).unwrap();
     let t0 = Instant::now();
     // No key id: the next one (2).
-    ctl(v(&["zone", "update", "z1", "--auth-key-file", new_key_file.to_str().unwrap()])).await;
+    ctl(v(&[
+        "zone",
+        "update",
+        "z1",
+        "--auth-key-file",
+        new_key_file.to_str().unwrap(),
+    ]))
+    .await;
 
     let rotation = || {
         let url = url.clone();
@@ -222,18 +283,25 @@ async fn md5_key_rotation_with_an_unmanaged_core_resets_no_adjacency() {
     let window = t0.elapsed();
     core(&["no ip ospf message-digest-key 1"]);
     let want = vec![format!("ip ospf message-digest-key 2 md5 {NEW_KEY}")];
-    wait_for("only the new key on both VRs", Duration::from_secs(30), || {
-        keys(LEFT) == want && keys(RIGHT) == want
-    })
+    wait_for(
+        "only the new key on both VRs",
+        Duration::from_secs(30),
+        || keys(LEFT) == want && keys(RIGHT) == want,
+    )
     .await;
     assert_eq!(keys(CORE), want);
     // Three dead intervals of watching after the last change: time for any
     // router that drops another's packets to lose it.
     let rounds = seen.lock().unwrap().rounds;
     let quiet_from = Instant::now();
-    wait_for("three more dead intervals watched", Duration::from_secs(60), || {
-        quiet_from.elapsed() >= Duration::from_secs(3 * DEAD) && seen.lock().unwrap().rounds > rounds + 3
-    })
+    wait_for(
+        "three more dead intervals watched",
+        Duration::from_secs(60),
+        || {
+            quiet_from.elapsed() >= Duration::from_secs(3 * DEAD)
+                && seen.lock().unwrap().rounds > rounds + 3
+        },
+    )
     .await;
     {
         let w = seen.lock().unwrap();
@@ -243,7 +311,11 @@ async fn md5_key_rotation_with_an_unmanaged_core_resets_no_adjacency() {
             w.resets.len(),
             w.rounds
         );
-        assert!(w.resets.is_empty(), "adjacency resets during the rotation: {:?}", w.resets);
+        assert!(
+            w.resets.is_empty(),
+            "adjacency resets during the rotation: {:?}",
+            w.resets
+        );
     }
     assert!(all_full(), "every adjacency Full at the end");
 
@@ -253,12 +325,18 @@ async fn md5_key_rotation_with_an_unmanaged_core_resets_no_adjacency() {
     drop(sync);
     let out = vtysh(
         LEFT,
-        &["configure terminal", "interface eth1", "ip ospf message-digest-key 2 md5 Other-Key_44"],
+        &[
+            "configure terminal",
+            "interface eth1",
+            "ip ospf message-digest-key 2 md5 Other-Key_44",
+        ],
     );
     assert!(!out.contains('%'), "{out}");
-    wait_for("the watcher sees left-vr's adjacencies reset", Duration::from_secs(30), || {
-        !seen.lock().unwrap().resets.is_empty()
-    })
+    wait_for(
+        "the watcher sees left-vr's adjacencies reset",
+        Duration::from_secs(30),
+        || !seen.lock().unwrap().resets.is_empty(),
+    )
     .await;
     stop.store(true, Ordering::Relaxed);
     watcher.join().unwrap();

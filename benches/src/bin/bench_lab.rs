@@ -124,7 +124,12 @@ async fn time_to_full(script: &str) -> f64 {
     lab(&["frr", "restart", "left-vr"]);
     let t0 = Instant::now();
     vtysh_stdin(LEFT, script);
-    wait_for("left-vr Full with the core", Duration::from_secs(120), || full(LEFT)).await;
+    wait_for(
+        "left-vr Full with the core",
+        Duration::from_secs(120),
+        || full(LEFT),
+    )
+    .await;
     t0.elapsed().as_secs_f64()
 }
 
@@ -137,7 +142,11 @@ async fn new_vr_full() {
     for i in 0..TRIES {
         new.push(time_to_full(&new_vr_script(false)).await);
         old.push(time_to_full(&new_vr_script(true)).await);
-        say!("try {i}: area last {:.2} s, area first {:.2} s", new[i], old[i]);
+        say!(
+            "try {i}: area last {:.2} s, area first {:.2} s",
+            new[i],
+            old[i]
+        );
     }
     let stats = |v: &[f64]| {
         let mut v = v.to_vec();

@@ -764,7 +764,11 @@ fn a_new_key_takes_the_next_key_id_and_never_the_one_in_use() {
         .decide_zone_set(&md5(Some(1), "fourth-Key"), no_key)
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidSettings);
-    assert!(err.to_string().contains("key id 1 already holds another key"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("key id 1 already holds another key"),
+        "{err}"
+    );
     assert!(!err.to_string().contains("fourth-Key"));
     assert_eq!(st.dump(), before);
     // Before any VPC, nothing holds the key: replacing it under its id is

@@ -826,7 +826,10 @@ impl RendererState {
                     return bad(format!("zone {zone:?} has no key rotation to advance"));
                 };
                 if r.next_step() != *step {
-                    return bad(format!("key rotation of zone {zone:?} advanced to {step:?} from {:?}", r.phase));
+                    return bad(format!(
+                        "key rotation of zone {zone:?} advanced to {step:?} from {:?}",
+                        r.phase
+                    ));
                 }
                 let r = self.inputs.rotations.remove(zone).expect("checked above");
                 let latest = self.inputs.ospf.get(zone).and_then(|s| md5_key(&s.auth));

@@ -49,7 +49,6 @@ mod verify;
 mod writer;
 
 pub use chain::GENESIS_HASH;
-pub use writer::now_ms;
 pub use error::{Error, ReplayError};
 pub use log::EventLog;
 pub use types::{
@@ -57,3 +56,4 @@ pub use types::{
     ExpectedVersion, LogOptions, LogStats, NewEvent, StoredEvent, VerifyReport,
 };
 pub use verify::verify_file;
+pub use writer::now_ms;

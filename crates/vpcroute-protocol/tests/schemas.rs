@@ -1942,8 +1942,8 @@ use vpcroute_protocol::areas::{
     ZoneOspfView, REDACTED,
 };
 use vpcroute_protocol::config::{
-    ConfigText, DialectName, FirewallRuleset, RouterConfig, RouterConfigGet, RouterConfigUpdated,
-    KeyRotationPhase, KeyRotationView, RouterList, RouterSummary,
+    ConfigText, DialectName, FirewallRuleset, KeyRotationPhase, KeyRotationView, RouterConfig,
+    RouterConfigGet, RouterConfigUpdated, RouterList, RouterSummary,
 };
 use vpcroute_protocol::sync::{OspfNeighbor, RouterState, RouterStatus, RouterStatusGet};
 

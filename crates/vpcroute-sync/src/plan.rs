@@ -303,10 +303,14 @@ exit
     fn an_existing_interface_changes_timers_before_it_joins_or_changes_area() {
         // The interface exists (a description, a stale timer) but is in no
         // area yet, then in another area: either way the timers go first.
-        let running = "interface eth1\n description vpcroute uplink\n ip ospf dead-interval 40\nexit\n";
+        let running =
+            "interface eth1\n description vpcroute uplink\n ip ospf dead-interval 40\nexit\n";
         let desired = "interface eth1\n description vpcroute uplink\n ip ospf dead-interval 4\n ip ospf area 0.0.0.0\nexit\nrouter ospf\nexit\n";
         let cmds = interface_cmds(&plan(&cfg(desired), &cfg(running)), "eth1");
-        assert_eq!(cmds, vec!["ip ospf dead-interval 4", "ip ospf area 0.0.0.0"]);
+        assert_eq!(
+            cmds,
+            vec!["ip ospf dead-interval 4", "ip ospf area 0.0.0.0"]
+        );
         let running = "interface eth1\n ip ospf area 0.0.0.7\n ip ospf dead-interval 40\nexit\n";
         let cmds = interface_cmds(&plan(&cfg(desired), &cfg(running)), "eth1");
         assert_eq!(
@@ -346,7 +350,9 @@ exit
         let both = |first: &str, second: &str| {
             BASE.replace(
                 " ip ospf message-digest-key 1 md5 OLDKEY\n",
-                &format!(" ip ospf message-digest-key {first}\n ip ospf message-digest-key {second}\n"),
+                &format!(
+                    " ip ospf message-digest-key {first}\n ip ospf message-digest-key {second}\n"
+                ),
             )
         };
         let shown = both("1 md5 OLDKEY", "2 md5 NEWKEY");
@@ -354,7 +360,10 @@ exit
         let phase1 = both("2 md5 NEWKEY", "1 md5 OLDKEY");
         let enter_old = "ip ospf message-digest-key 1 md5 OLDKEY";
         let enter_new = "ip ospf message-digest-key 2 md5 NEWKEY";
-        for p in [plan(&cfg(&phase1), &cfg(BASE)), plan_new_version(&cfg(&phase1), &cfg(BASE))] {
+        for p in [
+            plan(&cfg(&phase1), &cfg(BASE)),
+            plan_new_version(&cfg(&phase1), &cfg(BASE)),
+        ] {
             assert_eq!(cmds(p), vec![enter_new, enter_old]);
         }
         // Done: nothing left to plan against what FRR then shows.
@@ -362,7 +371,10 @@ exit
         // 2. Sign with the new key: only a new version can say so.
         let phase2 = both("1 md5 OLDKEY", "2 md5 NEWKEY");
         assert!(plan(&cfg(&phase2), &cfg(&shown)).is_empty());
-        assert_eq!(cmds(plan_new_version(&cfg(&phase2), &cfg(&shown))), vec![enter_new]);
+        assert_eq!(
+            cmds(plan_new_version(&cfg(&phase2), &cfg(&shown))),
+            vec![enter_new]
+        );
         // 3. Drop the old key (signing with the new one made sure first).
         let phase3 = BASE.replace("1 md5 OLDKEY", "2 md5 NEWKEY");
         assert_eq!(
@@ -375,7 +387,10 @@ exit
         );
         // A router still at the start when phase 2 is due gets both keys
         // and signs with the new one.
-        assert_eq!(cmds(plan_new_version(&cfg(&phase2), &cfg(BASE))), vec![enter_new]);
+        assert_eq!(
+            cmds(plan_new_version(&cfg(&phase2), &cfg(BASE))),
+            vec![enter_new]
+        );
         // Without keys, a new version adds nothing.
         let none = "interface eth1\n ip ospf area 0.0.0.0\nexit\nrouter ospf\nexit\n";
         assert!(plan_new_version(&cfg(none), &cfg(none)).is_empty());

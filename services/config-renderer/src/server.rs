@@ -235,7 +235,9 @@ impl Server {
     fn advance_rotations(&mut self) {
         let hold = self.state.rotation_hold_ms;
         loop {
-            let events = self.state.advance_rotations(vpcroute_eventlog::now_ms(), hold);
+            let events = self
+                .state
+                .advance_rotations(vpcroute_eventlog::now_ms(), hold);
             if events.is_empty() {
                 return;
             }

@@ -561,7 +561,10 @@ fn key_rotation_keeps_both_keys_until_every_router_has_the_new_one() {
     }
     let view = h.st.key_rotation("z1", HOLD).unwrap();
     assert_eq!(view.phase, RotationPhase::AddNew);
-    assert_eq!((view.old_key_id, view.new_key_id, view.sending_key_id), (1, 2, 1));
+    assert_eq!(
+        (view.old_key_id, view.new_key_id, view.sending_key_id),
+        (1, 2, 1)
+    );
     assert_eq!(view.waiting_for, vec!["left-vr", "right-vr"]);
     assert_eq!(h.st.summary("left-vr").unwrap().key_rotation, Some(view));
     assert!(h.st.key_rotation("z2", HOLD).is_none());
@@ -571,9 +574,15 @@ fn key_rotation_keeps_both_keys_until_every_router_has_the_new_one() {
     assert!(h.report("far-vr").is_empty());
     // left-vr reports; right-vr never has: the old key stays everywhere.
     let evs = h.report("left-vr");
-    assert!(matches!(&evs[..], [ConfigEvent::RouterKeysApplied { .. }]), "{evs:?}");
+    assert!(
+        matches!(&evs[..], [ConfigEvent::RouterKeysApplied { .. }]),
+        "{evs:?}"
+    );
     assert!(h.report("left-vr").is_empty(), "recorded once");
-    assert_eq!(h.st.key_rotation("z1", HOLD).unwrap().waiting_for, vec!["right-vr"]);
+    assert_eq!(
+        h.st.key_rotation("z1", HOLD).unwrap().waiting_for,
+        vec!["right-vr"]
+    );
     assert_eq!(key_lines(&h, "left-vr"), vec![new.clone(), old.clone()]);
 
     // Step 2 once right-vr reported too: sign with the new key.
@@ -625,11 +634,17 @@ fn a_key_change_during_a_rotation_follows_it() {
         h.report("right-vr");
     }
     let view = h.st.key_rotation("z1", HOLD).unwrap();
-    assert_eq!((view.phase, view.old_key_id, view.new_key_id), (RotationPhase::AddNew, 2, 3));
+    assert_eq!(
+        (view.phase, view.old_key_id, view.new_key_id),
+        (RotationPhase::AddNew, 2, 3)
+    );
     // z2 has far-vr only; its key changes while far-vr is away, then
     // far-vr's VPC goes: nothing is left to wait for.
     h.area(zone_ospf("z2", md5(2, KEY2)));
-    assert_eq!(h.st.key_rotation("z2", HOLD).unwrap().waiting_for, vec!["far-vr"]);
+    assert_eq!(
+        h.st.key_rotation("z2", HOLD).unwrap().waiting_for,
+        vec!["far-vr"]
+    );
     h.ipam(json!({"type": "vpc_released", "vpc": "far", "zone": "z2", "cidr": "10.2.0.0/22"}));
     let evs = h.st.advance_rotations(NOW, HOLD);
     h.record(evs);
