@@ -137,10 +137,10 @@ fn next_key_id(id: u8) -> u8 {
 /// id and key (if any). A new key takes a new key id, so that the
 /// config-renderer can keep both on every router while they change over
 /// (the rotation in vpcroute-configs): a key changed under the same id
-/// would change on each router at its own moment. That is refused only
-/// while the key is `in_use` (the zone has a VPC, so routers may hold it):
-/// before that, `zone enable --auth-key-id 1 --auth-key-file F` replaces
-/// the key generated when ipam enabled the zone. `generated_key` is called
+/// would change on each router at its own moment. That holds only while
+/// the key is `in_use` (the zone has a VPC, so routers may hold it):
+/// before that, `zone enable --auth-key-file F` replaces the key generated
+/// when ipam enabled the zone, under its id. `generated_key` is called
 /// only when the zone has no key and the request gives none.
 fn md5_auth(
     current: Option<(u8, Secret)>,
@@ -162,7 +162,8 @@ fn md5_auth(
                 Err(vpcroute_render::SettingsError::KeyIdReused { key_id: id }.into())
             }
             Some(other) => auth(other, key),
-            None => auth(next_key_id(id), key),
+            None if in_use => auth(next_key_id(id), key),
+            None => auth(id, key),
         },
     }
 }

@@ -733,6 +733,8 @@ fn a_new_key_takes_the_next_key_id_and_never_the_one_in_use() {
     };
     let auth = |st: &AreaState| st.settings("z1").unwrap().auth;
     apply_set(&mut st, &md5(Some(254), "first-Key"));
+    // Routers may hold the key once the zone has a VPC.
+    feed(&mut st, 1, &allocated("v1", "z1"));
     apply_set(&mut st, &md5(None, "second-Key"));
     assert_eq!(
         auth(&st),
@@ -756,9 +758,8 @@ fn a_new_key_takes_the_next_key_id_and_never_the_one_in_use() {
         .unwrap()
         .events
         .is_empty());
-    // Another key under the id of a key routers may hold (the zone has a
-    // VPC): refused, nothing changes.
-    feed(&mut st, 1, &allocated("v1", "z1"));
+    // Another key under the id of a key routers may hold: refused,
+    // nothing changes.
     let before = st.dump();
     let err = st
         .decide_zone_set(&md5(Some(1), "fourth-Key"), no_key)
@@ -775,14 +776,16 @@ fn a_new_key_takes_the_next_key_id_and_never_the_one_in_use() {
     // how `zone enable --auth-key-id 1` replaces the generated one.
     let mut fresh = AreaState::new();
     apply_set(&mut fresh, &md5(None, "generated-Key"));
-    apply_set(&mut fresh, &md5(Some(1), "operator-Key"));
-    assert_eq!(
-        fresh.settings("z1").unwrap().auth,
-        OspfAuth::Md5 {
-            key_id: 1,
-            key: Secret::new("operator-Key")
-        }
-    );
+    for (id, key) in [(Some(1), "operator-Key"), (None, "other-Key")] {
+        apply_set(&mut fresh, &md5(id, key));
+        assert_eq!(
+            fresh.settings("z1").unwrap().auth,
+            OspfAuth::Md5 {
+                key_id: 1,
+                key: Secret::new(key)
+            }
+        );
+    }
     // An explicit new id is taken as given.
     apply_set(&mut st, &md5(Some(9), "fourth-Key"));
     assert_eq!(

@@ -27,7 +27,8 @@ pub enum AuthRequest {
         key: Secret,
     },
     /// `key_id` absent: the zone's current id when the key stays, the next
-    /// id (wrapping within 1..=255) when the key changes, 1 for a zone that
+    /// id (wrapping within 1..=255) when the key changes and the zone has a
+    /// VPC (routers may hold the key), 1 for a zone that
     /// had no MD5 key. A new key under the id in use is refused
     /// (`invalid_settings`) once the zone has a VPC: a new key needs a new
     /// key id.
