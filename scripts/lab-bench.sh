@@ -17,6 +17,7 @@ render() {
     local f=$1 F L
     F=$(grep '"bench":"frr_apply"' "$f" | tail -1 || true)
     L=$(grep '"bench":"lab"' "$f" | tail -1 || true)
+    N=$(grep '"bench":"lab_new_vr_full"' "$f" | tail -1 || true)
     yn() { if [ "$1" = true ]; then echo "**met**"; else echo "**missed**"; fi; }
     row() { # label json-stats
         jq -r --arg l "$1" '"| \($l) | \(.p50_ms) ms | \(.p95_ms) ms | \(.max_ms) ms | \(.mean_ms) ms |"' <<<"$2"
@@ -76,11 +77,22 @@ render() {
     echo "By hand above: \`session_configure_1_line_and_read_back\` is router-sync's own \`Vtysh::configure_and_show\` on a running session (a one-line change and both read-backs); the \`vtysh_*\` lines are one new vtysh process each, what every step cost before the session."
     echo
     fi
+    echo "## 7b. A new VR with fast timers: time to Full with the core"
+    echo
+    if [ -z "$N" ]; then echo "_bench-lab produced no new-VR figures in this run._"; echo; else
+    jq -r '"A lab of its own (`lab.sh up --hello \(.hello_s) --dead \(.dead_s)`, the core alone on the segment with left-vr). left-vr is restarted empty (`lab.sh frr restart`), then gets its configuration in one vtysh script as router-sync sends it (`plan()` of the rendered text against an empty router, `router ospf` first); timed from the script to `show ip ospf neighbor json` saying Full (polled). \(.tries) tries each, alternating. Reference, same run: the same script with the uplink'"'"'s `ip ospf area` before its timers, the order before issue 11 item 6 (FRR starts the wait timer from the dead interval in force when the interface joins: docs/frr-notes.md §10)."' <<<"$N"
+    echo
+    echo "| uplink order | min | median | max | bound (3 dead intervals) |"
+    echo "|---|---:|---:|---:|---:|"
+    jq -r '"| **area last (now)** | \(.area_last.min_s) s | \(.area_last.median_s) s | \(.area_last.max_s) s | \(.bound_3_dead_intervals_s) s |\n| area first (before) | \(.area_first_before_the_fix.min_s) s | \(.area_first_before_the_fix.median_s) s | \(.area_first_before_the_fix.max_s) s | \(.bound_3_dead_intervals_s) s |"' <<<"$N"
+    echo
+    fi
     echo "Raw lines:"
     echo
     echo '```json'
     [ -n "$F" ] && echo "$F"
     [ -n "$L" ] && echo "$L"
+    [ -n "$N" ] && echo "$N"
     echo '```'
 }
 if [ "${1:-}" = --render ]; then
@@ -109,7 +121,7 @@ for b in bench-frr-apply bench-lab; do
     t0=$SECONDS
     echo "   load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
     if out=$("$BIN/$b"); then
-        printf '%s\n' "$out" | grep '^{' | tail -1
+        printf '%s\n' "$out" | grep '^{'
     else
         echo "lab-bench.sh: $b failed" >&2
         status=1

@@ -668,7 +668,7 @@ fn ospf_set(request_id: &str, zone: &str, hello: u16) -> ZoneOspfSet {
         transmit_delay: None,
         // A fixed key: a generated one would differ from run to run.
         auth: Some(AuthRequest::Md5 {
-            key_id: 1,
+            key_id: Some(1),
             key: Some(Secret::new(format!("key-{zone}"))),
         }),
     }

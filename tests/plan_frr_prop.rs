@@ -5,7 +5,7 @@
 //!
 //! The ten hand-written cases in `plan.rs` check chosen orders; this test
 //! draws the pairs. Both sides are rendered models (interfaces, areas,
-//! ranges, timers, keys and authentication modes drawn from small pools so
+//! ranges, timers, keys, MD5 rotations and authentication modes drawn from small pools so
 //! that the two overlap often), and the running side also carries stale
 //! lines a hand edit or an older version could leave (costs, priorities,
 //! foreign ranges, a whole stale interface). FRR is real: the lab's
@@ -22,8 +22,8 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use vpcroute_render::{
-    render, AreaId, Dialect, OspfAuth, OspfSettings, RenderedConfig, RouterModel, Secret,
-    TierInterface, Uplink,
+    render, AreaId, Dialect, Md5Rotation, OspfAuth, OspfSettings, RenderedConfig, RouterModel,
+    Secret, SendKey, TierInterface, Uplink,
 };
 use vpcroute_router_sync::vtysh::Vtysh;
 use vpcroute_sync::{plan, FrrConfig};
@@ -69,6 +69,19 @@ fn settings() -> impl Strategy<Value = OspfSettings> {
         })
 }
 
+/// An MD5 key rotation in progress, when the zone uses MD5: the retired
+/// key under the other id of the pool, signing or not.
+fn rotation(auth: &OspfAuth, send: Option<SendKey>) -> Option<Md5Rotation> {
+    match (auth, send) {
+        (OspfAuth::Md5 { key_id, .. }, Some(send)) => Some(Md5Rotation {
+            old_key_id: 3 - key_id,
+            old_key: Secret::new("md5-key-old".to_string()),
+            send,
+        }),
+        _ => None,
+    }
+}
+
 /// A VR's model: area 1 to 3 with the VPC 10.A.0.0/16, some of the tier
 /// interfaces, each a /24 of it.
 fn model() -> impl Strategy<Value = RouterModel> {
@@ -80,8 +93,10 @@ fn model() -> impl Strategy<Value = RouterModel> {
             Ipv4Addr::new(10, 255, 0, 9),
         ]),
         settings(),
+        prop::option::of(prop::sample::select(vec![SendKey::Old, SendKey::New])),
     )
-        .prop_map(|(area, tiers, router_id, ospf)| RouterModel {
+        .prop_map(|(area, tiers, router_id, ospf, send)| RouterModel {
+            md5_rotation: rotation(&ospf.auth, send),
             hostname: "left-vr".into(),
             router_id,
             uplink: Uplink {
@@ -220,7 +235,12 @@ fn check_case(
     );
     // FRR shows an interface's lines in its own order, not the order they
     // were given in (both are fine to the planner, which compares sets).
-    prop_assert_eq!(sorted(&after), sorted(&desired), "plan was:\n{}", p.script());
+    prop_assert_eq!(
+        sorted(&after),
+        sorted(&desired),
+        "plan was:\n{}",
+        p.script()
+    );
     Ok(())
 }
 

@@ -83,6 +83,12 @@ pub struct LabRun {
 }
 
 pub fn lab_up(key: &str) -> LabRun {
+    lab_up_with(key, &[])
+}
+
+/// [`lab_up`] with more `lab.sh up` options, e.g. the core's timers
+/// (`--hello 1 --dead 4`).
+pub fn lab_up_with(key: &str, up_args: &[&str]) -> LabRun {
     let lock = LabLock::acquire();
     lab(&["down"]);
     let guard = LabGuard;
@@ -93,7 +99,9 @@ pub fn lab_up(key: &str) -> LabRun {
     let key_file = dir.path().join("key");
     std::fs::write(&key_file, format!("{key}\n")).expect("write the key");
     let key_path = key_file.to_str().expect("utf-8 path").to_string();
-    lab(&["up", "--key-file", &key_path]);
+    let mut args = vec!["up", "--key-file", &key_path];
+    args.extend_from_slice(up_args);
+    lab(&args);
     LabRun {
         dir,
         key_path,

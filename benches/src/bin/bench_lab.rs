@@ -31,6 +31,16 @@
 //! "configuration applied and verified" log lines. Then the tier is deleted
 //! (and its removal waited for) so the /22 VPC has room for the next one
 //! (S alternates 2 and 3); each iteration uses a fresh interface.
+//!
+//! First, on a lab of its own (`lab.sh up --hello 1 --dead 4`, issue 11
+//! item 6): a new VR's time to Full with the core, from its configuration
+//! applied (one vtysh script, as router-sync sends it: `plan()` of the
+//! rendered text against an empty router) to `show ip ospf neighbor`
+//! saying Full, polled every 50 ms. Reference in the same run: the same
+//! script in the order before the fix (the uplink's `ip ospf area` before
+//! its timers). left-vr is restarted (`lab.sh frr restart`) before each
+//! try; the core is alone on the segment with it. `--only-new-vr-full`
+//! runs just this part. Emitted as `{"bench":"lab_new_vr_full",...}`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -42,8 +52,8 @@ use vpcroute_benches::{emit, ms, ms_stats, say};
 use vpcroute_protocol::config::{DialectName, RouterConfig, RouterConfigGet};
 use vpcroute_router_sync::vtysh::{Vtysh, READ_BACK};
 use vpcroute_tests::lab::{
-    figure3, lab, lab_possible, lab_up, ospf_routes, pings, sh, vtysh, vtysh_json, wait_for,
-    CORE_ID, LEFT, RIGHT,
+    figure3, lab, lab_possible, lab_up, lab_up_with, ospf_routes, pings, sh, vtysh, vtysh_json,
+    wait_for, CORE_ID, LEFT, RIGHT,
 };
 use vpcroute_tests::{vpcctl, NatsServer, Service, ServiceKind};
 
@@ -66,6 +76,92 @@ fn vtysh_stdin(ns: &str, script: &str) {
         .write_all(script.as_bytes())
         .unwrap();
     let _ = child.wait_with_output();
+}
+
+/// left-vr's configuration for a zone with hello 1 / dead 4, as
+/// router-sync sends it to an empty router: the renderer's text planned
+/// against nothing. `old_order`: the uplink's `ip ospf area` moved before
+/// its timers, as the renderer and planner wrote it before issue 11 item 6.
+fn new_vr_script(old_order: bool) -> String {
+    use vpcroute_render::*;
+    let model = RouterModel {
+        hostname: "left-vr".into(),
+        router_id: "10.255.0.1".parse().unwrap(),
+        uplink: Uplink {
+            interface: "eth1".into(),
+            address: "192.168.100.2/24".parse().unwrap(),
+        },
+        ospf: OspfSettings {
+            hello_interval: 1,
+            dead_interval: 4,
+            auth: OspfAuth::Md5 {
+                key_id: 1,
+                key: Secret::new(KEY),
+            },
+            ..OspfSettings::default()
+        },
+        area: AreaId(1),
+        vpc_cidr: "10.1.0.0/22".parse().unwrap(),
+        tiers: vec![],
+        md5_rotation: None,
+    };
+    let RenderedConfig::Frr { frr_conf } = render(&model, Dialect::Frr).unwrap() else {
+        unreachable!()
+    };
+    let desired = vpcroute_sync::FrrConfig::parse(&frr_conf);
+    let script = vpcroute_sync::plan(&desired, &vpcroute_sync::FrrConfig::default()).script();
+    if !old_order {
+        return script;
+    }
+    let area = "ip ospf area 0.0.0.0\n";
+    script
+        .replace(area, "")
+        .replace("interface eth1\n", &format!("interface eth1\n{area}"))
+}
+
+/// Time to Full of a freshly started left-vr given `script`, in seconds.
+async fn time_to_full(script: &str) -> f64 {
+    lab(&["frr", "restart", "left-vr"]);
+    let t0 = Instant::now();
+    vtysh_stdin(LEFT, script);
+    wait_for(
+        "left-vr Full with the core",
+        Duration::from_secs(120),
+        || full(LEFT),
+    )
+    .await;
+    t0.elapsed().as_secs_f64()
+}
+
+/// See the module documentation: new order and old order, alternately.
+async fn new_vr_full() {
+    const TRIES: usize = 3;
+    say!("lab.sh up --hello 1 --dead 4 (new VR time to Full)");
+    let _run = lab_up_with(KEY, &["--hello", "1", "--dead", "4"]);
+    let (mut new, mut old) = (Vec::new(), Vec::new());
+    for i in 0..TRIES {
+        new.push(time_to_full(&new_vr_script(false)).await);
+        old.push(time_to_full(&new_vr_script(true)).await);
+        say!(
+            "try {i}: area last {:.2} s, area first {:.2} s",
+            new[i],
+            old[i]
+        );
+    }
+    let stats = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        json!({ "min_s": r2(v[0]), "median_s": r2(v[v.len() / 2]), "max_s": r2(v[v.len() - 1]), "all_s": v.iter().map(|x| r2(*x)).collect::<Vec<_>>() })
+    };
+    emit(json!({
+        "bench": "lab_new_vr_full",
+        "hello_s": 1,
+        "dead_s": 4,
+        "tries": TRIES,
+        "area_last": stats(&new),
+        "area_first_before_the_fix": stats(&old),
+        "bound_3_dead_intervals_s": 12,
+    }));
 }
 
 fn full(ns: &str) -> bool {
@@ -213,6 +309,10 @@ async fn main() {
     if !lab_possible() {
         eprintln!("bench-lab: needs root, FRR, ping and nats-server");
         std::process::exit(2);
+    }
+    new_vr_full().await;
+    if std::env::args().any(|a| a == "--only-new-vr-full") {
+        return;
     }
     let Some(nats) = NatsServer::start() else {
         eprintln!("bench-lab: nats-server not found");

@@ -124,6 +124,50 @@ pub fn zone_set_fingerprint(req: &ZoneOspfSet) -> String {
     v.to_string()
 }
 
+/// The key id after `id`, within 1..=255.
+fn next_key_id(id: u8) -> u8 {
+    if id == u8::MAX {
+        1
+    } else {
+        id + 1
+    }
+}
+
+/// The MD5 settings a request asks for, given the zone's current MD5 key
+/// id and key (if any). A new key takes a new key id, so that the
+/// config-renderer can keep both on every router while they change over
+/// (the rotation in vpcroute-configs): a key changed under the same id
+/// would change on each router at its own moment. That holds only while
+/// the key is `in_use` (the zone has a VPC, so routers may hold it):
+/// before that, `zone enable --auth-key-file F` replaces the key generated
+/// when ipam enabled the zone, under its id. `generated_key` is called
+/// only when the zone has no key and the request gives none.
+fn md5_auth(
+    current: Option<(u8, Secret)>,
+    in_use: bool,
+    key_id: Option<u8>,
+    key: Option<Secret>,
+    generated_key: impl FnOnce() -> String,
+) -> Result<OspfAuth, AreaError> {
+    let auth = |key_id, key| Ok(OspfAuth::Md5 { key_id, key });
+    match (current, key) {
+        (None, key) => auth(
+            key_id.unwrap_or(1),
+            key.unwrap_or_else(|| Secret::new(generated_key())),
+        ),
+        (Some((id, cur)), None) => auth(key_id.unwrap_or(id), cur),
+        (Some((id, cur)), Some(key)) if key == cur => auth(key_id.unwrap_or(id), cur),
+        (Some((id, _)), Some(key)) => match key_id {
+            Some(same) if same == id && in_use => {
+                Err(vpcroute_render::SettingsError::KeyIdReused { key_id: id }.into())
+            }
+            Some(other) => auth(other, key),
+            None if in_use => auth(next_key_id(id), key),
+            None => auth(id, key),
+        },
+    }
+}
+
 impl AreaState {
     pub fn new() -> Self {
         Self::default()
@@ -157,27 +201,19 @@ impl AreaState {
         if let Some(v) = req.transmit_delay {
             s.transmit_delay = v;
         }
-        // The current MD5 key, kept when MD5 is asked for without a key.
         let current_md5 = current.and_then(|z| match &z.settings.auth {
-            OspfAuth::Md5 { key, .. } => Some(key.clone()),
+            OspfAuth::Md5 { key_id, key } => Some((*key_id, key.clone())),
             _ => None,
         });
-        let md5_key = move || current_md5.unwrap_or_else(|| Secret::new(generated_key()));
         s.auth = match (&req.auth, current) {
             (Some(AuthRequest::None {}), _) => OspfAuth::None,
             (Some(AuthRequest::Plaintext { key }), _) => OspfAuth::Plaintext { key: key.clone() },
-            (Some(AuthRequest::Md5 { key_id, key }), _) => OspfAuth::Md5 {
-                key_id: *key_id,
-                key: match key {
-                    Some(k) => k.clone(),
-                    None => md5_key(),
-                },
-            },
+            (Some(AuthRequest::Md5 { key_id, key }), _) => {
+                let in_use = !self.zone_areas(&req.zone).is_empty();
+                md5_auth(current_md5, in_use, *key_id, key.clone(), generated_key)?
+            }
             (None, Some(z)) => z.settings.auth.clone(),
-            (None, None) => OspfAuth::Md5 {
-                key_id: 1,
-                key: md5_key(),
-            },
+            (None, None) => md5_auth(None, false, None, None, generated_key)?,
         };
         // Also refuses a backbone other than 0.0.0.0, which no VPC area
         // ever is (areas start at 1): the renderer's own check, called once.

@@ -146,7 +146,7 @@ fn a_partial_update_keeps_every_other_field_and_the_key() {
     // MD5 asked for again without a key, with another key id: key kept.
     let mut req = set("z1");
     req.auth = Some(AuthRequest::Md5 {
-        key_id: 7,
+        key_id: Some(7),
         key: None,
     });
     let evs = st.decide_zone_set(&req, no_key).unwrap().events;
@@ -164,7 +164,7 @@ fn a_partial_update_keeps_every_other_field_and_the_key() {
     req.auth = Some(AuthRequest::None {});
     apply_set(&mut st, &req);
     req.auth = Some(AuthRequest::Md5 {
-        key_id: 1,
+        key_id: Some(1),
         key: None,
     });
     let d = st
@@ -193,7 +193,7 @@ fn a_change_that_changes_nothing_decides_no_event() {
     let mut req = set("z1");
     req.hello_interval = Some(10);
     req.auth = Some(AuthRequest::Md5 {
-        key_id: 1,
+        key_id: Some(1),
         key: None,
     });
     let d = st.decide_zone_set(&req, no_key).unwrap();
@@ -210,7 +210,7 @@ fn every_invalid_setting_is_refused_and_the_state_is_unchanged() {
     let mut st = AreaState::new();
     let mut req = set("z1");
     req.auth = Some(AuthRequest::Md5 {
-        key_id: 1,
+        key_id: Some(1),
         key: Some(Secret::new(key)),
     });
     apply_set(&mut st, &req);
@@ -243,7 +243,7 @@ fn every_invalid_setting_is_refused_and_the_state_is_unchanged() {
             "md5 key too long",
             Box::new(move |r| {
                 r.auth = Some(AuthRequest::Md5 {
-                    key_id: 1,
+                    key_id: Some(1),
                     key: Some(Secret::new(bad_key_long)),
                 })
             }),
@@ -252,7 +252,7 @@ fn every_invalid_setting_is_refused_and_the_state_is_unchanged() {
             "md5 key empty",
             Box::new(|r| {
                 r.auth = Some(AuthRequest::Md5 {
-                    key_id: 1,
+                    key_id: Some(1),
                     key: Some(Secret::new("")),
                 })
             }),
@@ -261,7 +261,7 @@ fn every_invalid_setting_is_refused_and_the_state_is_unchanged() {
             "md5 key with a space",
             Box::new(|r| {
                 r.auth = Some(AuthRequest::Md5 {
-                    key_id: 1,
+                    key_id: Some(1),
                     key: Some(Secret::new("has space")),
                 })
             }),
@@ -270,7 +270,7 @@ fn every_invalid_setting_is_refused_and_the_state_is_unchanged() {
             "md5 key id 0",
             Box::new(|r| {
                 r.auth = Some(AuthRequest::Md5 {
-                    key_id: 0,
+                    key_id: Some(0),
                     key: None,
                 })
             }),
@@ -347,7 +347,7 @@ fn the_key_is_never_in_debug_views_errors_or_fingerprints() {
     let mut st = AreaState::new();
     let mut req = set("z1");
     req.auth = Some(AuthRequest::Md5 {
-        key_id: 3,
+        key_id: Some(3),
         key: Some(Secret::new(key)),
     });
     let d = st.decide_zone_set(&req, no_key).unwrap();
@@ -768,7 +768,7 @@ fn keys_with_characters_vtysh_reads_specially_are_refused() {
         for zone in ["new-zone", "z1"] {
             for auth in [
                 AuthRequest::Md5 {
-                    key_id: 2,
+                    key_id: Some(2),
                     key: Some(Secret::new(key)),
                 },
                 AuthRequest::Plaintext {
@@ -793,13 +793,92 @@ fn keys_with_characters_vtysh_reads_specially_are_refused() {
     // Positive control: every other printable character is accepted.
     let mut req = set("z1");
     req.auth = Some(AuthRequest::Md5 {
-        key_id: 2,
+        key_id: Some(2),
         key: Some(Secret::new("\"$%&'()*+,-./:;<")),
     });
     st.decide_zone_set(&req, no_key).unwrap();
     req.auth = Some(AuthRequest::Md5 {
-        key_id: 2,
+        key_id: Some(2),
         key: Some(Secret::new("=>@[\\]^_`{|}~aZ9")),
     });
     st.decide_zone_set(&req, no_key).unwrap();
+}
+
+/// Issue 11 item 8: a new key takes a new key id; the same id with another
+/// key is refused, changing nothing.
+#[test]
+fn a_new_key_takes_the_next_key_id_and_never_the_one_in_use() {
+    let mut st = AreaState::new();
+    let md5 = |key_id: Option<u8>, key: &str| {
+        let mut r = set("z1");
+        r.auth = Some(AuthRequest::Md5 {
+            key_id,
+            key: Some(Secret::new(key)),
+        });
+        r
+    };
+    let auth = |st: &AreaState| st.settings("z1").unwrap().auth;
+    apply_set(&mut st, &md5(Some(254), "first-Key"));
+    // Routers may hold the key once the zone has a VPC.
+    feed(&mut st, 1, &allocated("v1", "z1"));
+    apply_set(&mut st, &md5(None, "second-Key"));
+    assert_eq!(
+        auth(&st),
+        OspfAuth::Md5 {
+            key_id: 255,
+            key: Secret::new("second-Key")
+        }
+    );
+    // Wraps within 1..=255.
+    apply_set(&mut st, &md5(None, "third-Key"));
+    assert_eq!(
+        auth(&st),
+        OspfAuth::Md5 {
+            key_id: 1,
+            key: Secret::new("third-Key")
+        }
+    );
+    // The same key again keeps its id; no event.
+    assert!(st
+        .decide_zone_set(&md5(None, "third-Key"), no_key)
+        .unwrap()
+        .events
+        .is_empty());
+    // Another key under the id of a key routers may hold: refused,
+    // nothing changes.
+    let before = st.dump();
+    let err = st
+        .decide_zone_set(&md5(Some(1), "fourth-Key"), no_key)
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidSettings);
+    assert!(
+        err.to_string()
+            .contains("key id 1 already holds another key"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("fourth-Key"));
+    assert_eq!(st.dump(), before);
+    // Before any VPC, nothing holds the key: replacing it under its id is
+    // how `zone enable --auth-key-id 1` replaces the generated one.
+    let mut fresh = AreaState::new();
+    apply_set(&mut fresh, &md5(None, "generated-Key"));
+    for (id, key) in [(Some(1), "operator-Key"), (None, "other-Key")] {
+        apply_set(&mut fresh, &md5(id, key));
+        assert_eq!(
+            fresh.settings("z1").unwrap().auth,
+            OspfAuth::Md5 {
+                key_id: 1,
+                key: Secret::new(key)
+            }
+        );
+    }
+    // An explicit new id is taken as given.
+    apply_set(&mut st, &md5(Some(9), "fourth-Key"));
+    assert_eq!(
+        auth(&st),
+        OspfAuth::Md5 {
+            key_id: 9,
+            key: Secret::new("fourth-Key")
+        }
+    );
 }

@@ -124,6 +124,12 @@ pub mod sync {
             ))
         }
     }
+
+    /// Every router's status publications (the config-renderer follows
+    /// them to advance MD5 key rotations).
+    pub fn all_status() -> String {
+        format!("{STATUS_PREFIX}.*")
+    }
 }
 
 /// The subject on which `service` publishes an event of `event_type`.

@@ -51,6 +51,7 @@
 //! or published. No `Debug` output and no error message holds a key.
 
 mod error;
+pub mod rotation;
 mod state;
 
 pub use error::ConfigError;

@@ -11,7 +11,7 @@ use vpcroute_firewall::{FirewallModel, TierFilter};
 use vpcroute_protocol::acl::{self, AclRule};
 use vpcroute_protocol::areas::{AreaEvent, OspfAuth, REDACTED};
 use vpcroute_protocol::config::{
-    ConfigText, DialectName, FirewallRuleset, RouterConfig, RouterSummary,
+    ConfigText, DialectName, FirewallRuleset, KeyRotationView, RouterConfig, RouterSummary,
 };
 use vpcroute_protocol::ipam::{IpamEvent, RouterSpec, TierRecord};
 use vpcroute_render::{
@@ -19,6 +19,7 @@ use vpcroute_render::{
     Uplink,
 };
 
+use crate::rotation::{md5_key, Rotation, RotationStep};
 use crate::ConfigError;
 
 /// Every fact the config-renderer records, in its own (private) log.
@@ -54,6 +55,19 @@ pub enum ConfigEvent {
     /// The router renders again, to the text of its current version (a new
     /// text is a `router_versioned`, which ends a failure as well).
     RenderRecovered { router: String },
+    /// During its zone's MD5 key rotation, router-sync reported `version`
+    /// (the router's current one, which carries the rotation's current
+    /// step) applied and verified on the router.
+    RouterKeysApplied { router: String, version: u64 },
+    /// Every router of the zone has the rotation's current step (and, for
+    /// `done`, the overlap hold is over): the next one begins at `at_ms`
+    /// (see [`crate::rotation`]). Followed in its batch by the versions it
+    /// gives the zone's routers.
+    KeyRotationAdvanced {
+        zone: String,
+        step: RotationStep,
+        at_ms: i64,
+    },
 }
 
 impl ConfigEvent {
@@ -68,6 +82,8 @@ impl ConfigEvent {
             ConfigEvent::RouterRemoved { .. } => "router_removed",
             ConfigEvent::RenderFailed { .. } => "render_failed",
             ConfigEvent::RenderRecovered { .. } => "render_recovered",
+            ConfigEvent::RouterKeysApplied { .. } => "router_keys_applied",
+            ConfigEvent::KeyRotationAdvanced { .. } => "key_rotation_advanced",
         }
     }
 
@@ -190,6 +206,8 @@ struct Inputs {
     router_vpc: BTreeMap<String, String>,
     /// ACL list -> its rules by number (the list's VPC knows its name).
     acls: BTreeMap<String, BTreeMap<u32, AclRule>>,
+    /// Zone -> its MD5 key rotation in progress.
+    rotations: BTreeMap<String, Rotation>,
 }
 
 impl Inputs {
@@ -319,6 +337,15 @@ impl Inputs {
     fn apply_area(&mut self, ev: &AreaEvent) {
         match ev {
             AreaEvent::ZoneOspfSet { zone, settings } => {
+                let before = self.ospf.get(zone).and_then(|s| md5_key(&s.auth));
+                let rotation = Rotation::on_settings(
+                    self.rotations.remove(zone),
+                    before,
+                    md5_key(&settings.auth),
+                );
+                if let Some(r) = rotation {
+                    self.rotations.insert(zone.clone(), r);
+                }
                 self.ospf.insert(zone.clone(), settings.clone());
             }
             AreaEvent::AreaAssigned {
@@ -378,6 +405,9 @@ impl Inputs {
         for z in zones {
             if let Some(o) = self.ospf.get(z) {
                 s.ospf.insert(z.to_string(), o.clone());
+            }
+            if let Some(r) = self.rotations.get(z) {
+                s.rotations.insert(z.to_string(), r.clone());
             }
         }
         for r in routers {
@@ -439,6 +469,12 @@ impl Inputs {
                 })
             })
             .collect();
+        let mut ospf = ospf.clone();
+        let md5_rotation = self.rotations.get(&v.zone).map(|r| {
+            let (auth, kept) = r.router_keys();
+            ospf.auth = auth;
+            kept
+        });
         let router = RouterModel {
             hostname: spec.name.clone(),
             router_id: spec.router_id,
@@ -446,10 +482,11 @@ impl Inputs {
                 interface: spec.uplink_interface.clone(),
                 address: spec.uplink_address,
             },
-            ospf: ospf.clone(),
+            ospf,
             area,
             vpc_cidr: v.cidr,
             tiers,
+            md5_rotation,
         };
         Ok(Models {
             router,
@@ -518,6 +555,9 @@ pub struct RouterDump {
     pub model: RouterModel,
     /// The tiers' ACLs the version was rendered from.
     pub firewall: FirewallModel,
+    /// The last version router-sync reported applied during a key
+    /// rotation of the zone (`router_keys_applied`).
+    pub keys_applied: Option<u64>,
 }
 
 /// The complete state, to compare a live service with a fresh replay.
@@ -537,11 +577,16 @@ pub struct StateDump {
     pub retired: BTreeMap<String, u64>,
     /// Routers whose inputs do not render, with the reason.
     pub failed: BTreeMap<String, String>,
+    /// Zone -> its MD5 key rotation in progress.
+    pub rotations: BTreeMap<String, Rotation>,
 }
 
 /// See the crate documentation.
 #[derive(Debug, Clone, Default)]
 pub struct RendererState {
+    /// How long the old MD5 key stays after routers began signing with the
+    /// new one (the service's `--key-rotation-hold`); only for views.
+    pub rotation_hold_ms: i64,
     inputs: Inputs,
     routers: BTreeMap<String, RouterDump>,
     retired: BTreeMap<String, u64>,
@@ -781,6 +826,7 @@ impl RendererState {
                 let zone = self.inputs.vpcs[vpc].zone.clone();
                 self.retired.remove(router);
                 self.failed.remove(router);
+                let keys_applied = self.routers.get(router).and_then(|r| r.keys_applied);
                 self.routers.insert(
                     router.clone(),
                     RouterDump {
@@ -790,6 +836,7 @@ impl RendererState {
                         fingerprint: fingerprint.clone(),
                         model: model.router,
                         firewall: model.firewall,
+                        keys_applied,
                     },
                 );
             }
@@ -814,6 +861,34 @@ impl RendererState {
                     return bad(format!(
                         "recovery of router {router:?}, which had not failed"
                     ));
+                }
+            }
+            ConfigEvent::RouterKeysApplied { router, version } => {
+                let Some(r) = self.routers.get_mut(router) else {
+                    return bad(format!("keys applied on unknown router {router:?}"));
+                };
+                if *version != r.version {
+                    return bad(format!(
+                        "router {router:?} reported version {version} while at {}",
+                        r.version
+                    ));
+                }
+                r.keys_applied = Some(*version);
+            }
+            ConfigEvent::KeyRotationAdvanced { zone, step, at_ms } => {
+                let Some(r) = self.inputs.rotations.get(zone) else {
+                    return bad(format!("zone {zone:?} has no key rotation to advance"));
+                };
+                if r.next_step() != *step {
+                    return bad(format!(
+                        "key rotation of zone {zone:?} advanced to {step:?} from {:?}",
+                        r.phase
+                    ));
+                }
+                let r = self.inputs.rotations.remove(zone).expect("checked above");
+                let latest = self.inputs.ospf.get(zone).and_then(|s| md5_key(&s.auth));
+                if let Some(next) = r.advanced(*step, *at_ms, latest) {
+                    self.inputs.rotations.insert(zone.clone(), next);
                 }
             }
         }
@@ -894,13 +969,8 @@ impl RendererState {
     /// Every router that has a configuration, by name.
     pub fn routers(&self) -> Vec<RouterSummary> {
         self.routers
-            .iter()
-            .map(|(name, r)| RouterSummary {
-                router: name.clone(),
-                version: r.version,
-                vpc: r.vpc.clone(),
-                zone: r.zone.clone(),
-            })
+            .keys()
+            .filter_map(|name| self.summary(name))
             .collect()
     }
 
@@ -911,7 +981,83 @@ impl RendererState {
             version: r.version,
             vpc: r.vpc.clone(),
             zone: r.zone.clone(),
+            key_rotation: self.key_rotation(&r.zone, self.rotation_hold_ms),
         })
+    }
+
+    // ------------------------------------------------- MD5 key rotation
+
+    /// A zone's key rotation in progress, if any (see [`crate::rotation`]);
+    /// `hold_ms` as given to [`RendererState::advance_rotations`].
+    pub fn key_rotation(&self, zone: &str, hold_ms: i64) -> Option<KeyRotationView> {
+        let r = self.inputs.rotations.get(zone)?;
+        Some(KeyRotationView {
+            phase: r.phase,
+            old_key_id: r.old.0,
+            new_key_id: r.new.0,
+            sending_key_id: r.sending_key_id(),
+            waiting_for: self.rotation_waiting_for(zone),
+            old_key_kept_until_ms: r.old_key_kept_until_ms(hold_ms),
+        })
+    }
+
+    /// The routers of `zone` that have not reported their current version
+    /// applied during its rotation.
+    fn rotation_waiting_for(&self, zone: &str) -> Vec<String> {
+        self.routers
+            .iter()
+            .filter(|(_, r)| r.zone == zone && r.keys_applied != Some(r.version))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// The events a router-sync status report causes: while the router's
+    /// zone rotates its key, its current version reported applied is
+    /// recorded, once. Nothing otherwise, so the log does not grow with
+    /// the reports.
+    pub fn on_router_status(&self, router: &str, applied: Option<u64>) -> Vec<ConfigEvent> {
+        let Some(r) = self.routers.get(router) else {
+            return vec![];
+        };
+        if !self.inputs.rotations.contains_key(&r.zone)
+            || applied != Some(r.version)
+            || r.keys_applied == Some(r.version)
+        {
+            return vec![];
+        }
+        vec![ConfigEvent::RouterKeysApplied {
+            router: router.to_string(),
+            version: r.version,
+        }]
+    }
+
+    /// The next step, at `now_ms`, of one zone whose routers all have the
+    /// current one, and whose old key has been kept `hold_ms` since its
+    /// routers began signing with the new one: `key_rotation_advanced` and
+    /// the router versions it causes. Empty when no rotation can advance;
+    /// call again after applying these (a zone with no router goes through
+    /// its steps one call each), and again as time passes.
+    pub fn advance_rotations(&self, now_ms: i64, hold_ms: i64) -> Vec<ConfigEvent> {
+        let Some((zone, r)) = self.inputs.rotations.iter().find(|(zone, r)| {
+            self.rotation_waiting_for(zone).is_empty() && r.hold_over(now_ms, hold_ms)
+        }) else {
+            return vec![];
+        };
+        let step = r.next_step();
+        let affected = self.inputs.zone_vpcs.get(zone).cloned().unwrap_or_default();
+        let mut post = self.inputs.subset(&affected, Some(zone), None);
+        let latest = post.ospf.get(zone).and_then(|s| md5_key(&s.auth));
+        post.rotations.remove(zone);
+        if let Some(next) = r.clone().advanced(step, now_ms, latest) {
+            post.rotations.insert(zone.clone(), next);
+        }
+        let mut out = vec![ConfigEvent::KeyRotationAdvanced {
+            zone: zone.clone(),
+            step,
+            at_ms: now_ms,
+        }];
+        out.extend(self.router_events(&post, &affected, &[]));
+        out
     }
 
     /// Routers whose current inputs do not render, with the reason: those
@@ -963,6 +1109,7 @@ impl RendererState {
             routers: self.routers.clone(),
             retired: self.retired.clone(),
             failed: self.failed.clone(),
+            rotations: i.rotations.clone(),
         }
     }
 }

@@ -56,3 +56,4 @@ pub use types::{
     ExpectedVersion, LogOptions, LogStats, NewEvent, StoredEvent, VerifyReport,
 };
 pub use verify::verify_file;
+pub use writer::now_ms;

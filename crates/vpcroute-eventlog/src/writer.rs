@@ -543,8 +543,9 @@ fn to_i64(v: u64) -> Result<i64, Error> {
     })
 }
 
-/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it).
-fn now_ms() -> i64 {
+/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it):
+/// the clock of `recorded_at_ms`, and of any decision that records a time.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -26,16 +26,18 @@ pub enum AuthRequest {
     Plaintext {
         key: Secret,
     },
+    /// `key_id` absent: the zone's current id when the key stays, the next
+    /// id (wrapping within 1..=255) when the key changes and the zone has a
+    /// VPC (routers may hold the key), 1 for a zone that
+    /// had no MD5 key. A new key under the id in use is refused
+    /// (`invalid_settings`) once the zone has a VPC: a new key needs a new
+    /// key id.
     Md5 {
-        #[serde(default = "default_key_id")]
-        key_id: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_id: Option<u8>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<Secret>,
     },
-}
-
-fn default_key_id() -> u8 {
-    1
 }
 
 /// `vpcroute.areas.zone.set`: create or change a zone's OSPF settings.

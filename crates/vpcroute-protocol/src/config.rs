@@ -65,6 +65,37 @@ pub struct RouterSummary {
     pub version: u64,
     pub vpc: String,
     pub zone: String,
+    /// The router's zone is rotating its MD5 key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_rotation: Option<KeyRotationView>,
+}
+
+/// Where a zone's MD5 key rotation stands (no key in it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyRotationPhase {
+    /// Step 1: every router gets the new key, still signing with the old.
+    AddNew,
+    /// Step 2: every router signs with the new key, still accepting the old.
+    SendNew,
+}
+
+/// A zone's MD5 key rotation in progress, as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRotationView {
+    pub phase: KeyRotationPhase,
+    pub old_key_id: u8,
+    pub new_key_id: u8,
+    /// The key id the zone's routers are told to sign with now.
+    pub sending_key_id: u8,
+    /// Routers of the zone that have not yet reported this phase's version
+    /// applied: the rotation waits for them (and keeps the old key).
+    pub waiting_for: Vec<String>,
+    /// In `send_new`: the old key stays on the managed routers at least
+    /// until then (ms since the epoch), the window in which unmanaged
+    /// routers switch to signing with the new key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_key_kept_until_ms: Option<i64>,
 }
 
 /// `vpcroute.config.router.list` request (no fields today; an object so

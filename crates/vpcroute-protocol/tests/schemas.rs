@@ -1942,8 +1942,8 @@ use vpcroute_protocol::areas::{
     ZoneOspfView, REDACTED,
 };
 use vpcroute_protocol::config::{
-    ConfigText, DialectName, FirewallRuleset, RouterConfig, RouterConfigGet, RouterConfigUpdated,
-    RouterList, RouterSummary,
+    ConfigText, DialectName, FirewallRuleset, KeyRotationPhase, KeyRotationView, RouterConfig,
+    RouterConfigGet, RouterConfigUpdated, RouterList, RouterSummary,
 };
 use vpcroute_protocol::sync::{OspfNeighbor, RouterState, RouterStatus, RouterStatusGet};
 
@@ -2352,6 +2352,10 @@ fn config_events() -> Vec<Value> {
         out.push(json!({"type": "area_input", "seq": i + 1, "event": ev.redacted()}));
     }
     out.push(json!({"type": "router_versioned", "router": "r-vpc-blue", "version": 1, "fingerprint": REDACTED}));
+    out.push(json!({"type": "router_keys_applied", "router": "r-vpc-blue", "version": 4}));
+    for step in ["send_new", "done"] {
+        out.push(json!({"type": "key_rotation_advanced", "zone": "zone-1", "step": step, "at_ms": 1_718_000_000_000_i64}));
+    }
     out.push(json!({"type": "router_removed", "router": "r-vpc-blue"}));
     out.push(json!({"type": "render_failed", "router": "r-vpc-blue", "reason": "interface name \"eth3@1\" is invalid"}));
     out.push(json!({"type": "render_recovered", "router": "r-vpc-blue"}));
@@ -2399,7 +2403,7 @@ fn other_requests() -> Vec<(&'static str, Value)> {
                 retransmit_interval: Some(65535),
                 transmit_delay: Some(1),
                 ..zone_ospf_set(Some(AuthRequest::Md5 {
-                    key_id: 255,
+                    key_id: Some(255),
                     key: Some(Secret::new("0123456789abcdef")),
                 }))
             }),
@@ -2409,7 +2413,7 @@ fn other_requests() -> Vec<(&'static str, Value)> {
             wire(&ZoneOspfSet {
                 backbone: Some(AreaId(u32::MAX)),
                 ..zone_ospf_set(Some(AuthRequest::Md5 {
-                    key_id: 1,
+                    key_id: Some(1),
                     key: None,
                 }))
             }),
@@ -2534,7 +2538,7 @@ fn real_requests_of_the_other_services_are_valid() {
     assert_eq!(
         parsed.auth,
         Some(AuthRequest::Md5 {
-            key_id: 1,
+            key_id: None,
             key: None
         })
     );
@@ -2616,12 +2620,21 @@ fn real_replies_of_the_other_services_are_valid() {
             version: 3,
             vpc: "vpc-blue".into(),
             zone: "zone-1".into(),
+            key_rotation: Some(KeyRotationView {
+                phase: KeyRotationPhase::AddNew,
+                old_key_id: 255,
+                new_key_id: 1,
+                sending_key_id: 255,
+                waiting_for: vec!["r-vpc-red".into()],
+                old_key_kept_until_ms: None,
+            }),
         },
         RouterSummary {
             router: "r-vpc-red".into(),
             version: u64::MAX,
             vpc: "vpc-red".into(),
             zone: "zone-2".into(),
+            key_rotation: None,
         },
     ];
     let config_page = EventsPage {

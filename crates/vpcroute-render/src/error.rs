@@ -49,6 +49,12 @@ pub enum SettingsError {
     BackboneNotZero { backbone: AreaId },
     #[error("md5 key id {key_id} is out of range 1..=255")]
     KeyIdOutOfRange { key_id: u8 },
+    /// A different key under a key id in use: routers would change it each
+    /// at its own moment and lose their common key (docs/frr-notes.md §5).
+    #[error(
+        "md5 key id {key_id} already holds another key: a new key needs a new key id (leave the key id out to take the next one)"
+    )]
+    KeyIdReused { key_id: u8 },
 }
 
 impl SettingsError {
@@ -67,6 +73,7 @@ impl SettingsError {
             SettingsError::KeyInvalidCharacter { .. } => "settings.key_invalid_character",
             SettingsError::KeyIdOutOfRange { .. } => "settings.key_id_out_of_range",
             SettingsError::BackboneNotZero { .. } => "settings.backbone_not_zero",
+            SettingsError::KeyIdReused { .. } => "settings.key_id_reused",
         }
     }
 }

@@ -49,8 +49,8 @@ mod text;
 
 pub use error::{KeyKind, RenderError, SettingsError};
 pub use model::{
-    AreaId, Dialect, OspfAuth, OspfSettings, ParseAreaIdError, RouterModel, Secret, TierInterface,
-    Uplink,
+    AreaId, Dialect, Md5Rotation, OspfAuth, OspfSettings, ParseAreaIdError, RouterModel, Secret,
+    SendKey, TierInterface, Uplink,
 };
 
 use std::fmt;
@@ -239,6 +239,21 @@ fn check_key(kind: KeyKind, key: &Secret, max: usize) -> Result<(), SettingsErro
     Ok(())
 }
 
+/// A rotation needs MD5 on the zone and an old key that is valid and has
+/// another key id than the zone's key.
+fn check_rotation(auth: &OspfAuth, r: &Md5Rotation) -> Result<(), SettingsError> {
+    if r.old_key_id == 0 {
+        return Err(SettingsError::KeyIdOutOfRange { key_id: 0 });
+    }
+    check_key(KeyKind::Md5, &r.old_key, MD5_KEY_MAX)?;
+    match auth {
+        OspfAuth::Md5 { key_id, .. } if *key_id != r.old_key_id => Ok(()),
+        OspfAuth::Md5 { key_id, .. } => Err(SettingsError::KeyIdReused { key_id: *key_id }),
+        // Nothing to rotate between: the rotation is ignored by the text.
+        _ => Ok(()),
+    }
+}
+
 /// A tier whose addresses are checked to be IPv4.
 pub(crate) struct Tier4<'a> {
     pub tier: &'a TierInterface,
@@ -260,6 +275,9 @@ pub fn validate_model(model: &RouterModel) -> Result<(), RenderError> {
 
 fn check(model: &RouterModel) -> Result<Checked<'_>, RenderError> {
     validate_settings(&model.ospf)?;
+    if let Some(r) = &model.md5_rotation {
+        check_rotation(&model.ospf.auth, r)?;
+    }
     rules::check_hostname(&model.hostname)?;
     rules::check_router_id(model.router_id)?;
     if model.area == model.ospf.backbone || model.area.is_backbone() {

@@ -228,6 +228,27 @@ pub struct TierInterface {
     pub cidr: IpNet,
 }
 
+/// Which key a router signs its OSPF packets with during a rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendKey {
+    /// Still the old key; the new one is only accepted.
+    Old,
+    /// The new key; the old one is still accepted.
+    New,
+}
+
+/// A keyed-MD5 rotation in progress: the key being retired stays configured
+/// beside the zone's key (`ospf.auth`), and `send` says which of the two
+/// the router signs with. The renderer writes the sending key last, which
+/// is the one FRR signs with (docs/frr-notes.md §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Md5Rotation {
+    pub old_key_id: u8,
+    pub old_key: Secret,
+    pub send: SendKey,
+}
+
 /// Everything needed to render one VR's routing configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouterModel {
@@ -245,6 +266,9 @@ pub struct RouterModel {
     pub vpc_cidr: IpNet,
     /// The tiers, in any order (rendered sorted by interface name).
     pub tiers: Vec<TierInterface>,
+    /// An MD5 key rotation in progress on the zone, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5_rotation: Option<Md5Rotation>,
 }
 
 /// Which daemon suite to render for.

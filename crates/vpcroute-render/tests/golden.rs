@@ -13,7 +13,6 @@ log syslog informational
 !
 interface eth1
  description vpcroute uplink
- ip ospf area 0.0.0.0
  ip ospf network broadcast
  ip ospf hello-interval 10
  ip ospf dead-interval 40
@@ -21,18 +20,19 @@ interface eth1
  ip ospf transmit-delay 1
  ip ospf authentication message-digest
  ip ospf message-digest-key 7 md5 s3cr3t-md5-Key%
+ ip ospf area 0.0.0.0
 exit
 !
 interface eth2
  description vpcroute tier web_tier
- ip ospf area 0.0.0.5
  ip ospf passive
+ ip ospf area 0.0.0.5
 exit
 !
 interface eth3
  description vpcroute tier db
- ip ospf area 0.0.0.5
  ip ospf passive
+ ip ospf area 0.0.0.5
 exit
 !
 router ospf
@@ -230,7 +230,7 @@ fn fingerprint_is_stable_and_sensitive() {
     // Pinned: a change here means every deployed VR will see a new version.
     assert_eq!(
         f,
-        "sha256:05514258c650fb62e5e450a1eaf4679d2b3f6629ed155d03f6ddcbc5bd04428f"
+        "sha256:06a9d4c78841a36c14cb9f3bddf430c50858a38023701ecca7d55f93aadcc9be"
     );
     // Key rotation changes the fingerprint.
     let mut m = sample(md5());
@@ -282,4 +282,37 @@ fn serde_roundtrip_and_area_forms() {
     let r = render(&m, Dialect::Quagga).unwrap();
     let rj = serde_json::to_string(&r).unwrap();
     assert_eq!(serde_json::from_str::<RenderedConfig>(&rj).unwrap(), r);
+}
+
+/// During a rotation both keys are written, the one the router signs with
+/// last (FRR 8.4 signs with the last key added: docs/frr-notes.md §5).
+#[test]
+fn a_rotation_writes_both_keys_the_sending_one_last() {
+    let mut m = sample(md5());
+    let lines = |m: &RouterModel| -> Vec<String> {
+        let RenderedConfig::Frr { frr_conf } = render(m, Dialect::Frr).unwrap() else {
+            unreachable!()
+        };
+        frr_conf
+            .lines()
+            .filter(|l| l.contains("message-digest-key"))
+            .map(str::to_string)
+            .collect()
+    };
+    let new = format!(" ip ospf message-digest-key 7 md5 {MD5_KEY}");
+    let old = " ip ospf message-digest-key 6 md5 old-Key".to_string();
+    m.md5_rotation = Some(Md5Rotation {
+        old_key_id: 6,
+        old_key: Secret::new("old-Key"),
+        send: SendKey::Old,
+    });
+    assert_eq!(lines(&m), vec![new.clone(), old.clone()]);
+    m.md5_rotation.as_mut().unwrap().send = SendKey::New;
+    assert_eq!(lines(&m), vec![old, new]);
+    // The same id for both keys is what a rotation must never do.
+    m.md5_rotation.as_mut().unwrap().old_key_id = 7;
+    assert_eq!(
+        render(&m, Dialect::Frr).unwrap_err().code(),
+        "settings.key_id_reused"
+    );
 }

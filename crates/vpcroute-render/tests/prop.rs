@@ -72,6 +72,7 @@ fn model() -> impl Strategy<Value = RouterModel> {
                 area: AreaId(area),
                 vpc_cidr: format!("10.{x}.0.0/16").parse().unwrap(),
                 tiers: vec![],
+                md5_rotation: None,
             };
             Just(tiers).prop_shuffle().prop_map(move |t| RouterModel {
                 tiers: t,

@@ -15,4 +15,4 @@ pub mod redact;
 pub mod session;
 
 pub use frrconf::FrrConfig;
-pub use plan::{plan, Plan};
+pub use plan::{plan, plan_new_version, Plan};

@@ -8,7 +8,9 @@
 //!    interfaces join (see docs/frr-notes.md);
 //! 2. then each desired interface: new and changed lines before stale ones
 //!    are removed, so an MD5 key rotation adds the new key before the old
-//!    one goes and the adjacency never lacks a common key;
+//!    one goes and the adjacency never lacks a common key; and
+//!    `ip ospf area` last of all, once the timers and keys it must start
+//!    with are in place;
 //! 3. then interfaces vpcroute no longer wants are cleared;
 //! 4. then stale `router ospf` lines, after no interface needs them.
 //!
@@ -52,6 +54,12 @@ fn no_form(line: &str) -> String {
         ["ospf", "router-id", ..] => "no ospf router-id".into(),
         _ => format!("no {line}"),
     }
+}
+
+/// `ip ospf area X` or `no ip ospf area`: the command that puts an
+/// interface into (or takes it out of) an area.
+fn is_area_command(cmd: &str) -> bool {
+    cmd.starts_with("ip ospf area ") || cmd == "no ip ospf area"
 }
 
 /// Settings FRR refuses to overwrite in place: the old value must go first.
@@ -138,8 +146,40 @@ fn diff_lines(desired: &[String], running: &[String]) -> (Vec<String>, Vec<Strin
     (adds, removes)
 }
 
+fn is_md5_key(line: &str) -> bool {
+    line.starts_with("ip ospf message-digest-key ")
+}
+
+/// ospfd signs with the MD5 key added last, and entering a key again
+/// moves it to the end (docs/frr-notes.md §5); the desired text's last key
+/// line is the key to sign with. The router's order cannot be read back:
+/// vtysh sorts an interface's lines in `show running-config`. So whenever
+/// keys are added, and on every new version (`new_version`: a rotation's
+/// step 2 changes only which key signs), the plan ends its key commands
+/// with the signing key, entered again (in one command, so its id is never
+/// missing).
+fn keep_sending_key_last(desired: &[String], adds: &mut Vec<String>, new_version: bool) {
+    let Some(send) = desired.iter().rev().find(|l| is_md5_key(l)) else {
+        return;
+    };
+    let last_key_add = adds.iter().rev().find(|l| is_md5_key(l));
+    if (new_version || last_key_add.is_some()) && last_key_add != Some(send) {
+        adds.push(send.clone());
+    }
+}
+
 /// The commands that make `running` into `desired`; empty when they agree.
 pub fn plan(desired: &FrrConfig, running: &FrrConfig) -> Plan {
+    plan_with(desired, running, false)
+}
+
+/// [`plan`] for a version the router has not had yet: also makes the
+/// router sign with the desired key, which `plan` cannot see it lacks.
+pub fn plan_new_version(desired: &FrrConfig, running: &FrrConfig) -> Plan {
+    plan_with(desired, running, true)
+}
+
+fn plan_with(desired: &FrrConfig, running: &FrrConfig, new_version: bool) -> Plan {
     let mut p = Plan::default();
     let empty = Vec::new();
 
@@ -162,8 +202,18 @@ pub fn plan(desired: &FrrConfig, running: &FrrConfig) -> Plan {
     }
     for (name, lines) in &desired.interfaces {
         let running_lines = running.interfaces.get(name).unwrap_or(&empty);
-        let (adds, removes) = diff_lines(lines, running_lines);
-        for cmd in adds.into_iter().chain(removes) {
+        let (mut adds, removes) = diff_lines(lines, running_lines);
+        keep_sending_key_last(lines, &mut adds, new_version);
+        // Joining the area goes last, after every timer, key and `passive`
+        // (and after stale ones are gone): FRR 8.4 starts the interface's
+        // wait timer from the dead interval in force when it joins, so a
+        // fast zone's timers set a moment later still waited the default
+        // 40 s before the DR election (docs/frr-notes.md §11). This holds
+        // whatever order the desired text has, and on an interface that
+        // already exists.
+        let (joins, settings): (Vec<String>, Vec<String>) =
+            adds.into_iter().partition(|c| is_area_command(c));
+        for cmd in settings.into_iter().chain(removes).chain(joins) {
             p.push(Context::Interface(name.clone()), cmd);
         }
     }
@@ -217,16 +267,60 @@ exit
         assert_eq!(
             p.steps,
             vec![
+                (Context::Interface("eth3".into()), "ip ospf passive".into()),
                 (
                     Context::Interface("eth3".into()),
                     "ip ospf area 0.0.0.5".into()
                 ),
-                (Context::Interface("eth3".into()), "ip ospf passive".into()),
             ]
         );
         assert_eq!(
             p.script(),
-            "configure terminal\ninterface eth3\nip ospf area 0.0.0.5\nip ospf passive\nend\n"
+            "configure terminal\ninterface eth3\nip ospf passive\nip ospf area 0.0.0.5\nend\n"
+        );
+    }
+
+    /// The commands for one interface, in order.
+    fn interface_cmds(p: &Plan, name: &str) -> Vec<String> {
+        p.steps
+            .iter()
+            .filter(|(c, _)| *c == Context::Interface(name.into()))
+            .map(|(_, cmd)| cmd.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_new_uplink_joins_its_area_after_its_timers_and_key() {
+        // Desired text in the order the renderer used to write it (area
+        // first): the plan still joins the area last.
+        let desired = "interface eth1\n ip ospf area 0.0.0.0\n ip ospf hello-interval 1\n ip ospf dead-interval 4\n ip ospf authentication message-digest\n ip ospf message-digest-key 1 md5 K\nexit\nrouter ospf\n ospf router-id 1.1.1.1\nexit\n";
+        let cmds = interface_cmds(&plan(&cfg(desired), &FrrConfig::default()), "eth1");
+        assert_eq!(cmds.last().unwrap(), "ip ospf area 0.0.0.0", "{cmds:?}");
+        assert_eq!(cmds.len(), 5, "{cmds:?}");
+    }
+
+    #[test]
+    fn an_existing_interface_changes_timers_before_it_joins_or_changes_area() {
+        // The interface exists (a description, a stale timer) but is in no
+        // area yet, then in another area: either way the timers go first.
+        let running =
+            "interface eth1\n description vpcroute uplink\n ip ospf dead-interval 40\nexit\n";
+        let desired = "interface eth1\n description vpcroute uplink\n ip ospf dead-interval 4\n ip ospf area 0.0.0.0\nexit\nrouter ospf\nexit\n";
+        let cmds = interface_cmds(&plan(&cfg(desired), &cfg(running)), "eth1");
+        assert_eq!(
+            cmds,
+            vec!["ip ospf dead-interval 4", "ip ospf area 0.0.0.0"]
+        );
+        let running = "interface eth1\n ip ospf area 0.0.0.7\n ip ospf dead-interval 40\nexit\n";
+        let cmds = interface_cmds(&plan(&cfg(desired), &cfg(running)), "eth1");
+        assert_eq!(
+            cmds,
+            vec![
+                "description vpcroute uplink",
+                "ip ospf dead-interval 4",
+                "no ip ospf area",
+                "ip ospf area 0.0.0.0"
+            ]
         );
     }
 
@@ -245,6 +339,61 @@ exit
                 "no ip ospf message-digest-key 1"
             ]
         );
+    }
+
+    /// A rotation's three steps, each planned against what the router shows
+    /// after the one before (vtysh shows the keys sorted by id): the router
+    /// never signs with a key it was not told to.
+    #[test]
+    fn rotation_keeps_the_sending_key_last() {
+        let cmds = |p: Plan| -> Vec<String> { p.steps.into_iter().map(|s| s.1).collect() };
+        let both = |first: &str, second: &str| {
+            BASE.replace(
+                " ip ospf message-digest-key 1 md5 OLDKEY\n",
+                &format!(
+                    " ip ospf message-digest-key {first}\n ip ospf message-digest-key {second}\n"
+                ),
+            )
+        };
+        let shown = both("1 md5 OLDKEY", "2 md5 NEWKEY");
+        // 1. Add the new key, keep signing with the old one.
+        let phase1 = both("2 md5 NEWKEY", "1 md5 OLDKEY");
+        let enter_old = "ip ospf message-digest-key 1 md5 OLDKEY";
+        let enter_new = "ip ospf message-digest-key 2 md5 NEWKEY";
+        for p in [
+            plan(&cfg(&phase1), &cfg(BASE)),
+            plan_new_version(&cfg(&phase1), &cfg(BASE)),
+        ] {
+            assert_eq!(cmds(p), vec![enter_new, enter_old]);
+        }
+        // Done: nothing left to plan against what FRR then shows.
+        assert!(plan(&cfg(&phase1), &cfg(&shown)).is_empty());
+        // 2. Sign with the new key: only a new version can say so.
+        let phase2 = both("1 md5 OLDKEY", "2 md5 NEWKEY");
+        assert!(plan(&cfg(&phase2), &cfg(&shown)).is_empty());
+        assert_eq!(
+            cmds(plan_new_version(&cfg(&phase2), &cfg(&shown))),
+            vec![enter_new]
+        );
+        // 3. Drop the old key (signing with the new one made sure first).
+        let phase3 = BASE.replace("1 md5 OLDKEY", "2 md5 NEWKEY");
+        assert_eq!(
+            cmds(plan_new_version(&cfg(&phase3), &cfg(&shown))),
+            vec![enter_new, "no ip ospf message-digest-key 1"]
+        );
+        assert_eq!(
+            cmds(plan(&cfg(&phase3), &cfg(&shown))),
+            vec!["no ip ospf message-digest-key 1"]
+        );
+        // A router still at the start when phase 2 is due gets both keys
+        // and signs with the new one.
+        assert_eq!(
+            cmds(plan_new_version(&cfg(&phase2), &cfg(BASE))),
+            vec![enter_new]
+        );
+        // Without keys, a new version adds nothing.
+        let none = "interface eth1\n ip ospf area 0.0.0.0\nexit\nrouter ospf\nexit\n";
+        assert!(plan_new_version(&cfg(none), &cfg(none)).is_empty());
     }
 
     #[test]

@@ -28,6 +28,12 @@ struct Args {
     /// missed on the bus (e.g. `1s`, `500ms`, `2`).
     #[arg(long, default_value = "1s", value_parser = vpcroute_bus::parse_duration)]
     poll_interval: Duration,
+    /// During an MD5 key rotation, how long every managed router keeps the
+    /// old key after they all began signing with the new one: the window in
+    /// which the operator switches routers vpcroute does not manage (the
+    /// core) to the new key (README, "Rotating the OSPF key").
+    #[arg(long, default_value = "10m", value_parser = vpcroute_bus::parse_duration)]
+    key_rotation_hold: Duration,
 }
 
 #[tokio::main]
@@ -39,6 +45,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut state = RendererState::new();
+    state.rotation_hold_ms = i64::try_from(args.key_rotation_hold.as_millis()).unwrap_or(i64::MAX);
     let (log, head) = open_and_replay(&args.service, "config-renderer", |event: ConfigEvent| {
         state.apply(&event)
     })?;

@@ -12,6 +12,13 @@
 //! Requests (`router.get`, `router.list`, `events.read`) are answered from
 //! the state in memory. Neither configuration text nor keys are ever
 //! logged.
+//!
+//! MD5 key rotations (`vpcroute_configs::rotation`) advance on router-sync's
+//! status publications (`vpcroute.sync.status.<router>`): a report that
+//! matters is recorded like any input, and then whatever rotation can
+//! advance does. The reports are not durable, but router-sync publishes
+//! one after every check, so a report missed while this service was down
+//! comes again.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -24,6 +31,7 @@ use vpcroute_eventlog::{EventLog, NewEvent};
 use vpcroute_protocol::areas::AreaEvent;
 use vpcroute_protocol::config::{RouterConfigGet, RouterConfigUpdated, RouterList};
 use vpcroute_protocol::ipam::{EventsRead, IpamEvent};
+use vpcroute_protocol::sync::RouterStatus;
 use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode};
 use vpcroute_service::commit::{respond, start_endpoints, Committer, Publisher};
 use vpcroute_service::follow::{follow, FollowConfig, Payloads};
@@ -77,6 +85,9 @@ struct Server {
     /// Router versions of each append in flight, in commit order: announced
     /// when the append is durable.
     pending: VecDeque<Vec<RouterConfigUpdated>>,
+    /// The log's seq of the next event recorded (appends in flight
+    /// included): names batches that have no input of their own.
+    next_seq: u64,
 }
 
 pub async fn serve(
@@ -99,7 +110,9 @@ pub async fn serve(
         log,
         committer,
         pending: VecDeque::new(),
+        next_seq: 0,
     };
+    server.next_seq = server.log.head().unwrap_or(0) + 1;
     server.reconcile();
 
     let mut ipam = follow(
@@ -124,6 +137,9 @@ pub async fn serve(
         },
     )
     .await?;
+    let mut statuses = client.subscribe(subjects::sync::all_status()).await?;
+    // A rotation's overlap hold ends with time, not with an input.
+    let mut rotation_tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut endpoints = start_endpoints(
         &client,
         subjects::config::SERVICE_NAME,
@@ -147,6 +163,11 @@ pub async fn serve(
                 Some(ev) => server.on_area(ev),
                 None => return Err("area-registry follower ended".into()),
             },
+            _ = rotation_tick.tick() => server.advance_rotations(),
+            msg = statuses.next() => match msg {
+                Some(msg) => server.on_status(&msg.payload),
+                None => return Err("router status subscription ended".into()),
+            },
             next = endpoints.requests.next() => match next {
                 Some((kind, request)) => server.handle(kind, request),
                 None => return Err("NATS subscriptions ended".into()),
@@ -166,6 +187,7 @@ impl Server {
         };
         let events = self.state.on_ipam(ev.seq, &event);
         self.record(format!("ipam:{}", ev.seq), events);
+        self.advance_rotations();
     }
 
     fn on_area(&mut self, ev: BusEvent) {
@@ -188,6 +210,39 @@ impl Server {
         }
         let events = self.state.on_area(ev.seq, &event);
         self.record(format!("areas:{}", ev.seq), events);
+        self.advance_rotations();
+    }
+
+    /// A router-sync status report: recorded when a key rotation waits for
+    /// it, and then any rotation that can advance does.
+    fn on_status(&mut self, payload: &[u8]) {
+        let Ok(status) = serde_json::from_slice::<RouterStatus>(payload) else {
+            return;
+        };
+        let events = self
+            .state
+            .on_router_status(&status.router, status.applied_version);
+        if events.is_empty() {
+            return;
+        }
+        tracing::info!(router = %status.router, version = ?status.applied_version, "router reported the key rotation's current step applied");
+        self.record(format!("status:{}", self.next_seq), events);
+        self.advance_rotations();
+    }
+
+    /// Records every key rotation step whose routers all have the one
+    /// before (a zone with no router goes through them at once).
+    fn advance_rotations(&mut self) {
+        let hold = self.state.rotation_hold_ms;
+        loop {
+            let events = self
+                .state
+                .advance_rotations(vpcroute_eventlog::now_ms(), hold);
+            if events.is_empty() {
+                return;
+            }
+            self.record(format!("rotation:{}", self.next_seq), events);
+        }
     }
 
     /// Records the configuration events at start-up that a changed renderer
@@ -210,6 +265,7 @@ impl Server {
         if events.is_empty() {
             return;
         }
+        self.next_seq += events.len() as u64;
         // A removed router is announced too (with its last version), so its
         // syncer clears it at once; its summary is gone after `apply`.
         let mut updates = Vec::new();
@@ -265,6 +321,12 @@ impl Server {
                 }
                 ConfigEvent::AreaInput { seq, event } => {
                     tracing::debug!(seq, event_type = event.event_type(), "area-registry input");
+                }
+                ConfigEvent::RouterKeysApplied { router, version } => {
+                    tracing::debug!(%router, version, "key rotation: router reported");
+                }
+                ConfigEvent::KeyRotationAdvanced { zone, step, .. } => {
+                    tracing::info!(%zone, ?step, "key rotation advanced");
                 }
             }
         }

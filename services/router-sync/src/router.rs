@@ -21,7 +21,7 @@ use vpcroute_protocol::config::{
 };
 use vpcroute_protocol::sync::{RouterState, RouterStatus};
 use vpcroute_protocol::ErrorCode;
-use vpcroute_sync::{ospf_state, plan, FrrConfig};
+use vpcroute_sync::{ospf_state, plan, plan_new_version, FrrConfig};
 
 use crate::nft::{self, Nft, NftError};
 use vpcroute_router_sync::vtysh::{parse_json, Vtysh, READ_BACK};
@@ -374,7 +374,14 @@ impl RouterTask {
             }
             Desired::Config { version, model, .. } => (*version, model.clone()),
         };
-        let p = plan(&desired, &running);
+        // A version the router has not had yet may change only which MD5
+        // key it signs with, which no read-back shows (vtysh sorts the key
+        // lines): plan_new_version enters the signing key again.
+        let p = if self.applied == Some(version) {
+            plan(&desired, &running)
+        } else {
+            plan_new_version(&desired, &running)
+        };
         if p.is_empty() {
             // Configured; make sure it also took effect (the range trap can
             // leave a correct configuration without its summary).

@@ -137,7 +137,9 @@ struct OspfArgs {
     /// OSPF authentication on the backbone uplinks.
     #[arg(long, value_enum)]
     auth: Option<AuthArg>,
-    /// MD5 key id (1-255).
+    /// MD5 key id (1-255). Leave it out to keep the zone's id, or, with a
+    /// new key, to take the next one; a new key under the id in use is
+    /// refused.
     #[arg(long)]
     auth_key_id: Option<u8>,
     /// File holding the key, or - for standard input.
@@ -193,7 +195,7 @@ impl OspfArgs {
             }
             // A key or key id alone means MD5, the default.
             (Some(AuthArg::Md5) | None, key) => Some(areas::AuthRequest::Md5 {
-                key_id: self.auth_key_id.unwrap_or(1),
+                key_id: self.auth_key_id,
                 key,
             }),
         };
@@ -744,10 +746,21 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
             // OSPF settings come from the area registry; show the zone
             // without them if the registry does not answer.
             let ospf: Option<areas::ZoneOspfView> = ctx
-                .call(subjects::areas::ZONE_SHOW, &Show { name: zone })
+                .call(subjects::areas::ZONE_SHOW, &Show { name: zone.clone() })
                 .await
                 .ok();
-            Ok(output::zone_view(&v, ospf.as_ref()))
+            // A key rotation in progress is the config-renderer's to know
+            // (it follows the routers' reports); any router of the zone
+            // carries it.
+            let routers: Vec<config::RouterSummary> = ctx
+                .call(
+                    subjects::config::ROUTER_LIST,
+                    &config::RouterList { zone: Some(zone) },
+                )
+                .await
+                .unwrap_or_default();
+            let rotation = routers.into_iter().find_map(|r| r.key_rotation);
+            Ok(output::zone_view(&v, ospf.as_ref(), rotation.as_ref()))
         }
         Cmd::Show(ShowCmd::Vpc { vpc }) => {
             let v: VpcView = ctx

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 use vpcroute_protocol::acl::{AclView, Traffic};
 use vpcroute_protocol::areas::{AreaId, ZoneOspfView};
-use vpcroute_protocol::config::{ConfigText, RouterConfig};
+use vpcroute_protocol::config::{ConfigText, KeyRotationPhase, KeyRotationView, RouterConfig};
 use vpcroute_protocol::ipam::{Usage, VpcView, ZoneRecord, ZoneView};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 
@@ -59,6 +59,34 @@ fn ospf_line(o: &ZoneOspfView) -> String {
     format!(
         "  OSPF: backbone {}, hello {}s, dead {}s, retransmit {}s, transmit delay {}s, auth {}{key} (revision {})",
         o.backbone, o.hello_interval, o.dead_interval, o.retransmit_interval, o.transmit_delay, o.auth, o.revision
+    )
+}
+
+/// What an operator of an unmanaged router (the core) needs: which key
+/// ids to have configured and which one to sign with now.
+fn rotation_line(r: &KeyRotationView) -> String {
+    let (phase, core) = match r.phase {
+        KeyRotationPhase::AddNew => (
+            "1/3 add_new",
+            "unmanaged routers: have the new key, still signing with the old one",
+        ),
+        KeyRotationPhase::SendNew => (
+            "2/3 send_new",
+            "unmanaged routers: sign with the new key now; remove the old one once no rotation is shown",
+        ),
+    };
+    let waiting = if r.waiting_for.is_empty() {
+        "nobody".to_string()
+    } else {
+        r.waiting_for.join(", ")
+    };
+    let until = r
+        .old_key_kept_until_ms
+        .map(|ms| format!("; old key kept at least until {ms} ms since the epoch"))
+        .unwrap_or_default();
+    format!(
+        "  MD5 key rotation {phase}: key id {} -> {}, routers sign with {}; waiting for {waiting}{until} ({core})",
+        r.old_key_id, r.new_key_id, r.sending_key_id
     )
 }
 
@@ -118,12 +146,21 @@ fn write_vpc(s: &mut String, v: &VpcView, area: Option<AreaId>) {
     }
 }
 
-pub fn zone_view(z: &ZoneView, ospf: Option<&ZoneOspfView>) -> Output {
+/// `show zone`: ipam's view, the OSPF settings, and the MD5 key rotation
+/// in progress (`key_rotation` in JSON; absent when none).
+pub fn zone_view(
+    z: &ZoneView,
+    ospf: Option<&ZoneOspfView>,
+    rotation: Option<&KeyRotationView>,
+) -> Output {
     let mut s = String::new();
     let cidrs: Vec<String> = z.super_cidrs.iter().map(|c| c.to_string()).collect();
     let _ = writeln!(s, "zone {}  super-CIDRs {}", z.zone, cidrs.join(", "));
     if let Some(o) = ospf {
         let _ = writeln!(s, "{}", ospf_line(o));
+    }
+    if let Some(r) = rotation {
+        let _ = writeln!(s, "{}", rotation_line(r));
     }
     let area_of =
         |vpc: &str| ospf.and_then(|o| o.areas.iter().find(|a| a.vpc == vpc).map(|a| a.area_id));
@@ -137,6 +174,9 @@ pub fn zone_view(z: &ZoneView, ospf: Option<&ZoneOspfView>) -> Output {
         write_vpc(&mut s, v, area_of(&v.vpc));
     }
     let mut out = record(z, s);
+    if let Some(r) = rotation {
+        out.json["key_rotation"] = serde_json::to_value(r).expect("json");
+    }
     if let Some(o) = ospf {
         out.json["ospf"] = serde_json::to_value(o).expect("json");
         if let Some(vpcs) = out.json["vpcs"].as_array_mut() {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::rotation::{RotationPhase, RotationStep};
 use serde_json::json;
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 use vpcroute_render::Secret;
@@ -571,4 +572,182 @@ fn areas_may_arrive_before_their_vpc() {
     ));
     let evs = h.vpc("left", "z1", "10.1.0.0/22", 1);
     assert_eq!(versioned(&evs), pairs(&[("left-vr", 1)]));
+}
+
+/// The clock and overlap hold of the rotation tests: the hold is checked
+/// on its own in `the_old_key_stays_for_the_hold`.
+const NOW: i64 = 1_000_000;
+const HOLD: i64 = 0;
+
+fn md5(key_id: u8, key: &str) -> OspfSettings {
+    OspfSettings {
+        auth: OspfAuth::Md5 {
+            key_id,
+            key: Secret::new(key),
+        },
+        ..settings(KEY, 10)
+    }
+}
+
+/// The MD5 key lines of a router's text, in order (the last one signs).
+fn key_lines(h: &Harness, router: &str) -> Vec<String> {
+    h.frr(router)
+        .lines()
+        .filter(|l| l.contains("message-digest-key"))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+impl Harness {
+    /// router-sync reports `router` at its current version, then whatever
+    /// rotation can advance does.
+    fn report(&mut self, router: &str) -> Vec<ConfigEvent> {
+        let v = self.version(router);
+        let mut evs = self.st.on_router_status(router, v);
+        self.record(evs.clone());
+        loop {
+            let more = self.st.advance_rotations(NOW, HOLD);
+            if more.is_empty() {
+                return evs;
+            }
+            evs.extend(self.record(more));
+        }
+    }
+}
+
+/// Issue 11 item 8: a new key (new key id) goes out in three steps, each
+/// waiting until every router of the zone reported the one before.
+#[test]
+fn key_rotation_keeps_both_keys_until_every_router_has_the_new_one() {
+    let mut h = region();
+    let old = format!("ip ospf message-digest-key 1 md5 {KEY}");
+    let new = format!("ip ospf message-digest-key 2 md5 {KEY2}");
+    let far_before = h.version("far-vr");
+    let evs = h.area(zone_ospf("z1", md5(2, KEY2)));
+    assert_eq!(versioned(&evs).len(), 2, "{evs:?}");
+    // Step 1: both keys, signing with the old one (last).
+    for r in ["left-vr", "right-vr"] {
+        assert_eq!(key_lines(&h, r), vec![new.clone(), old.clone()], "{r}");
+    }
+    let view = h.st.key_rotation("z1", HOLD).unwrap();
+    assert_eq!(view.phase, RotationPhase::AddNew);
+    assert_eq!(
+        (view.old_key_id, view.new_key_id, view.sending_key_id),
+        (1, 2, 1)
+    );
+    assert_eq!(view.waiting_for, vec!["left-vr", "right-vr"]);
+    assert_eq!(h.st.summary("left-vr").unwrap().key_rotation, Some(view));
+    assert!(h.st.key_rotation("z2", HOLD).is_none());
+
+    // A report of an older version, or of another zone's router: nothing.
+    assert!(h.st.on_router_status("left-vr", Some(1)).is_empty());
+    assert!(h.report("far-vr").is_empty());
+    // left-vr reports; right-vr never has: the old key stays everywhere.
+    let evs = h.report("left-vr");
+    assert!(
+        matches!(&evs[..], [ConfigEvent::RouterKeysApplied { .. }]),
+        "{evs:?}"
+    );
+    assert!(h.report("left-vr").is_empty(), "recorded once");
+    assert_eq!(
+        h.st.key_rotation("z1", HOLD).unwrap().waiting_for,
+        vec!["right-vr"]
+    );
+    assert_eq!(key_lines(&h, "left-vr"), vec![new.clone(), old.clone()]);
+
+    // Step 2 once right-vr reported too: sign with the new key.
+    let evs = h.report("right-vr");
+    assert!(evs.contains(&ConfigEvent::KeyRotationAdvanced {
+        zone: "z1".into(),
+        step: RotationStep::SendNew,
+        at_ms: NOW
+    }));
+    assert_eq!(versioned(&evs).len(), 2, "{evs:?}");
+    for r in ["left-vr", "right-vr"] {
+        assert_eq!(key_lines(&h, r), vec![old.clone(), new.clone()], "{r}");
+    }
+    assert_eq!(h.st.key_rotation("z1", HOLD).unwrap().sending_key_id, 2);
+    // Step 3 once both reported that: the new key only.
+    h.report("left-vr");
+    assert_eq!(key_lines(&h, "right-vr"), vec![old.clone(), new.clone()]);
+    let evs = h.report("right-vr");
+    assert!(evs.contains(&ConfigEvent::KeyRotationAdvanced {
+        zone: "z1".into(),
+        step: RotationStep::Done,
+        at_ms: NOW
+    }));
+    for r in ["left-vr", "right-vr"] {
+        assert_eq!(key_lines(&h, r), vec![new.clone()], "{r}");
+    }
+    assert!(h.st.key_rotation("z1", HOLD).is_none());
+    assert_eq!(h.version("far-vr"), far_before);
+
+    // Replaying the log rebuilds the same state.
+    let mut replayed = RendererState::new();
+    for e in &h.log {
+        replayed.apply(e).unwrap();
+    }
+    assert_eq!(replayed.dump(), h.st.dump());
+}
+
+/// A key change during a rotation waits for it; a zone with no router goes
+/// through the steps at once.
+#[test]
+fn a_key_change_during_a_rotation_follows_it() {
+    let mut h = region();
+    h.area(zone_ospf("z1", md5(2, KEY2)));
+    h.area(zone_ospf("z1", md5(3, "third-KEY")));
+    let view = h.st.key_rotation("z1", HOLD).unwrap();
+    assert_eq!((view.old_key_id, view.new_key_id), (1, 2));
+    for _ in 0..2 {
+        h.report("left-vr");
+        h.report("right-vr");
+    }
+    let view = h.st.key_rotation("z1", HOLD).unwrap();
+    assert_eq!(
+        (view.phase, view.old_key_id, view.new_key_id),
+        (RotationPhase::AddNew, 2, 3)
+    );
+    // z2 has far-vr only; its key changes while far-vr is away, then
+    // far-vr's VPC goes: nothing is left to wait for.
+    h.area(zone_ospf("z2", md5(2, KEY2)));
+    assert_eq!(
+        h.st.key_rotation("z2", HOLD).unwrap().waiting_for,
+        vec!["far-vr"]
+    );
+    h.ipam(json!({"type": "vpc_released", "vpc": "far", "zone": "z2", "cidr": "10.2.0.0/22"}));
+    let evs = h.st.advance_rotations(NOW, HOLD);
+    h.record(evs);
+    let evs = h.st.advance_rotations(NOW, HOLD);
+    h.record(evs);
+    assert!(h.st.key_rotation("z2", HOLD).is_none());
+    assert!(h.st.advance_rotations(NOW, HOLD).is_empty());
+}
+
+/// The old key stays `hold` after the routers began signing with the new
+/// one (the window for unmanaged routers), however fast they report.
+#[test]
+fn the_old_key_stays_for_the_hold() {
+    let mut h = region();
+    h.area(zone_ospf("z1", md5(2, KEY2)));
+    h.report("left-vr");
+    h.report("right-vr");
+    let hold = 60_000;
+    let view = h.st.key_rotation("z1", hold).unwrap();
+    assert_eq!(view.phase, RotationPhase::SendNew);
+    assert_eq!(view.old_key_kept_until_ms, Some(NOW + hold));
+    for r in ["left-vr", "right-vr"] {
+        let v = h.version(r);
+        let evs = h.st.on_router_status(r, v);
+        h.record(evs);
+    }
+    assert!(h.st.advance_rotations(NOW + hold - 1, hold).is_empty());
+    let evs = h.st.advance_rotations(NOW + hold, hold);
+    assert!(matches!(
+        evs[0],
+        ConfigEvent::KeyRotationAdvanced {
+            step: RotationStep::Done,
+            ..
+        }
+    ));
 }

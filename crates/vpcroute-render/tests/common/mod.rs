@@ -33,6 +33,7 @@ pub fn sample(auth: OspfAuth) -> RouterModel {
             tier("db", "eth3", "10.5.2.1", "10.5.2.0/24"),
             tier("web tier", "eth2", "10.5.1.1", "10.5.1.0/24"),
         ],
+        md5_rotation: None,
     }
 }
 
