@@ -97,10 +97,28 @@ impl EventLog {
 
     /// Hands a job to the writer; gives the reply back if the log is closed.
     fn queue(&self, req: AppendRequest, reply: Reply) -> Option<Reply> {
-        let job = Job { req, reply };
+        match self.send(Job::Append { req, reply }) {
+            Some(Job::Append { reply, .. }) => Some(reply),
+            _ => None,
+        }
+    }
+
+    /// Hands a job to the writer; gives it back if the log is closed.
+    fn send(&self, job: Job) -> Option<Job> {
         match &self.tx {
-            Some(tx) => tx.send(job).err().map(|mpsc::SendError(job)| job.reply),
-            None => Some(job.reply),
+            Some(tx) => tx.send(job).err().map(|mpsc::SendError(job)| job),
+            None => Some(job),
+        }
+    }
+
+    /// Calls `f` (on the writer thread) once every append submitted before
+    /// it has had its outcome delivered: a reply that commits nothing can
+    /// wait here for the commits it was decided on. It adds no transaction
+    /// and no fsync. If the log is closed, `f` runs at once on this thread
+    /// (nothing queued before it can still become durable).
+    pub fn after_queued(&self, f: Box<dyn FnOnce() + Send>) {
+        if let Some(Job::Barrier(f)) = self.send(Job::Barrier(f)) {
+            f();
         }
     }
 

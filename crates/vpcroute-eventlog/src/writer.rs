@@ -35,11 +35,17 @@ use crate::types::{
 /// bounds memory for services that create many short-lived streams.
 const MAX_CACHED_STREAMS: usize = 100_000;
 
-/// One queued append and where its answer goes.
-pub(crate) struct Job {
-    pub req: AppendRequest,
-    pub reply: Reply,
+/// What the writer is handed, in order.
+pub(crate) enum Job {
+    /// One append and where its answer goes.
+    Append { req: AppendRequest, reply: Reply },
+    /// Called once every append queued before it has been committed (or
+    /// has failed); commits nothing itself.
+    Barrier(Barrier),
 }
+
+/// See [`crate::EventLog::after_queued`].
+pub(crate) type Barrier = Box<dyn FnOnce() + Send>;
 
 /// What a job's submitter wants back.
 pub(crate) enum Reply {
@@ -198,15 +204,39 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let outcomes = self.commit_batch(&batch);
-            for (job, outcome) in batch.drain(..).zip(outcomes) {
-                job.reply.send(job.req, outcome);
+            let appends: Vec<&AppendRequest> = batch
+                .iter()
+                .filter_map(|job| match job {
+                    Job::Append { req, .. } => Some(req),
+                    Job::Barrier(_) => None,
+                })
+                .collect();
+            // A batch of barriers only waits for what came before it, which
+            // has been answered already: no transaction.
+            let mut outcomes = if appends.is_empty() {
+                Vec::new()
+            } else {
+                self.commit_batch(&appends)
+            }
+            .into_iter();
+            for job in batch.drain(..) {
+                match job {
+                    Job::Append { req, reply } => {
+                        let outcome = outcomes.next().expect("one outcome per append");
+                        reply.send(req, outcome);
+                    }
+                    Job::Barrier(call) => {
+                        if std::panic::catch_unwind(AssertUnwindSafe(call)).is_err() {
+                            tracing::error!("event log barrier callback panicked");
+                        }
+                    }
+                }
             }
         }
     }
 
-    /// Run one group commit and produce one outcome per job, in order.
-    fn commit_batch(&mut self, jobs: &[Job]) -> Vec<Result<Applied, Error>> {
+    /// Run one group commit and produce one outcome per append, in order.
+    fn commit_batch(&mut self, jobs: &[&AppendRequest]) -> Vec<Result<Applied, Error>> {
         match self.try_commit_batch(jobs) {
             Ok(outcomes) => {
                 let n = jobs.len() as u64;
@@ -236,14 +266,17 @@ impl Writer {
         }
     }
 
-    fn try_commit_batch(&mut self, jobs: &[Job]) -> Result<Vec<Result<Applied, Error>>, Error> {
+    fn try_commit_batch(
+        &mut self,
+        jobs: &[&AppendRequest],
+    ) -> Result<Vec<Result<Applied, Error>>, Error> {
         // IMMEDIATE takes the write lock now, so checks below read state
         // that nobody else can change before our commit.
         self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         self.check_tip()?;
         let mut outcomes = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            outcomes.push(self.apply(&job.req)?);
+        for req in jobs {
+            outcomes.push(self.apply(req)?);
         }
         self.conn.prepare_cached("COMMIT")?.execute([])?;
         Ok(outcomes)

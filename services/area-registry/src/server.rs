@@ -159,12 +159,12 @@ impl Server {
             Endpoint::ZoneShow => {
                 let reply = decode_request::<Show>(&payload)
                     .and_then(|q| self.state.zone_view(&q.name).map_err(ErrorBody::from));
-                respond(request, reply)
+                self.committer.reply(request, reply)
             }
             Endpoint::VpcShow => {
                 let reply = decode_request::<Show>(&payload)
                     .and_then(|q| self.state.vpc_area(&q.name).map_err(ErrorBody::from));
-                respond(request, reply)
+                self.committer.reply(request, reply)
             }
             Endpoint::EventsRead => serve_events_read(self.log.clone(), SOURCE, request),
         }
@@ -206,8 +206,9 @@ impl Server {
         };
         let decision = match self.state.decide_zone_set(&req, move || key) {
             Ok(d) => d,
-            // Refusals are not recorded: they changed nothing.
-            Err(e) => return respond::<()>(request, Err(e.into())),
+            // Refusals are not recorded: they changed nothing. Like a
+            // query's answer, one waits for the commits in flight.
+            Err(e) => return self.committer.reply::<()>(request, Err(e.into())),
         };
         for ev in &decision.events {
             self.state
