@@ -73,7 +73,8 @@ impl WriteLock {
     fn take(path: &std::path::Path) -> WriteLock {
         let conn = rusqlite::Connection::open(path).expect("open ipam.sqlite");
         conn.busy_timeout(Duration::from_secs(10)).unwrap();
-        conn.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .expect("take the write lock");
         WriteLock(conn)
     }
 }
@@ -197,7 +198,10 @@ async fn queries_and_refusals_wait_for_the_commit_they_saw() {
     second.abort();
     ipam.restart().await;
 
-    let after = client.zone_show("z1").await.expect("show zone after restart");
+    let after = client
+        .zone_show("z1")
+        .await
+        .expect("show zone after restart");
     assert!(
         !lists(&after, "held"),
         "held was never durable, yet survived the restart"

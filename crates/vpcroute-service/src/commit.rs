@@ -71,7 +71,10 @@ enum Ack {
     },
     /// A reply that commits nothing, released once every append submitted
     /// before it is durable.
-    Held { request: Request, reply: bytes::Bytes },
+    Held {
+        request: Request,
+        reply: bytes::Bytes,
+    },
 }
 
 pub struct Committer {
