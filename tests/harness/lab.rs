@@ -49,12 +49,7 @@ impl LabLock {
             .expect("open /run/vpcroute-lab.lock");
         // SAFETY: flock on a file descriptor we own; released when the file closes.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        assert_eq!(
-            rc,
-            0,
-            "flock /run/vpcroute-lab.lock: {}",
-            std::io::Error::last_os_error()
-        );
+        assert_eq!(rc, 0, "flock /run/vpcroute-lab.lock: {}", std::io::Error::last_os_error());
         LabLock { _file: file }
     }
 }
