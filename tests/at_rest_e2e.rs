@@ -3,6 +3,8 @@
 //! * A key the area registry generates (a zone enabled without a key file)
 //!   is held in clear by its events only: no other table, index or free
 //!   page of the file holds it.
+//! * A tail cut off ipam's log, its request records with it, is named by
+//!   `vpcctl log verify` and refused at start-up (the anchor beside it).
 
 use std::path::Path;
 use std::time::Duration;
@@ -133,5 +135,59 @@ async fn a_generated_key_is_kept_by_the_events_only() {
     assert!(
         !raw.windows(key.len()).any(|w| w == key.as_bytes()),
         "the generated key's bytes are in the file outside the events table"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_tail_is_named_by_log_verify_and_refused_at_start() {
+    let nats = nats_or_skip!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ipam = Service::start(ServiceKind::Ipam, &nats.url(), dir.path()).await;
+    let url = nats.url();
+    vpcctl(
+        &url,
+        &["zone", "enable", "z1", "--super-cidr", "10.1.0.0/16"],
+    )
+    .await
+    .expect_ok();
+    for vpc in ["a", "b"] {
+        #[rustfmt::skip]
+        let args = ["vpc", "create", vpc, "--zone", "z1", "--prefix-length", "24"];
+        vpcctl(&url, &args).await.expect_ok();
+    }
+    ipam.kill9();
+    let data_dir = dir.path().to_str().unwrap();
+    let verify_args = ["log", "verify", "--data-dir", data_dir];
+    let verify = || vpcctl(&url, &verify_args);
+    assert!(
+        verify().await.ok(),
+        "positive control: the untouched log verifies"
+    );
+
+    // Cut the last event and its request record, triggers dropped.
+    let db = dir.path().join("ipam.sqlite");
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    raw.execute_batch(
+        "DROP TRIGGER events_no_delete; DROP TRIGGER requests_no_delete;
+         DELETE FROM requests WHERE request_id =
+             (SELECT request_id FROM events ORDER BY seq DESC LIMIT 1);
+         DELETE FROM events WHERE seq = (SELECT MAX(seq) FROM events);",
+    )
+    .unwrap();
+    drop(raw);
+
+    let out = verify().await;
+    assert!(!out.ok(), "a cut tail verifies: {}", out.stdout);
+    assert_eq!(out.error_code(), Some("corrupt_log"));
+    let message = out.error_message().unwrap_or_default().to_string();
+    for word in ["ipam.sqlite", "removed", "anchor", "missing"] {
+        assert!(message.contains(word), "{word:?} not in {message:?}");
+    }
+    let exit = Service::run_to_exit(ServiceKind::Ipam, &url, dir.path(), Duration::from_secs(20));
+    assert!(!exit.status.success());
+    assert!(
+        exit.stderr.contains("removed") && exit.stderr.contains("anchor"),
+        "ipam's refusal names the cut: {}",
+        exit.stderr
     );
 }

@@ -38,6 +38,7 @@
 //! # let _ = outcome; Ok(()) }
 //! ```
 
+mod anchor;
 mod chain;
 mod error;
 mod ids;

@@ -45,17 +45,23 @@ impl EventLog {
     /// writer thread is started. The parent directory must exist.
     pub fn open(path: &Path, opts: LogOptions) -> Result<EventLog, Error> {
         schema::create_private_file(path)?;
-        let conn = schema::open_writer(path, opts.durability)?;
+        let (conn, found_version) = schema::open_writer(path, opts.durability)?;
         schema::restrict_side_files(path)?;
         let counters = Arc::new(Counters::default());
         let ids = Arc::new(RequestIds::default());
-        let writer = Writer::new(
+        let mut writer = Writer::new(
             conn,
             path.to_path_buf(),
             opts.max_batch,
             counters.clone(),
             ids.clone(),
         )?;
+        // A new file, or one from before anchors: anchor its head now. A
+        // file of schema 3 keeps the anchor it has (or lacks): writing one
+        // here would hide a tail cut while the service was down.
+        if found_version < 3 {
+            writer.write_anchor()?;
+        }
         let (tx, rx) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("eventlog-writer".into())
@@ -192,7 +198,7 @@ impl EventLog {
 
     /// Walk the hash chain; see the `verify` module for what is reported.
     pub fn verify(&self) -> Result<VerifyReport, Error> {
-        verify::verify_conn(&*self.readers.get()?)
+        verify::verify_conn(&*self.readers.get()?, &self.path)
     }
 
     /// [`EventLog::verify`] and a replay from seq 1 in one pass: each event
@@ -205,7 +211,7 @@ impl EventLog {
     where
         F: FnMut(EventRef<'_>) -> Result<(), E>,
     {
-        verify::verify_replay_conn(&*self.readers.get()?, f)
+        verify::verify_replay_conn(&*self.readers.get()?, &self.path, f)
     }
 
     /// Writer counters since open.

@@ -152,6 +152,8 @@ pub(crate) struct Writer {
     /// Every recorded request id (and possibly a few more), shared with
     /// `EventLog::may_have_recorded`.
     ids: Arc<RequestIds>,
+    /// The head the anchor file was last set to by this writer.
+    anchored: Option<u64>,
 }
 
 /// An event ready to insert: encoded, numbered and hashed.
@@ -183,6 +185,7 @@ impl Writer {
             streams: HashMap::new(),
             side_files_checked: false,
             ids,
+            anchored: None,
         };
         w.reload_tip()?;
         Ok(w)
@@ -243,6 +246,13 @@ impl Writer {
                 self.counters.commits.fetch_add(1, Ordering::Relaxed);
                 self.counters.appends.fetch_add(n, Ordering::Relaxed);
                 self.counters.largest_batch.fetch_max(n, Ordering::Relaxed);
+                // After the commit is durable: the anchor never names an
+                // event the database could still lose (anchor.rs).
+                if self.anchored != Some(self.head) {
+                    if let Err(e) = self.write_anchor() {
+                        tracing::warn!(error = %e, "could not update the event log anchor; it lags behind the log");
+                    }
+                }
                 if !self.side_files_checked {
                     self.side_files_checked = true;
                     if let Err(e) = schema::restrict_side_files(&self.path) {
@@ -517,6 +527,17 @@ impl Writer {
             // Someone else wrote requests too: re-index them.
             self.ids.load(&self.conn)?;
         }
+        Ok(())
+    }
+
+    /// Replaces the anchor file with the current tip (anchor.rs).
+    pub(crate) fn write_anchor(&mut self) -> Result<(), Error> {
+        let anchor = crate::anchor::Anchor {
+            seq: self.head,
+            hash: self.last_hash,
+        };
+        crate::anchor::write(&self.path, &anchor)?;
+        self.anchored = Some(self.head);
         Ok(())
     }
 
