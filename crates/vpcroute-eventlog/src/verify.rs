@@ -78,7 +78,9 @@ where
     // Dropping the transaction ends the snapshot (rollback of a read).
     let tx = conn.unchecked_transaction().map_err(Error::from)?;
     let mut failed = None;
+    let mut with_request_id = 0u64;
     let report = walk(&tx, |ev| {
+        with_request_id += u64::from(ev.request_id.is_some());
         if failed.is_none() {
             failed = f(ev).err();
         }
@@ -87,8 +89,10 @@ where
     let version: i64 = tx
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(Error::from)?;
-    check_requests(&tx, report.head, version >= 2)?;
-    check_events_have_records(&tx)?;
+    let covered = check_requests(&tx, report.head, version >= 2)?;
+    if covered != with_request_id {
+        return Err(missing_record(&tx)?.into());
+    }
     if version >= 3 || anchor.is_some() {
         anchor::check(path, anchor, report.head, |seq| stored_hash(&tx, seq))?;
     }
@@ -110,10 +114,13 @@ fn stored_hash(conn: &Connection, seq: u64) -> Result<Option<Hash>, Error> {
     Ok(hex.as_deref().and_then(chain::parse_hex))
 }
 
-/// Every event's request has its record, and the record's range holds the
-/// event (and only events of that request). The chain covers each event's
-/// request id, so a removed or re-pointed record is what this catches.
-fn check_events_have_records(conn: &Connection) -> Result<(), Error> {
+/// Names what is wrong when the records' ranges do not cover exactly the
+/// events that carry a request id: an event whose request has no record
+/// (or one whose range misses it), or a range holding another request's
+/// event. Only run then: the common check is the count, which costs
+/// nothing beyond the walks `verify` does anyway (a join per event would
+/// add a lookup per event to every start-up).
+fn missing_record(conn: &Connection) -> Result<Error, Error> {
     let orphan: Option<(i64, String)> = conn
         .query_row(
             "SELECT e.seq, e.request_id FROM events e \
@@ -142,10 +149,13 @@ fn check_events_have_records(conn: &Connection) -> Result<(), Error> {
             format!("request {id:?} record changed (its range holds another request's event)"),
         )
     });
-    match orphan.into_iter().chain(foreign).min() {
-        None => Ok(()),
-        Some((seq, reason)) => Err(corrupt(u64::try_from(seq).unwrap_or(0), reason)),
-    }
+    Ok(match orphan.into_iter().chain(foreign).min() {
+        Some((seq, reason)) => corrupt(u64::try_from(seq).unwrap_or(0), reason),
+        None => corrupt(
+            0,
+            "request records changed (their ranges overlap or miss events)",
+        ),
+    })
 }
 
 fn corrupt(seq: u64, reason: impl Into<String>) -> Error {
@@ -276,8 +286,14 @@ fn check_requests_tail(conn: &Connection, head: u64) -> Result<(), Error> {
 /// Every idempotency record must describe a possible append
 /// (`1 <= first_seq <= last_seq + 1`, `last_seq <= head`) and, from schema 2
 /// on, match its hash. Reported in `last_seq` order, so the earliest damage
-/// comes first.
-fn check_requests(conn: &Connection, head: u64, hashed: bool) -> Result<(), Error> {
+/// comes first. Returns how many events the records' ranges cover.
+///
+/// Each record's range holds exactly its request's events (the writer
+/// stores both in one transaction), so the ranges cover each event with a
+/// request id once: a total that differs from the number of such events
+/// means a record was removed, or one was re-appended for a request
+/// already in the log (see [`missing_record`]).
+fn check_requests(conn: &Connection, head: u64, hashed: bool) -> Result<u64, Error> {
     let columns = if hashed {
         crate::reader::REQUEST_COLUMNS.to_owned()
     } else {
@@ -288,6 +304,7 @@ fn check_requests(conn: &Connection, head: u64, hashed: bool) -> Result<(), Erro
          ORDER BY r.last_seq, r.request_id"
     ))?;
     let mut rows = stmt.query([])?;
+    let mut covered = 0u64;
     while let Some(row) = rows.next()? {
         let request_id = match row.get_ref(0)? {
             rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
@@ -306,6 +323,7 @@ fn check_requests(conn: &Connection, head: u64, hashed: bool) -> Result<(), Erro
         if first_seq == 0 || first_seq > last_seq.saturating_add(1) || last_seq > head {
             return Err(changed());
         }
+        covered += last_seq + 1 - first_seq;
         if hashed {
             let stored = row.get::<_, Option<String>>(7).ok().flatten();
             let stored = stored.as_deref().and_then(chain::parse_hex);
@@ -315,5 +333,5 @@ fn check_requests(conn: &Connection, head: u64, hashed: bool) -> Result<(), Erro
             }
         }
     }
-    Ok(())
+    Ok(covered)
 }
