@@ -152,7 +152,9 @@ pub(crate) struct Writer {
     /// Every recorded request id (and possibly a few more), shared with
     /// `EventLog::may_have_recorded`.
     ids: Arc<RequestIds>,
-    /// The head the anchor file was last set to by this writer.
+    /// The anchor file (opened at the first update) and the head it was
+    /// last set to by this writer.
+    anchor_file: Option<crate::anchor::AnchorFile>,
     anchored: Option<u64>,
 }
 
@@ -185,6 +187,7 @@ impl Writer {
             streams: HashMap::new(),
             side_files_checked: false,
             ids,
+            anchor_file: None,
             anchored: None,
         };
         w.reload_tip()?;
@@ -536,7 +539,11 @@ impl Writer {
             seq: self.head,
             hash: self.last_hash,
         };
-        crate::anchor::write(&self.path, &anchor)?;
+        if self.anchor_file.is_none() {
+            self.anchor_file = Some(crate::anchor::AnchorFile::open(&self.path)?);
+        }
+        let file = self.anchor_file.as_ref().expect("opened above");
+        file.set(&anchor)?;
         self.anchored = Some(self.head);
         Ok(())
     }

@@ -90,6 +90,12 @@ fn a_lagging_anchor_still_verifies_a_rewound_or_missing_one_does_not() {
     std::fs::copy(anchor_of(&other_path), anchor_of(&path)).unwrap();
     assert_corrupt(&verify_file(&path).unwrap_err(), 5, &["changed", "anchor"]);
 
+    // A torn or scribbled anchor is reported, never taken for a valid one.
+    let mut torn = at_10.clone();
+    torn[40] ^= 1;
+    std::fs::write(anchor_of(&path), &torn).unwrap();
+    assert_corrupt(&verify_file(&path).unwrap_err(), 0, &["anchor", "unreadable"]);
+
     // No anchor at all: a cut tail could no longer be ruled out.
     std::fs::remove_file(anchor_of(&path)).unwrap();
     assert_corrupt(&verify_file(&path).unwrap_err(), 10, &["anchor", "missing"]);
