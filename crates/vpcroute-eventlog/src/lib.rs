@@ -15,9 +15,12 @@
 //!   One writer thread batches concurrent appends into one transaction
 //!   ("group commit") so the fsync cost is shared.
 //! * **Tamper evidence** – rows cannot be updated or deleted through SQL
-//!   (triggers abort), and every event is chained to the previous one with
-//!   SHA-256, so [`EventLog::verify`] / [`verify_file`] name the first event
-//!   that was changed, removed or reordered behind the database's back.
+//!   (triggers abort), every event is chained to the previous one with
+//!   SHA-256, every event's request has its record, and an anchor file
+//!   beside the log records its head, so [`EventLog::verify`] /
+//!   [`verify_file`] name the first event that was changed, removed or
+//!   reordered behind the database's back, a cut-off tail and a removed
+//!   request record. Not a forger who re-hashes the file and the anchor.
 //!
 //! ```no_run
 //! use vpcroute_eventlog::{AppendRequest, EventLog, ExpectedVersion, LogOptions, NewEvent};
@@ -38,6 +41,7 @@
 //! # let _ = outcome; Ok(()) }
 //! ```
 
+mod anchor;
 mod chain;
 mod error;
 mod ids;

@@ -45,17 +45,23 @@ impl EventLog {
     /// writer thread is started. The parent directory must exist.
     pub fn open(path: &Path, opts: LogOptions) -> Result<EventLog, Error> {
         schema::create_private_file(path)?;
-        let conn = schema::open_writer(path, opts.durability)?;
+        let (conn, found_version) = schema::open_writer(path, opts.durability)?;
         schema::restrict_side_files(path)?;
         let counters = Arc::new(Counters::default());
         let ids = Arc::new(RequestIds::default());
-        let writer = Writer::new(
+        let mut writer = Writer::new(
             conn,
             path.to_path_buf(),
             opts.max_batch,
             counters.clone(),
             ids.clone(),
         )?;
+        // A new file, or one from before anchors: anchor its head now. A
+        // file of schema 3 keeps the anchor it has (or lacks): writing one
+        // here would hide a tail cut while the service was down.
+        if found_version < 3 {
+            writer.write_anchor()?;
+        }
         let (tx, rx) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("eventlog-writer".into())
@@ -97,10 +103,28 @@ impl EventLog {
 
     /// Hands a job to the writer; gives the reply back if the log is closed.
     fn queue(&self, req: AppendRequest, reply: Reply) -> Option<Reply> {
-        let job = Job { req, reply };
+        match self.send(Job::Append { req, reply }) {
+            Some(Job::Append { reply, .. }) => Some(reply),
+            _ => None,
+        }
+    }
+
+    /// Hands a job to the writer; gives it back if the log is closed.
+    fn send(&self, job: Job) -> Option<Job> {
         match &self.tx {
-            Some(tx) => tx.send(job).err().map(|mpsc::SendError(job)| job.reply),
-            None => Some(job.reply),
+            Some(tx) => tx.send(job).err().map(|mpsc::SendError(job)| job),
+            None => Some(job),
+        }
+    }
+
+    /// Calls `f` (on the writer thread) once every append submitted before
+    /// it has had its outcome delivered: a reply that commits nothing can
+    /// wait here for the commits it was decided on. It adds no transaction
+    /// and no fsync. If the log is closed, `f` runs at once on this thread
+    /// (nothing queued before it can still become durable).
+    pub fn after_queued(&self, f: Box<dyn FnOnce() + Send>) {
+        if let Some(Job::Barrier(f)) = self.send(Job::Barrier(f)) {
+            f();
         }
     }
 
@@ -174,7 +198,7 @@ impl EventLog {
 
     /// Walk the hash chain; see the `verify` module for what is reported.
     pub fn verify(&self) -> Result<VerifyReport, Error> {
-        verify::verify_conn(&*self.readers.get()?)
+        verify::verify_conn(&*self.readers.get()?, &self.path)
     }
 
     /// [`EventLog::verify`] and a replay from seq 1 in one pass: each event
@@ -187,7 +211,7 @@ impl EventLog {
     where
         F: FnMut(EventRef<'_>) -> Result<(), E>,
     {
-        verify::verify_replay_conn(&*self.readers.get()?, f)
+        verify::verify_replay_conn(&*self.readers.get()?, &self.path, f)
     }
 
     /// Writer counters since open.

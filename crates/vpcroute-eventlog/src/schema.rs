@@ -16,7 +16,9 @@ use crate::types::Durability;
 ///
 /// * 1: `events` chain only.
 /// * 2: `requests.hash`, the hash of each idempotency record (chain.rs).
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+/// * 3: no table change; the anchor file beside the database (anchor.rs)
+///   is kept, so `verify` requires it once the log has events.
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// The oldest layout this build can still read (and migrate when opened for
 /// writing).
@@ -135,7 +137,8 @@ fn set_private(_path: &Path) -> Result<(), Error> {
 
 /// Open the single write connection: WAL so readers never block the writer
 /// (and vice versa), the requested fsync level, then create the schema.
-pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<Connection, Error> {
+/// Also returns the schema version the file had (0 when new).
+pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<(Connection, i64), Error> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -167,22 +170,25 @@ pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<Connect
     conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
     // The statement cache holds the handful of statements the writer runs.
     conn.set_prepared_statement_cache_capacity(32);
-    create_schema(&conn)?;
-    Ok(conn)
+    let found = create_schema(&conn)?;
+    Ok((conn, found))
 }
 
-fn create_schema(conn: &Connection) -> Result<(), Error> {
+fn create_schema(conn: &Connection) -> Result<i64, Error> {
     // IMMEDIATE first, then read the version: nobody can migrate or create
     // the file between our look and our change.
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let done = create_schema_in_tx(conn).and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+    let done = create_schema_in_tx(conn).and_then(|found| {
+        conn.execute_batch("COMMIT")?;
+        Ok(found)
+    });
     if done.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
     done
 }
 
-fn create_schema_in_tx(conn: &Connection) -> Result<(), Error> {
+fn create_schema_in_tx(conn: &Connection) -> Result<i64, Error> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > SCHEMA_VERSION {
         return Err(Error::UnsupportedSchema {
@@ -195,7 +201,7 @@ fn create_schema_in_tx(conn: &Connection) -> Result<(), Error> {
     }
     // Also recreates the update trigger the migration dropped.
     conn.execute_batch(&format!("{DDL} PRAGMA user_version = {SCHEMA_VERSION};"))?;
-    Ok(())
+    Ok(found)
 }
 
 /// Version 1 had no `requests.hash`. Add it and hash every existing record

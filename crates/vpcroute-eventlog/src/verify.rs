@@ -19,14 +19,28 @@
 //!   A schema-1 file (read-only `verify_file` of an old log) has no record
 //!   hashes: only the ranges are checked.
 //!
+//! * `"request \"<id>\" record missing"` – an event carries a request id
+//!   that has no `requests` row, or one whose seq range does not hold the
+//!   event (`"… record changed (its range holds another request's
+//!   event)"` when a row's range holds an event of another). A removed
+//!   record would let a retry of that request be decided (and allocate) a
+//!   second time.
+//! * the anchor (anchor.rs): `"removed: the log ends at event H but its
+//!   anchor … records event A"` when the tail was cut, `"changed: …"` when
+//!   the event at the anchor's seq has another hash, and a missing or
+//!   unreadable anchor for a log of schema 3 that has events.
+//!
 //! The walk runs in one read transaction, so a live log is checked against a
-//! consistent snapshot while appends continue.
+//! consistent snapshot while appends continue. The anchor is read before
+//! the snapshot starts: the writer updates it only after a commit, so it
+//! never names an event beyond the snapshot's head.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use rusqlite::{Connection, Row};
+use rusqlite::{Connection, OptionalExtension, Row};
 
+use crate::anchor;
 use crate::chain::{self, Hash};
 use crate::error::{Error, ReplayError};
 use crate::reader::EVENT_COLUMNS;
@@ -37,11 +51,12 @@ use crate::types::{EventRef, VerifyReport};
 /// read-only (never creates it, never writes). For `vpcctl log verify`.
 pub fn verify_file(path: &Path) -> Result<VerifyReport, Error> {
     let conn = schema::open_read_only(path)?;
-    verify_conn(&conn)
+    verify_conn(&conn, path)
 }
 
-pub(crate) fn verify_conn(conn: &Connection) -> Result<VerifyReport, Error> {
-    match verify_replay_conn(conn, |_| Ok::<(), std::convert::Infallible>(())) {
+/// Verify the log at `path` through `conn`, a connection to it.
+pub(crate) fn verify_conn(conn: &Connection, path: &Path) -> Result<VerifyReport, Error> {
+    match verify_replay_conn(conn, path, |_| Ok::<(), std::convert::Infallible>(())) {
         Ok(report) => Ok(report),
         Err(ReplayError::Log(e)) => Err(e),
         Err(ReplayError::Handler(never)) => match never {},
@@ -53,15 +68,19 @@ pub(crate) fn verify_conn(conn: &Connection) -> Result<VerifyReport, Error> {
 /// anywhere is still reported as `Corrupt`, ahead of `f`'s error.
 pub(crate) fn verify_replay_conn<F, E>(
     conn: &Connection,
+    path: &Path,
     mut f: F,
 ) -> Result<VerifyReport, ReplayError<E>>
 where
     F: FnMut(EventRef<'_>) -> Result<(), E>,
 {
+    let anchor = anchor::read(path)?;
     // Dropping the transaction ends the snapshot (rollback of a read).
     let tx = conn.unchecked_transaction().map_err(Error::from)?;
     let mut failed = None;
+    let mut with_request_id = 0u64;
     let report = walk(&tx, |ev| {
+        with_request_id += u64::from(ev.request_id.is_some());
         if failed.is_none() {
             failed = f(ev).err();
         }
@@ -70,11 +89,73 @@ where
     let version: i64 = tx
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(Error::from)?;
-    check_requests(&tx, report.head, version >= 2)?;
+    let covered = check_requests(&tx, report.head, version >= 2)?;
+    if covered != with_request_id {
+        return Err(missing_record(&tx)?.into());
+    }
+    if version >= 3 || anchor.is_some() {
+        anchor::check(path, anchor, report.head, |seq| stored_hash(&tx, seq))?;
+    }
     match failed {
         Some(e) => Err(ReplayError::Handler(e)),
         None => Ok(report),
     }
+}
+
+/// The stored hash of event `seq` (already verified by the walk).
+fn stored_hash(conn: &Connection, seq: u64) -> Result<Option<Hash>, Error> {
+    let hex: Option<String> = conn
+        .query_row(
+            "SELECT hash FROM events WHERE seq = ?1",
+            [crate::reader::to_sql_int(seq)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(hex.as_deref().and_then(chain::parse_hex))
+}
+
+/// Names what is wrong when the records' ranges do not cover exactly the
+/// events that carry a request id: an event whose request has no record
+/// (or one whose range misses it), or a range holding another request's
+/// event. Only run then: the common check is the count, which costs
+/// nothing beyond the walks `verify` does anyway (a join per event would
+/// add a lookup per event to every start-up).
+fn missing_record(conn: &Connection) -> Result<Error, Error> {
+    let orphan: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT e.seq, e.request_id FROM events e \
+             LEFT JOIN requests r ON r.request_id = e.request_id \
+             WHERE e.request_id IS NOT NULL \
+               AND (r.request_id IS NULL OR e.seq < r.first_seq OR e.seq > r.last_seq) \
+             ORDER BY e.seq LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let foreign: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT e.seq, r.request_id FROM requests r \
+             JOIN events e ON e.seq BETWEEN r.first_seq AND r.last_seq \
+             WHERE e.request_id IS NOT r.request_id \
+             ORDER BY e.seq LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let orphan = orphan.map(|(seq, id)| (seq, format!("request {id:?} record missing")));
+    let foreign = foreign.map(|(seq, id)| {
+        (
+            seq,
+            format!("request {id:?} record changed (its range holds another request's event)"),
+        )
+    });
+    Ok(match orphan.into_iter().chain(foreign).min() {
+        Some((seq, reason)) => corrupt(u64::try_from(seq).unwrap_or(0), reason),
+        None => corrupt(
+            0,
+            "request records changed (their ranges overlap or miss events)",
+        ),
+    })
 }
 
 fn corrupt(seq: u64, reason: impl Into<String>) -> Error {
@@ -205,8 +286,14 @@ fn check_requests_tail(conn: &Connection, head: u64) -> Result<(), Error> {
 /// Every idempotency record must describe a possible append
 /// (`1 <= first_seq <= last_seq + 1`, `last_seq <= head`) and, from schema 2
 /// on, match its hash. Reported in `last_seq` order, so the earliest damage
-/// comes first.
-fn check_requests(conn: &Connection, head: u64, hashed: bool) -> Result<(), Error> {
+/// comes first. Returns how many events the records' ranges cover.
+///
+/// Each record's range holds exactly its request's events (the writer
+/// stores both in one transaction), so the ranges cover each event with a
+/// request id once: a total that differs from the number of such events
+/// means a record was removed, or one was re-appended for a request
+/// already in the log (see [`missing_record`]).
+fn check_requests(conn: &Connection, head: u64, hashed: bool) -> Result<u64, Error> {
     let columns = if hashed {
         crate::reader::REQUEST_COLUMNS.to_owned()
     } else {
@@ -217,6 +304,7 @@ fn check_requests(conn: &Connection, head: u64, hashed: bool) -> Result<(), Erro
          ORDER BY r.last_seq, r.request_id"
     ))?;
     let mut rows = stmt.query([])?;
+    let mut covered = 0u64;
     while let Some(row) = rows.next()? {
         let request_id = match row.get_ref(0)? {
             rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
@@ -235,6 +323,7 @@ fn check_requests(conn: &Connection, head: u64, hashed: bool) -> Result<(), Erro
         if first_seq == 0 || first_seq > last_seq.saturating_add(1) || last_seq > head {
             return Err(changed());
         }
+        covered += last_seq + 1 - first_seq;
         if hashed {
             let stored = row.get::<_, Option<String>>(7).ok().flatten();
             let stored = stored.as_deref().and_then(chain::parse_hex);
@@ -244,5 +333,5 @@ fn check_requests(conn: &Connection, head: u64, hashed: bool) -> Result<(), Erro
             }
         }
     }
-    Ok(())
+    Ok(covered)
 }

@@ -35,11 +35,17 @@ use crate::types::{
 /// bounds memory for services that create many short-lived streams.
 const MAX_CACHED_STREAMS: usize = 100_000;
 
-/// One queued append and where its answer goes.
-pub(crate) struct Job {
-    pub req: AppendRequest,
-    pub reply: Reply,
+/// What the writer is handed, in order.
+pub(crate) enum Job {
+    /// One append and where its answer goes.
+    Append { req: AppendRequest, reply: Reply },
+    /// Called once every append queued before it has been committed (or
+    /// has failed); commits nothing itself.
+    Barrier(Barrier),
 }
+
+/// See [`crate::EventLog::after_queued`].
+pub(crate) type Barrier = Box<dyn FnOnce() + Send>;
 
 /// What a job's submitter wants back.
 pub(crate) enum Reply {
@@ -146,6 +152,10 @@ pub(crate) struct Writer {
     /// Every recorded request id (and possibly a few more), shared with
     /// `EventLog::may_have_recorded`.
     ids: Arc<RequestIds>,
+    /// The anchor file (opened at the first update) and the head it was
+    /// last set to by this writer.
+    anchor_file: Option<crate::anchor::AnchorFile>,
+    anchored: Option<u64>,
 }
 
 /// An event ready to insert: encoded, numbered and hashed.
@@ -177,6 +187,8 @@ impl Writer {
             streams: HashMap::new(),
             side_files_checked: false,
             ids,
+            anchor_file: None,
+            anchored: None,
         };
         w.reload_tip()?;
         Ok(w)
@@ -198,21 +210,52 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let outcomes = self.commit_batch(&batch);
-            for (job, outcome) in batch.drain(..).zip(outcomes) {
-                job.reply.send(job.req, outcome);
+            let appends: Vec<&AppendRequest> = batch
+                .iter()
+                .filter_map(|job| match job {
+                    Job::Append { req, .. } => Some(req),
+                    Job::Barrier(_) => None,
+                })
+                .collect();
+            // A batch of barriers only waits for what came before it, which
+            // has been answered already: no transaction.
+            let mut outcomes = if appends.is_empty() {
+                Vec::new()
+            } else {
+                self.commit_batch(&appends)
+            }
+            .into_iter();
+            for job in batch.drain(..) {
+                match job {
+                    Job::Append { req, reply } => {
+                        let outcome = outcomes.next().expect("one outcome per append");
+                        reply.send(req, outcome);
+                    }
+                    Job::Barrier(call) => {
+                        if std::panic::catch_unwind(AssertUnwindSafe(call)).is_err() {
+                            tracing::error!("event log barrier callback panicked");
+                        }
+                    }
+                }
             }
         }
     }
 
-    /// Run one group commit and produce one outcome per job, in order.
-    fn commit_batch(&mut self, jobs: &[Job]) -> Vec<Result<Applied, Error>> {
+    /// Run one group commit and produce one outcome per append, in order.
+    fn commit_batch(&mut self, jobs: &[&AppendRequest]) -> Vec<Result<Applied, Error>> {
         match self.try_commit_batch(jobs) {
             Ok(outcomes) => {
                 let n = jobs.len() as u64;
                 self.counters.commits.fetch_add(1, Ordering::Relaxed);
                 self.counters.appends.fetch_add(n, Ordering::Relaxed);
                 self.counters.largest_batch.fetch_max(n, Ordering::Relaxed);
+                // After the commit is durable: the anchor never names an
+                // event the database could still lose (anchor.rs).
+                if self.anchored != Some(self.head) {
+                    if let Err(e) = self.write_anchor() {
+                        tracing::warn!(error = %e, "could not update the event log anchor; it lags behind the log");
+                    }
+                }
                 if !self.side_files_checked {
                     self.side_files_checked = true;
                     if let Err(e) = schema::restrict_side_files(&self.path) {
@@ -236,14 +279,17 @@ impl Writer {
         }
     }
 
-    fn try_commit_batch(&mut self, jobs: &[Job]) -> Result<Vec<Result<Applied, Error>>, Error> {
+    fn try_commit_batch(
+        &mut self,
+        jobs: &[&AppendRequest],
+    ) -> Result<Vec<Result<Applied, Error>>, Error> {
         // IMMEDIATE takes the write lock now, so checks below read state
         // that nobody else can change before our commit.
         self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         self.check_tip()?;
         let mut outcomes = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            outcomes.push(self.apply(&job.req)?);
+        for req in jobs {
+            outcomes.push(self.apply(req)?);
         }
         self.conn.prepare_cached("COMMIT")?.execute([])?;
         Ok(outcomes)
@@ -484,6 +530,21 @@ impl Writer {
             // Someone else wrote requests too: re-index them.
             self.ids.load(&self.conn)?;
         }
+        Ok(())
+    }
+
+    /// Replaces the anchor file with the current tip (anchor.rs).
+    pub(crate) fn write_anchor(&mut self) -> Result<(), Error> {
+        let anchor = crate::anchor::Anchor {
+            seq: self.head,
+            hash: self.last_hash,
+        };
+        if self.anchor_file.is_none() {
+            self.anchor_file = Some(crate::anchor::AnchorFile::open(&self.path)?);
+        }
+        let file = self.anchor_file.as_ref().expect("opened above");
+        file.set(&anchor)?;
+        self.anchored = Some(self.head);
         Ok(())
     }
 

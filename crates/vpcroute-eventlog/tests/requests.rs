@@ -141,7 +141,11 @@ fn a_schema_1_log_is_migrated_and_verifies() {
     assert_eq!(version(&path), 1);
 
     let log = open(&path);
-    assert_eq!(version(&path), 2);
+    assert_eq!(
+        version(&path),
+        3,
+        "migrated to the current schema (3: anchored)"
+    );
     let raw = rusqlite::Connection::open(&path).unwrap();
     let empty: i64 = raw
         .query_row("SELECT COUNT(*) FROM requests WHERE hash = ''", [], |r| {

@@ -13,6 +13,11 @@
 //! If an append fails, the in-memory state is ahead of the log, so the
 //! process stops (fail-stop): on restart the replay restores exactly what
 //! is durable, and a client that got no answer retries with its request id.
+//!
+//! Replies that commit nothing (queries, refusals, answers to a retry) are
+//! decided on the same in-memory state, so they too may rest on decisions
+//! not yet durable. [`Committer::reply`] holds such a reply behind the
+//! appends in flight and sends it once they are durable (see there why).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,12 +61,20 @@ impl Publisher {
     }
 }
 
-/// An append's outcome (and its events as stored) on its way to the
-/// acknowledger.
-struct Ack {
-    request: Option<Request>,
-    request_id: String,
-    outcome: Result<Committed, vpcroute_eventlog::Error>,
+/// What the acknowledger receives, in commit order.
+enum Ack {
+    /// An append's outcome (and its events as stored).
+    Append {
+        request: Option<Request>,
+        request_id: String,
+        outcome: Result<Committed, vpcroute_eventlog::Error>,
+    },
+    /// A reply that commits nothing, released once every append submitted
+    /// before it is durable.
+    Held {
+        request: Request,
+        reply: bytes::Bytes,
+    },
 }
 
 pub struct Committer {
@@ -73,6 +86,9 @@ pub struct Committer {
     inflight: HashMap<String, (String, String)>,
     /// Next expected version of each stream, counting in-flight appends.
     versions: HashMap<String, u64>,
+    /// Appends submitted whose outcome the event loop has not yet seen
+    /// (`settle`). While it is 0 everything decided so far is durable.
+    unsettled: usize,
 }
 
 /// The error for a request id reused with a different body.
@@ -94,6 +110,7 @@ impl Committer {
             done,
             inflight: HashMap::new(),
             versions: HashMap::new(),
+            unsettled: 0,
         }
     }
 
@@ -106,7 +123,34 @@ impl Committer {
     pub async fn settle(&mut self) {
         if let Some(id) = self.done.recv().await {
             self.inflight.remove(&id);
+            self.unsettled -= 1;
         }
+    }
+
+    /// Sends a reply that commits nothing (a query's answer, a refusal),
+    /// decided on the state in memory, only once that state is durable.
+    ///
+    /// The state in memory runs ahead of the log by the appends in flight,
+    /// and a reply decided on it (a listing with an allocation in it, a
+    /// refusal "already exists" or "no space" caused by one) must not
+    /// reach a client before the appends it saw are durable: a crash in
+    /// between would leave the client holding an answer the restarted
+    /// service contradicts. Deciding on the last committed state instead
+    /// would need a second copy of every service's state (the committed
+    /// one) kept beside the live one; holding the reply behind the commits
+    /// in flight needs nothing but ordering, and costs a query that
+    /// arrives during a commit at most that commit's wait (it shares the
+    /// fsync, adding none). If an append in flight fails, the process
+    /// stops before the held reply is released (fail-stop, above).
+    pub fn reply<T: serde::Serialize>(&self, request: Request, reply: Result<T, ErrorBody>) {
+        if self.unsettled == 0 {
+            return respond(request, reply);
+        }
+        let acks = self.acks.clone();
+        let reply = encode_reply(&reply);
+        self.log.after_queued(Box::new(move || {
+            let _ = acks.send(Ack::Held { request, reply });
+        }));
     }
 
     /// Handles a request id seen before. Returns the request back when it
@@ -210,15 +254,16 @@ impl Committer {
         );
     }
 
-    fn submit(&self, request: Option<Request>, append: AppendRequest) {
+    fn submit(&mut self, request: Option<Request>, append: AppendRequest) {
         let acks = self.acks.clone();
         let request_id = append.request_id.clone();
+        self.unsettled += 1;
         self.log.submit_committed(
             append,
             Box::new(move |outcome| {
                 // The acknowledger outlives every append; if it is gone the
                 // process is shutting down and the reply cannot be sent.
-                let _ = acks.send(Ack {
+                let _ = acks.send(Ack::Append {
                     request,
                     request_id,
                     outcome,
@@ -237,7 +282,20 @@ async fn acknowledger(
     done: mpsc::UnboundedSender<String>,
 ) {
     while let Some(ack) = acks.recv().await {
-        let reply = match ack.outcome {
+        let (request, request_id, outcome) = match ack {
+            Ack::Append {
+                request,
+                request_id,
+                outcome,
+            } => (request, request_id, outcome),
+            Ack::Held { request, reply } => {
+                if let Err(e) = request.respond(Ok(reply)).await {
+                    tracing::warn!("could not send reply: {e}");
+                }
+                continue;
+            }
+        };
+        let reply = match outcome {
             Ok(Committed { outcome, events }) => {
                 publish(&client, &publisher, events).await;
                 match outcome {
@@ -256,8 +314,8 @@ async fn acknowledger(
                 std::process::exit(70);
             }
         };
-        let _ = done.send(ack.request_id);
-        if let Some(request) = ack.request {
+        let _ = done.send(request_id);
+        if let Some(request) = request {
             // In order, from this task: a reply is only a queued publish on
             // the connection, no task of its own needed.
             if let Err(e) = request.respond(Ok(encode_reply(&reply))).await {

@@ -395,7 +395,7 @@ impl Server {
                         .router_config(&q.router, q.dialect)
                         .map_err(ErrorBody::from)
                 });
-                respond(request, reply);
+                self.committer.reply(request, reply);
             }
             Endpoint::RouterList => {
                 let q = if payload.iter().all(u8::is_ascii_whitespace) {
@@ -410,7 +410,7 @@ impl Server {
                     }
                     all
                 });
-                respond(request, reply);
+                self.committer.reply(request, reply);
             }
             Endpoint::EventsRead => events_read(self.log.clone(), request),
         }

@@ -3,7 +3,9 @@
 //! One task owns the state and handles requests one at a time, so no lock
 //! guards it (holo's single-event-loop design). A command is decided and
 //! applied in memory at once; [`Committer`] makes it durable, publishes its
-//! events and replies (see `vpcroute_service::commit`).
+//! events and replies (see `vpcroute_service::commit`). Queries and
+//! refusals are answered through [`Committer::reply`], so none is sent
+//! before the decisions it saw are durable.
 
 use std::sync::Arc;
 
@@ -177,17 +179,17 @@ impl Server {
             Endpoint::AclShow => {
                 let reply = decode_request::<msg::Show>(&payload)
                     .and_then(|q| self.state.acl_view(&q.name).map_err(ErrorBody::from));
-                return respond(request, reply);
+                return self.committer.reply(request, reply);
             }
             Endpoint::ZoneShow => {
                 let reply = decode_request::<msg::Show>(&payload)
                     .and_then(|q| self.state.zone_view(&q.name).map_err(ErrorBody::from));
-                return respond(request, reply);
+                return self.committer.reply(request, reply);
             }
             Endpoint::VpcShow => {
                 let reply = decode_request::<msg::Show>(&payload)
                     .and_then(|q| self.state.vpc_view(&q.name).map_err(ErrorBody::from));
-                return respond(request, reply);
+                return self.committer.reply(request, reply);
             }
             Endpoint::EventsRead => return serve_events_read(self.log.clone(), SOURCE, request),
         };
@@ -209,8 +211,9 @@ impl Server {
         let decision = match self.state.decide(&cmd) {
             Ok(d) => d,
             // Refusals are not recorded: they changed nothing, and the same
-            // request may succeed later (after space is freed).
-            Err(e) => return respond::<()>(request, Err(e.into())),
+            // request may succeed later (after space is freed). Like a
+            // query's answer, one waits for the commits in flight.
+            Err(e) => return self.committer.reply::<()>(request, Err(e.into())),
         };
         for ev in &decision.events {
             self.state

@@ -1,6 +1,6 @@
 //! The commands an operator gives router-sync per router (`--router`,
 //! `--nft`): one shell-like line, split into argv once, never through a
-//! shell.
+//! shell, and started without our own environment variables.
 
 /// The argv of `command`, the line that runs a router's `what` (`vtysh`,
 /// `nft`).
@@ -10,6 +10,26 @@ pub fn argv(what: &str, command: &str) -> Result<Vec<String>, String> {
         return Err(format!("empty {what} command"));
     }
     Ok(argv)
+}
+
+/// What every variable of ours starts with.
+const OUR_ENV_PREFIX: &str = "VPCROUTE_";
+
+/// The child process for `argv` (from [`argv`]), with every `VPCROUTE_*`
+/// variable removed from its environment. Some hold secrets
+/// (`VPCROUTE_NATS_PASSWORD`), and vtysh, nft or an ssh in front of them
+/// need none of ours: clearing them all, rather than a list of the secret
+/// ones, keeps a secret added later out too. The rest (`PATH`, ...) is
+/// inherited, as the operator's command may need it.
+pub fn child(argv: &[String]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with(OUR_ENV_PREFIX) {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! only one apply at a time ever runs against a router. The main loop owns
 //! the event log's write path and answers status requests.
 
+#[cfg(test)]
+mod child_env_tests;
 mod nft;
 mod router;
 

@@ -11,7 +11,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NftError {
@@ -50,8 +49,7 @@ impl Nft {
         args: &[&str],
         stdin: Option<&str>,
     ) -> Result<Result<String, String>, NftError> {
-        let mut child = Command::new(&self.argv[0])
-            .args(&self.argv[1..])
+        let mut child = vpcroute_router_sync::command::child(&self.argv)
             .args(args)
             .stdin(if stdin.is_some() {
                 Stdio::piped()

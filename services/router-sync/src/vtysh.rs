@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::process::{Child, ChildStdin};
 use tokio::sync::Mutex;
 use vpcroute_sync::redact::redact_line;
 use vpcroute_sync::session;
@@ -66,8 +66,7 @@ impl Session {
         let spawn_err = |e: std::io::Error| VtyshError::Spawn(e.to_string());
         let (tx, out) = pipe::pipe().map_err(spawn_err)?;
         let tx = tx.into_blocking_fd().map_err(spawn_err)?;
-        let mut child = Command::new(&argv[0])
-            .args(&argv[1..])
+        let mut child = crate::command::child(argv)
             // vtysh appends every line it reads, keys included, to
             // $HOME/.history_frr; with this HOME it cannot.
             .env("HOME", "/dev/null")
