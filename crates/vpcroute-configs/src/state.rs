@@ -1011,6 +1011,11 @@ impl RendererState {
             .collect()
     }
 
+    /// Whether any router of `zone` has a configuration.
+    fn zone_has_routers(&self, zone: &str) -> bool {
+        self.routers.values().any(|r| r.zone == zone)
+    }
+
     /// The events a router-sync status report causes: while the router's
     /// zone rotates its key, its current version reported applied is
     /// recorded, once. Nothing otherwise, so the log does not grow with
@@ -1038,8 +1043,14 @@ impl RendererState {
     /// call again after applying these (a zone with no router goes through
     /// its steps one call each), and again as time passes.
     pub fn advance_rotations(&self, now_ms: i64, hold_ms: i64) -> Vec<ConfigEvent> {
+        // A zone with no router has no VR holding either key, so nothing to
+        // hold the old key for: a key set before the zone's first VPC (as
+        // `zone enable --auth-key-id 3 --auth-key-file F` does after ipam
+        // enabled the zone with a generated key 1) takes effect at once
+        // instead of holding the next rotation back for the whole hold.
         let Some((zone, r)) = self.inputs.rotations.iter().find(|(zone, r)| {
-            self.rotation_waiting_for(zone).is_empty() && r.hold_over(now_ms, hold_ms)
+            self.rotation_waiting_for(zone).is_empty()
+                && (r.hold_over(now_ms, hold_ms) || !self.zone_has_routers(zone))
         }) else {
             return vec![];
         };
