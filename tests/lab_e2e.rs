@@ -81,9 +81,21 @@ async fn the_design_articles_network_routes_end_to_end() {
         || full_since_ms(LEFT, CORE_ID).is_some() && full_since_ms(RIGHT, CORE_ID).is_some(),
     )
     .await;
-    let st = s.status("left-vr").await;
-    assert_eq!(st["state"], "in_sync", "{st}");
-    assert_eq!(st["applied_version"], st["desired_version"], "{st}");
+    // Right after Full, `converging` (the VPC summary not yet originated)
+    // is a legitimate state: wait for router-sync to say in_sync.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let st = s.status("left-vr").await;
+        if st["state"] == "in_sync" {
+            assert_eq!(st["applied_version"], st["desired_version"], "{st}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left-vr never in_sync after Full: {st}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Each VR holds the other VPC's CIDR as an OSPF route in its kernel.
     wait_for(
         "inter-VPC routes in both kernels",

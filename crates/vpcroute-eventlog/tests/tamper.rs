@@ -94,7 +94,11 @@ fn a_lagging_anchor_still_verifies_a_rewound_or_missing_one_does_not() {
     let mut torn = at_10.clone();
     torn[40] ^= 1;
     std::fs::write(anchor_of(&path), &torn).unwrap();
-    assert_corrupt(&verify_file(&path).unwrap_err(), 0, &["anchor", "unreadable"]);
+    assert_corrupt(
+        &verify_file(&path).unwrap_err(),
+        0,
+        &["anchor", "unreadable"],
+    );
 
     // No anchor at all: a cut tail could no longer be ruled out.
     std::fs::remove_file(anchor_of(&path)).unwrap();
