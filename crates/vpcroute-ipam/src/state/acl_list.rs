@@ -250,7 +250,7 @@ impl IpamState {
         let t = self
             .tiers
             .get_mut(tier)
-            .filter(|t| &t.vpc == vpc)
+            .filter(|t| t.vpc == vpc)
             .ok_or_else(|| bad(format!("unknown tier {tier:?} of VPC {vpc:?}")))?;
         t.acl = Some(acl.to_string());
         Ok(())

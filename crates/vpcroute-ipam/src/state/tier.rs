@@ -163,7 +163,7 @@ impl IpamState {
             .tiers
             .get(tier)
             .ok_or_else(|| bad(format!("unknown tier {tier:?}")))?;
-        if &t.vpc != vpc || &t.cidr != cidr || !t.vms.is_empty() {
+        if t.vpc != vpc || &t.cidr != cidr || !t.vms.is_empty() {
             return Err(bad(format!("release of tier {tier:?} does not match")));
         }
         let v = self.vpcs.get_mut(vpc).expect("a tier's VPC exists");

@@ -192,7 +192,7 @@ impl IpamState {
             .vpcs
             .get(vpc)
             .ok_or_else(|| bad(format!("unknown VPC {vpc:?}")))?;
-        if &v.zone != zone || &v.cidr != cidr || !v.tiers.is_empty() || !v.acls.is_empty() {
+        if v.zone != zone || &v.cidr != cidr || !v.tiers.is_empty() || !v.acls.is_empty() {
             return Err(bad(format!("release of VPC {vpc:?} does not match")));
         }
         let z = self.zones.get_mut(zone).expect("a VPC's zone exists");
