@@ -243,6 +243,7 @@ fn examples_deserialise_into_the_rust_types() {
     examples_as::<Release>(&s, "ipam/tier.release.request.json");
     examples_as::<VmAllocate>(&s, "ipam/vm.allocate.request.json");
     examples_as::<Release>(&s, "ipam/vm.release.request.json");
+    examples_as::<VmShow>(&s, "ipam/vm.show.request.json");
     examples_as::<AclCreate>(&s, "ipam/acl.create.request.json");
     examples_as::<Release>(&s, "ipam/acl.delete.request.json");
     examples_as::<Show>(&s, "ipam/acl.show.request.json");
@@ -265,6 +266,7 @@ fn examples_deserialise_into_the_rust_types() {
     examples_as::<Reply<Released>>(&s, "ipam/tier.release.reply.json");
     examples_as::<Reply<VmRecord>>(&s, "ipam/vm.allocate.reply.json");
     examples_as::<Reply<Released>>(&s, "ipam/vm.release.reply.json");
+    examples_as::<Reply<VmView>>(&s, "ipam/vm.show.reply.json");
     examples_as::<Reply<AclView>>(&s, "ipam/acl.create.reply.json");
     examples_as::<Reply<AclView>>(&s, "ipam/acl.delete.reply.json");
     examples_as::<Reply<AclView>>(&s, "ipam/acl.show.reply.json");
@@ -321,6 +323,12 @@ fn requests() -> Vec<(&'static str, Value)> {
             subjects::ipam::ZONE_SHOW,
             wire(&Show {
                 name: "zone-1".into(),
+            }),
+        ),
+        (
+            subjects::ipam::VM_SHOW,
+            wire(&VmShow {
+                vm: "vm-0001".into(),
             }),
         ),
         (
@@ -520,7 +528,7 @@ fn real_requests_are_valid() {
         assert_valid(&s, schema, &msg);
         seen.insert(subject);
     }
-    assert_eq!(seen.len(), 17, "a request subject is not exercised");
+    assert_eq!(seen.len(), 18, "a request subject is not exercised");
     // Defaults may be left out, as serde allows.
     assert_valid(&s, "ipam/events.read.request.json", &json!({"from_seq": 7}));
 }
@@ -877,6 +885,26 @@ fn real_replies_are_valid() {
         (
             subjects::ipam::VM_RELEASE,
             wire(&Reply::Ok(released("vm-2", "fd00:0:1:2::a/128"))),
+        ),
+        (
+            subjects::ipam::VM_SHOW,
+            wire(&Reply::Ok(VmView {
+                vm: "vm-1".into(),
+                tier: "tier-web".into(),
+                ip: ip("10.1.0.10"),
+                vpc: "vpc-blue".into(),
+                zone: "zone-1".into(),
+            })),
+        ),
+        (
+            subjects::ipam::VM_SHOW,
+            wire(&Reply::Ok(VmView {
+                vm: "vm-2".into(),
+                tier: "tier-v6".into(),
+                ip: ip("fd00:0:1:2::a"),
+                vpc: "vpc-v6".into(),
+                zone: "zone-1".into(),
+            })),
         ),
         (
             subjects::ipam::ACL_CREATE,
@@ -1257,6 +1285,12 @@ fn invalid_requests_are_rejected() {
             subjects::ipam::ZONE_SHOW,
             with(show.clone(), "verbose", json!(true)),
         ),
+        // `vm show` names the VM as `vm`, not `name` as the other shows.
+        (
+            subjects::ipam::VM_SHOW,
+            json!({"vm": "vm-0001", "name": "vm-0001"}),
+        ),
+        (subjects::ipam::VM_SHOW, json!({"name": "vm-0001"})),
         (
             subjects::ipam::VPC_ALLOCATE,
             with(
@@ -1309,6 +1343,7 @@ fn invalid_requests_are_rejected() {
                 serde_json::from_value::<EventsRead>(msg.clone()).is_ok()
             }
             subjects::ipam::ZONE_SHOW => serde_json::from_value::<Show>(msg.clone()).is_ok(),
+            subjects::ipam::VM_SHOW => serde_json::from_value::<VmShow>(msg.clone()).is_ok(),
             subjects::ipam::VM_ALLOCATE => {
                 serde_json::from_value::<VmAllocate>(msg.clone()).is_ok()
             }
@@ -1757,6 +1792,7 @@ fn index_covers_every_ipam_subject_and_names_existing_files() {
         subjects::ipam::TIER_RELEASE,
         subjects::ipam::VM_ALLOCATE,
         subjects::ipam::VM_RELEASE,
+        subjects::ipam::VM_SHOW,
         subjects::ipam::ACL_CREATE,
         subjects::ipam::ACL_DELETE,
         subjects::ipam::ACL_SHOW,
@@ -1963,6 +1999,7 @@ fn service_subjects() -> Vec<(&'static str, Vec<&'static str>)> {
                 subjects::ipam::TIER_RELEASE,
                 subjects::ipam::VM_ALLOCATE,
                 subjects::ipam::VM_RELEASE,
+                subjects::ipam::VM_SHOW,
                 subjects::ipam::ACL_CREATE,
                 subjects::ipam::ACL_DELETE,
                 subjects::ipam::ACL_SHOW,
