@@ -1,0 +1,148 @@
+//! Every request of `schemas/index.json`, checked both ways on its example
+//! files: the JSON Schema and the Rust type must agree.
+//!
+//! * valid examples — the `examples` array of `<message>.request.json` —
+//!   are accepted by the schema and by the Rust type, and round-trip: what
+//!   the type writes back is valid and reads back the same;
+//! * invalid examples — `<message>.request.invalid.jsonl`, one
+//!   `{"example", "why", "refused_by"}` a line — are refused by the schema;
+//!   those marked `"refused_by": "serde"` by the Rust type too, those marked
+//!   `"service"` are taken by serde (the service's own checks refuse them),
+//!   so a label that no longer holds fails here.
+//!
+//! A new message needs no code here but one line of [`rust_type`] (the test
+//! fails, naming the file, until it has one); its examples are data.
+
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::Value;
+use vpcroute_protocol::acl::{AclCreate, AclRuleAdd, AclRuleDelete, TierSetAcl};
+use vpcroute_protocol::areas::ZoneOspfSet;
+use vpcroute_protocol::config::{RouterConfigGet, RouterList};
+use vpcroute_protocol::ipam::*;
+use vpcroute_protocol::sync::RouterStatusGet;
+use vpcroute_testkit::schemas::{invalid_examples_file, RefusedBy, Schemas};
+
+/// Reads a message as its Rust type and writes it back.
+type ReadBack = fn(&str) -> Result<Value, String>;
+
+fn read_back<T: DeserializeOwned + Serialize>(text: &str) -> Result<Value, String> {
+    let typed: T = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let bytes = serde_json::to_vec(&typed).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+}
+
+/// The Rust type of each request schema: the one place a message's type is
+/// named for these tests.
+fn rust_type(request_schema: &str) -> Option<ReadBack> {
+    let f: ReadBack = match request_schema {
+        "ipam/zone.enable.request.json" => read_back::<ZoneEnable>,
+        "ipam/zone.update.request.json" => read_back::<ZoneUpdate>,
+        "ipam/vpc.allocate.request.json" => read_back::<VpcAllocate>,
+        "ipam/tier.allocate.request.json" => read_back::<TierAllocate>,
+        "ipam/vm.allocate.request.json" => read_back::<VmAllocate>,
+        "ipam/acl.create.request.json" => read_back::<AclCreate>,
+        "ipam/acl.rule.add.request.json" => read_back::<AclRuleAdd>,
+        "ipam/acl.rule.delete.request.json" => read_back::<AclRuleDelete>,
+        "ipam/tier.set_acl.request.json" => read_back::<TierSetAcl>,
+        "ipam/vpc.release.request.json"
+        | "ipam/tier.release.request.json"
+        | "ipam/vm.release.request.json"
+        | "ipam/acl.delete.request.json" => read_back::<Release>,
+        "ipam/zone.show.request.json"
+        | "ipam/vpc.show.request.json"
+        | "ipam/acl.show.request.json"
+        | "areas/zone.show.request.json"
+        | "areas/vpc.show.request.json" => read_back::<Show>,
+        "ipam/events.read.request.json"
+        | "areas/events.read.request.json"
+        | "config/events.read.request.json"
+        | "sync/events.read.request.json" => read_back::<EventsRead>,
+        "areas/zone.set.request.json" => read_back::<ZoneOspfSet>,
+        "config/router.get.request.json" => read_back::<RouterConfigGet>,
+        "config/router.list.request.json" => read_back::<RouterList>,
+        "sync/router.status.request.json" => read_back::<RouterStatusGet>,
+        _ => return None,
+    };
+    Some(f)
+}
+
+/// Every request schema the index names, with its Rust type.
+fn requests(s: &Schemas) -> Vec<(String, ReadBack)> {
+    let mut out: Vec<(String, ReadBack)> = Vec::new();
+    for (subject, request, _) in s.subjects() {
+        let read = rust_type(request).unwrap_or_else(|| {
+            panic!("{subject}: no Rust type for schemas/{request}: add it to rust_type")
+        });
+        if !out.iter().any(|(r, _)| r == request) {
+            out.push((request.to_string(), read));
+        }
+    }
+    assert!(!out.is_empty(), "index.json names no request");
+    out
+}
+
+/// The `examples` of a schema file. (The workspace builds serde_json with
+/// `arbitrary_precision`, so a `Value` keeps u128 counts above 2^64.)
+fn examples(s: &Schemas, rel: &str) -> Vec<Value> {
+    let examples = s.docs[rel]["examples"].as_array();
+    examples.unwrap_or_else(|| panic!("{rel}: no examples array")).clone()
+}
+
+#[test]
+fn valid_request_examples_are_accepted_by_both_and_round_trip() {
+    let s = Schemas::load();
+    let mut checked = 0;
+    for (rel, read) in requests(&s) {
+        let examples = examples(&s, &rel);
+        assert!(!examples.is_empty(), "{rel}: no examples");
+        for value in examples {
+            let text = value.to_string();
+            if let Err(e) = s.check(&rel, &value) {
+                panic!("{rel}: example {text} refused by the schema: {e:?}");
+            }
+            let written = read(&text)
+                .unwrap_or_else(|e| panic!("{rel}: example {text} refused by the Rust type: {e}"));
+            if let Err(e) = s.check(&rel, &written) {
+                panic!("{rel}: {text} written back as {written} is refused by the schema: {e:?}");
+            }
+            let again = read(&written.to_string()).expect("reads back");
+            assert_eq!(again, written, "{rel}: {text} does not round-trip");
+            checked += 1;
+        }
+    }
+    eprintln!("{checked} valid request examples");
+}
+
+#[test]
+fn invalid_request_examples_are_refused_by_both() {
+    let s = Schemas::load();
+    let (mut checked, mut files) = (0, 0);
+    for (rel, read) in requests(&s) {
+        let invalid = s.invalid_examples(&rel);
+        files += usize::from(!invalid.is_empty());
+        for case in invalid {
+            let file = invalid_examples_file(&rel);
+            let (example, why) = (&case.example, &case.why);
+            assert!(
+                s.check(&rel, example).is_err(),
+                "{file}: {example} ({why}) is accepted by the schema"
+            );
+            let by_serde = read(&example.to_string());
+            match case.refused_by {
+                RefusedBy::Serde => assert!(
+                    by_serde.is_err(),
+                    "{file}: {example} ({why}) is accepted by the Rust type: {by_serde:?}"
+                ),
+                RefusedBy::Service => assert!(
+                    by_serde.is_ok(),
+                    "{file}: {example} ({why}) is marked refused_by service but serde refuses it \
+                     too ({by_serde:?}): mark it serde"
+                ),
+            }
+            checked += 1;
+        }
+    }
+    // The data is there: a file moved or renamed would make this vacuous.
+    assert!(files >= 20 && checked >= 117, "{files} files, {checked} cases");
+    eprintln!("{checked} invalid request examples in {files} files");
+}
