@@ -85,7 +85,9 @@ fn requests(s: &Schemas) -> Vec<(String, ReadBack)> {
 /// `arbitrary_precision`, so a `Value` keeps u128 counts above 2^64.)
 fn examples(s: &Schemas, rel: &str) -> Vec<Value> {
     let examples = s.docs[rel]["examples"].as_array();
-    examples.unwrap_or_else(|| panic!("{rel}: no examples array")).clone()
+    examples
+        .unwrap_or_else(|| panic!("{rel}: no examples array"))
+        .clone()
 }
 
 #[test]
@@ -143,6 +145,9 @@ fn invalid_request_examples_are_refused_by_both() {
         }
     }
     // The data is there: a file moved or renamed would make this vacuous.
-    assert!(files >= 20 && checked >= 117, "{files} files, {checked} cases");
+    assert!(
+        files >= 20 && checked >= 117,
+        "{files} files, {checked} cases"
+    );
     eprintln!("{checked} invalid request examples in {files} files");
 }

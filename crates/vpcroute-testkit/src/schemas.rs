@@ -189,7 +189,9 @@ impl Schemas {
         }
         for (what, rel) in named {
             if !self.docs.contains_key(rel) {
-                return Err(format!("schema missing for {what}: no file schemas/{rel:?}"));
+                return Err(format!(
+                    "schema missing for {what}: no file schemas/{rel:?}"
+                ));
             }
             self.try_validator(rel)
                 .map_err(|e| format!("schema schemas/{rel} (for {what}) does not compile: {e}"))?;
