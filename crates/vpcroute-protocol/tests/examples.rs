@@ -1,14 +1,17 @@
 //! Every request of `schemas/index.json`, checked both ways on its example
 //! files: the JSON Schema and the Rust type must agree.
 //!
-//! * valid examples — the `examples` array of `<message>.request.json` —
-//!   are accepted by the schema and by the Rust type, and round-trip: what
-//!   the type writes back is valid and reads back the same;
+//! * valid examples — the `examples` array of `<message>.request.json`, and
+//!   the lines of `<message>.request.valid.jsonl` if there is one — are
+//!   accepted by the schema, by the Rust type and by the message's own
+//!   parser if it has one, and round-trip: what the type writes back is
+//!   valid and reads back the same;
 //! * invalid examples — `<message>.request.invalid.jsonl`, one
-//!   `{"example", "why", "refused_by"}` a line — are refused by the schema;
-//!   those marked `"refused_by": "serde"` by the Rust type too, those marked
-//!   `"service"` are taken by serde (the service's own checks refuse them),
-//!   so a label that no longer holds fails here.
+//!   `{"example", "why", "refused_by"}` a line — are refused by the schema,
+//!   and by whoever `refused_by` names: `serde` (the Rust type), `parser`
+//!   (serde takes it, the message's parser refuses it) or `service` (serde
+//!   takes it, the service's own checks or the contract refuse it). A label
+//!   that no longer holds fails here.
 //!
 //! A new message needs no code here but one line of [`rust_type`] (the test
 //! fails, naming the file, until it has one); its examples are data.
@@ -20,7 +23,7 @@ use vpcroute_protocol::areas::ZoneOspfSet;
 use vpcroute_protocol::config::{RouterConfigGet, RouterList};
 use vpcroute_protocol::ipam::*;
 use vpcroute_protocol::sync::RouterStatusGet;
-use vpcroute_testkit::schemas::{invalid_examples_file, RefusedBy, Schemas};
+use vpcroute_testkit::schemas::{examples_file, RefusedBy, Schemas};
 
 /// Reads a message as its Rust type and writes it back.
 type ReadBack = fn(&str) -> Result<Value, String>;
@@ -29,6 +32,29 @@ fn read_back<T: DeserializeOwned + Serialize>(text: &str) -> Result<Value, Strin
     let typed: T = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let bytes = serde_json::to_vec(&typed).map_err(|e| e.to_string())?;
     serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+}
+
+/// A message's own parser, beyond its `Deserialize`: what the service runs
+/// on a request serde took.
+type Parser = fn(&str) -> Result<(), String>;
+
+/// ipam's rule parser, with ipam's canonical CIDR parser.
+fn parse_rule(text: &str) -> Result<(), String> {
+    let request: AclRuleAdd = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let parse_cidr =
+        |c: &str| vpcroute_allocator::parse_canonical_cidr(c).map_err(|e| e.to_string());
+    request
+        .to_rule(parse_cidr)
+        .map(drop)
+        .map_err(|e| format!("{e:?}"))
+}
+
+/// The parser of each request schema that has one.
+fn parser(request_schema: &str) -> Option<Parser> {
+    match request_schema {
+        "ipam/acl.rule.add.request.json" => Some(parse_rule),
+        _ => None,
+    }
 }
 
 /// The Rust type of each request schema: the one place a message's type is
@@ -81,21 +107,12 @@ fn requests(s: &Schemas) -> Vec<(String, ReadBack)> {
     out
 }
 
-/// The `examples` of a schema file. (The workspace builds serde_json with
-/// `arbitrary_precision`, so a `Value` keeps u128 counts above 2^64.)
-fn examples(s: &Schemas, rel: &str) -> Vec<Value> {
-    let examples = s.docs[rel]["examples"].as_array();
-    examples
-        .unwrap_or_else(|| panic!("{rel}: no examples array"))
-        .clone()
-}
-
 #[test]
 fn valid_request_examples_are_accepted_by_both_and_round_trip() {
     let s = Schemas::load();
     let mut checked = 0;
     for (rel, read) in requests(&s) {
-        let examples = examples(&s, &rel);
+        let examples = s.valid_examples(&rel);
         assert!(!examples.is_empty(), "{rel}: no examples");
         for value in examples {
             let text = value.to_string();
@@ -109,9 +126,16 @@ fn valid_request_examples_are_accepted_by_both_and_round_trip() {
             }
             let again = read(&written.to_string()).expect("reads back");
             assert_eq!(again, written, "{rel}: {text} does not round-trip");
+            if let Some(parse) = parser(&rel) {
+                if let Err(e) = parse(&text) {
+                    panic!("{rel}: example {text} refused by its parser: {e}");
+                }
+            }
             checked += 1;
         }
     }
+    // The data is there: a file moved or renamed would make this vacuous.
+    assert!(checked >= 75, "{checked} valid examples");
     eprintln!("{checked} valid request examples");
 }
 
@@ -123,23 +147,38 @@ fn invalid_request_examples_are_refused_by_both() {
         let invalid = s.invalid_examples(&rel);
         files += usize::from(!invalid.is_empty());
         for case in invalid {
-            let file = invalid_examples_file(&rel);
+            let file = examples_file(&rel, "invalid");
             let (example, why) = (&case.example, &case.why);
             assert!(
                 s.check(&rel, example).is_err(),
                 "{file}: {example} ({why}) is accepted by the schema"
             );
-            let by_serde = read(&example.to_string());
-            match case.refused_by {
-                RefusedBy::Serde => assert!(
+            let text = example.to_string();
+            let by_serde = read(&text);
+            if case.refused_by == RefusedBy::Serde {
+                assert!(
                     by_serde.is_err(),
                     "{file}: {example} ({why}) is accepted by the Rust type: {by_serde:?}"
-                ),
-                RefusedBy::Service => assert!(
+                );
+            } else {
+                assert!(
                     by_serde.is_ok(),
-                    "{file}: {example} ({why}) is marked refused_by service but serde refuses it \
-                     too ({by_serde:?}): mark it serde"
+                    "{file}: {example} ({why}) is marked refused_by {:?} but serde refuses it \
+                     ({by_serde:?}): mark it serde",
+                    case.refused_by
+                );
+            }
+            let by_parser = parser(&rel).map(|parse| parse(&text));
+            match (case.refused_by, by_parser) {
+                (RefusedBy::Parser, None) => panic!("{file}: {example}: {rel} has no parser"),
+                (RefusedBy::Parser, Some(r)) => assert!(
+                    r.is_err(),
+                    "{file}: {example} ({why}) is accepted by its parser"
                 ),
+                (RefusedBy::Service, Some(Err(e))) => panic!(
+                    "{file}: {example} ({why}) is refused by its parser ({e}): mark it parser"
+                ),
+                _ => {}
             }
             checked += 1;
         }

@@ -199,10 +199,23 @@ impl Schemas {
         Ok(())
     }
 
+    /// The valid examples of the schema file `rel`: its `examples`, then the
+    /// lines of its sibling `<rel without .json>.valid.jsonl` if there is one.
+    pub fn valid_examples(&self, rel: &str) -> Vec<Value> {
+        let own = self.docs.get(rel).and_then(|d| d["examples"].as_array());
+        let mut out = own.cloned().unwrap_or_default();
+        let path = self.dir.join(examples_file(rel, "valid"));
+        if path.is_file() {
+            let lines = crate::read_jsonl::<ValidExample>(&path);
+            out.extend(lines.into_iter().map(|(_, e)| e.example));
+        }
+        out
+    }
+
     /// The invalid examples of the schema file `rel`, from its sibling
     /// `<rel without .json>.invalid.jsonl` (none if there is no such file).
     pub fn invalid_examples(&self, rel: &str) -> Vec<InvalidExample> {
-        let path = self.dir.join(invalid_examples_file(rel));
+        let path = self.dir.join(examples_file(rel, "invalid"));
         if !path.is_file() {
             return Vec::new();
         }
@@ -268,10 +281,11 @@ fn text<'a>(entry: &'a Value, key: &str) -> &'a str {
     entry[key].as_str().unwrap_or_default()
 }
 
-/// The file holding the invalid examples of the schema file `rel`:
-/// `ipam/vpc.allocate.request.json` → `ipam/vpc.allocate.request.invalid.jsonl`.
-pub fn invalid_examples_file(rel: &str) -> String {
-    format!("{}.invalid.jsonl", rel.strip_suffix(".json").unwrap_or(rel))
+/// The file holding the `kind` (`valid`, `invalid`) examples of the schema
+/// file `rel`: `ipam/vpc.allocate.request.json`, `invalid` →
+/// `ipam/vpc.allocate.request.invalid.jsonl`.
+pub fn examples_file(rel: &str, kind: &str) -> String {
+    format!("{}.{kind}.jsonl", rel.strip_suffix(".json").unwrap_or(rel))
 }
 
 /// One line of a `*.invalid.jsonl` file: a message its schema refuses.
@@ -282,9 +296,7 @@ pub struct InvalidExample {
     pub example: Value,
     /// What makes it invalid.
     pub why: String,
-    /// Who else refuses it: the Rust type (`serde`, its `Deserialize`) or
-    /// only the service (`service`: serde takes it, the service's own
-    /// checks or the contract refuse it).
+    /// Who else refuses it (see [`RefusedBy`]).
     pub refused_by: RefusedBy,
 }
 
@@ -294,8 +306,23 @@ pub struct InvalidExample {
 pub enum RefusedBy {
     /// The Rust type does not deserialise it.
     Serde,
-    /// The Rust type deserialises it; the service refuses it.
+    /// The Rust type deserialises it; the message's own parser in the
+    /// protocol crate refuses it (`AclRuleAdd::to_rule`, which ipam calls).
+    Parser,
+    /// The Rust type deserialises it; the service's own checks (names,
+    /// CIDRs, OSPF limits, built-in lists) or the contract (no `null` for an
+    /// absent field) refuse it.
     Service,
+}
+
+/// One line of a `*.valid.jsonl` file: a message its schema accepts, beyond
+/// the schema's own `examples`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidExample {
+    pub example: Value,
+    /// What it shows.
+    pub why: String,
 }
 
 fn json_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
