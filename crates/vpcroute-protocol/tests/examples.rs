@@ -190,3 +190,84 @@ fn invalid_request_examples_are_refused_by_both() {
     );
     eprintln!("{checked} invalid request examples in {files} files");
 }
+
+/// The envelope mutations every published event must be refused with,
+/// applied to every `BusEvent` example of every event schema the index
+/// names: an event type the payload disagrees with (another example's), an
+/// unknown type, an extra or a missing payload field, a missing, extra or
+/// negative envelope field, another service's `source`, no payload.
+fn envelope_mutations(good: &Value, others: &[Value]) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    let mut add = |why, edit: &dyn Fn(&mut Value)| {
+        let mut v = good.clone();
+        edit(&mut v);
+        out.push((why, v));
+    };
+    let ty = good["event_type"].clone();
+    if let Some(other) = others.iter().find(|o| o["event_type"] != ty) {
+        let other_ty = other["event_type"].clone();
+        add("event_type disagrees with the payload's type", &|v| {
+            v["event_type"] = other_ty.clone()
+        });
+    }
+    add("an unknown event type", &|v| {
+        v["event_type"] = "exploded".into();
+        v["payload"]["type"] = "exploded".into();
+    });
+    add("an unknown payload field", &|v| {
+        v["payload"]["extra"] = 1.into()
+    });
+    if good["payload"].as_object().is_some_and(|p| p.len() > 1) {
+        add("the payload holds nothing but its type", &|v| {
+            v["payload"]
+                .as_object_mut()
+                .unwrap()
+                .retain(|k, _| k == "type")
+        });
+    }
+    add("no seq", &|v| {
+        drop(v.as_object_mut().unwrap().remove("seq"))
+    });
+    add("an unknown envelope field", &|v| v["subject"] = "x".into());
+    add("a negative seq", &|v| v["seq"] = (-1).into());
+    add("no payload", &|v| v["payload"] = Value::Null);
+    let source = good["source"].clone();
+    let other_source = if source == "ipam" {
+        "router-sync"
+    } else {
+        "ipam"
+    };
+    add("another service's source", &|v| {
+        v["source"] = other_source.into()
+    });
+    out
+}
+
+#[test]
+fn event_envelope_mutations_are_refused() {
+    let s = Schemas::load();
+    let mut checked = 0;
+    for (subject, rel) in s.events() {
+        let examples = s.valid_examples(rel);
+        // Only the BusEvent streams have an envelope (config/updated.json and
+        // sync/status.json are bare messages).
+        let events: Vec<&Value> = examples
+            .iter()
+            .filter(|e| e.get("event_type").is_some())
+            .collect();
+        for good in &events {
+            if let Err(e) = s.check(rel, good) {
+                panic!("{rel}: example {good} is refused: {e:?}");
+            }
+            for (why, bad) in envelope_mutations(good, &examples) {
+                assert!(
+                    s.check(rel, &bad).is_err(),
+                    "{subject} ({rel}): {why}: {bad} is accepted"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 100, "{checked} mutations");
+    eprintln!("{checked} event mutations refused");
+}
