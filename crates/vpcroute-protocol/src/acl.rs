@@ -134,18 +134,21 @@ impl From<AclProtocol> for String {
 impl std::str::FromStr for AclProtocol {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s.to_ascii_lowercase().as_str() {
+        // Exactly as the schema (`acl_protocol`) and vpcctl's help spell it:
+        // lower-case names, numbers without leading zeros or blanks. "TCP"
+        // and "006" were taken once; no client of the contract sent them.
+        Ok(match s {
             "all" => AclProtocol::All,
             "tcp" => AclProtocol::Tcp,
             "udp" => AclProtocol::Udp,
             "icmp" => AclProtocol::Icmp,
-            other => match other.parse::<u8>() {
-                // "6" and "006" alike: one protocol, one spelling.
-                Ok(6) => AclProtocol::Tcp,
-                Ok(17) => AclProtocol::Udp,
-                Ok(1) => AclProtocol::Icmp,
-                Ok(n) => AclProtocol::Number(n),
-                Err(_) => {
+            other => match plain_decimal::<u8>(other) {
+                // "6" and "tcp" alike: one protocol, one spelling.
+                Some(6) => AclProtocol::Tcp,
+                Some(17) => AclProtocol::Udp,
+                Some(1) => AclProtocol::Icmp,
+                Some(n) => AclProtocol::Number(n),
+                None => {
                     return Err(format!(
                         "protocol {:?} must be all, tcp, udp, icmp or a protocol number 0-255",
                         crate::error::clip(s, 32)
@@ -154,6 +157,15 @@ impl std::str::FromStr for AclProtocol {
             },
         })
     }
+}
+
+/// A number written as the schemas write one: decimal digits only, no
+/// sign, blank or leading zero (`"0"` itself is fine).
+fn plain_decimal<T: std::str::FromStr>(s: &str) -> Option<T> {
+    let plain = !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && !(s.len() > 1 && s.starts_with('0'));
+    plain.then(|| s.parse().ok()).flatten()
 }
 
 /// An inclusive port range; `start == end` for one port.
@@ -175,8 +187,8 @@ impl std::str::FromStr for PortRange {
             )
         };
         let (a, b) = s.split_once('-').unwrap_or((s, s));
-        let start: u16 = a.trim().parse().map_err(|_| bad())?;
-        let end: u16 = b.trim().parse().map_err(|_| bad())?;
+        let start: u16 = plain_decimal(a).ok_or_else(bad)?;
+        let end: u16 = plain_decimal(b).ok_or_else(bad)?;
         if start == 0 || start > end {
             return Err(bad());
         }
@@ -403,7 +415,8 @@ mod tests {
     fn covered_cidrs_are_folded_and_numbers_of_named_protocols_are_names() {
         let r = req("6").to_rule(parse).unwrap();
         assert_eq!(r.protocol, AclProtocol::Tcp);
-        assert_eq!("006".parse::<AclProtocol>().unwrap(), AclProtocol::Tcp);
+        // One spelling of a number: "006" is refused, as the schema does.
+        assert!("006".parse::<AclProtocol>().is_err());
         assert_eq!(r.cidrs, vec!["10.1.0.0/22".parse::<IpNet>().unwrap()]);
         assert_eq!(
             "47".parse::<AclProtocol>().unwrap(),
@@ -412,9 +425,11 @@ mod tests {
         let json = serde_json::to_string(&AclProtocol::Number(47)).unwrap();
         assert_eq!(json, "\"47\"");
         assert_eq!(
-            serde_json::from_str::<AclProtocol>("\"ICMP\"").unwrap(),
+            serde_json::from_str::<AclProtocol>("\"icmp\"").unwrap(),
             AclProtocol::Icmp
         );
+        // Names are lower case, as the schema and vpcctl's help write them.
+        assert!(serde_json::from_str::<AclProtocol>("\"ICMP\"").is_err());
     }
 
     #[test]

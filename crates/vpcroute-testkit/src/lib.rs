@@ -6,9 +6,11 @@ use std::process::Command;
 
 mod golden;
 mod nft;
+pub mod schemas;
 
 pub use golden::{check_golden, read_jsonl, update_golden};
 pub use nft::NftCheck;
+pub use schemas::Schemas;
 
 /// Whether this run is CI's (`CI=true`).
 pub fn in_ci() -> bool {

@@ -1,12 +1,11 @@
-//! A small loader for the JSON Schemas in `schemas/` (see its README).
-//!
-//! Self-contained (only `jsonschema` 0.30 and `serde_json`) so that other
-//! test crates can include it with
-//! `#[path = "../crates/vpcroute-protocol/tests/common/mod.rs"] mod schemas;`.
+//! The one loader of the JSON Schemas in `schemas/` (see its README), for
+//! the protocol crate's schema tests and the end-to-end tests' wiretap alike.
 //!
 //! Every schema file is registered with the validator under its `$id`, so
 //! the relative `$ref`s between files resolve without any network access.
-#![allow(dead_code)]
+//! Schemas compile as draft 2020-12 with formats checked (`ipv4`, `ipv6`):
+//! the README names that draft, and a validator that skipped formats would
+//! let `10.0.0.256` through where the schema says an address.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -42,21 +41,32 @@ pub fn find_schemas_dir(start: &Path) -> Option<PathBuf> {
 }
 
 impl Schemas {
-    /// Loads the `schemas/` folder above the crate being compiled (or the
-    /// one named by `VPCROUTE_SCHEMAS_DIR`).
+    /// Loads the workspace's `schemas/` folder (or the one named by
+    /// `VPCROUTE_SCHEMAS_DIR`), panicking with the reason if it is missing
+    /// or broken.
     pub fn load() -> Self {
-        let dir = match std::env::var_os("VPCROUTE_SCHEMAS_DIR") {
+        Self::load_from(&Self::workspace_dir())
+    }
+
+    /// The workspace's `schemas/`: the first one above this crate.
+    pub fn workspace_dir() -> PathBuf {
+        match std::env::var_os("VPCROUTE_SCHEMAS_DIR") {
             Some(d) => PathBuf::from(d),
             None => find_schemas_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
                 .expect("no schemas/index.json above CARGO_MANIFEST_DIR"),
-        };
-        Self::load_from(&dir)
+        }
     }
 
     pub fn load_from(dir: &Path) -> Self {
+        Self::try_load_from(dir).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Reads every `.json` file of `dir`; the error names the file that is
+    /// missing or not JSON.
+    pub fn try_load_from(dir: &Path) -> Result<Self, String> {
         let mut docs = BTreeMap::new();
         let mut index = None;
-        for path in json_files(dir) {
+        for path in json_files(dir)? {
             let rel = path
                 .strip_prefix(dir)
                 .unwrap()
@@ -65,21 +75,21 @@ impl Schemas {
                 .collect::<Vec<_>>()
                 .join("/");
             let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+                .map_err(|e| format!("schema missing: cannot read {}: {e}", path.display()))?;
             let value: Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+                .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
             if rel == "index.json" {
                 index = Some(value);
             } else {
                 docs.insert(rel, value);
             }
         }
-        Schemas {
+        Ok(Schemas {
             dir: dir.to_path_buf(),
             docs,
-            index: index.expect("schemas/index.json is missing"),
+            index: index.ok_or_else(|| format!("{}/index.json is missing", dir.display()))?,
             cache: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     /// The `$id` a schema file must have.
@@ -144,6 +154,77 @@ impl Schemas {
         }
     }
 
+    /// Every `subjects[]` entry of `index.json`: `(subject, request file,
+    /// reply file)`. The index is the one list of messages: tests walk it
+    /// rather than name the messages again.
+    pub fn subjects(&self) -> Vec<(&str, &str, &str)> {
+        self.index_rows("subjects")
+            .map(|e| (text(e, "subject"), text(e, "request"), text(e, "reply")))
+            .collect()
+    }
+
+    /// Every `events[]` entry of `index.json`: `(subject pattern, schema file)`.
+    pub fn events(&self) -> Vec<(&str, &str)> {
+        self.index_rows("events")
+            .map(|e| (text(e, "subject"), text(e, "schema")))
+            .collect()
+    }
+
+    /// The entries of `index.json`'s array `list`.
+    fn index_rows(&self, list: &str) -> std::slice::Iter<'_, Value> {
+        let entries = self.index[list].as_array().map(Vec::as_slice);
+        entries.unwrap_or_default().iter()
+    }
+
+    /// Compiles every schema `index.json` names; the error says which
+    /// subject's schema is missing or broken.
+    pub fn compile_index(&self) -> Result<(), String> {
+        let mut named: Vec<(String, &str)> = Vec::new();
+        for (subject, request, reply) in self.subjects() {
+            named.push((format!("requests on {subject}"), request));
+            named.push((format!("replies on {subject}"), reply));
+        }
+        for (subject, schema) in self.events() {
+            named.push((format!("events on {subject}"), schema));
+        }
+        for (what, rel) in named {
+            if !self.docs.contains_key(rel) {
+                return Err(format!(
+                    "schema missing for {what}: no file schemas/{rel:?}"
+                ));
+            }
+            self.try_validator(rel)
+                .map_err(|e| format!("schema schemas/{rel} (for {what}) does not compile: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The valid examples of the schema file `rel`: its `examples`, then the
+    /// lines of its sibling `<rel without .json>.valid.jsonl` if there is one.
+    pub fn valid_examples(&self, rel: &str) -> Vec<Value> {
+        let own = self.docs.get(rel).and_then(|d| d["examples"].as_array());
+        let mut out = own.cloned().unwrap_or_default();
+        let path = self.dir.join(examples_file(rel, "valid"));
+        if path.is_file() {
+            let lines = crate::read_jsonl::<ValidExample>(&path);
+            out.extend(lines.into_iter().map(|(_, e)| e.example));
+        }
+        out
+    }
+
+    /// The invalid examples of the schema file `rel`, from its sibling
+    /// `<rel without .json>.invalid.jsonl` (none if there is no such file).
+    pub fn invalid_examples(&self, rel: &str) -> Vec<InvalidExample> {
+        let path = self.dir.join(examples_file(rel, "invalid"));
+        if !path.is_file() {
+            return Vec::new();
+        }
+        crate::read_jsonl::<InvalidExample>(&path)
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
+    }
+
     fn subject_entry(&self, subject: &str) -> Option<&Value> {
         self.index["subjects"].as_array()?.iter().find(|e| {
             e["subject"]
@@ -194,14 +275,64 @@ impl Schemas {
     }
 }
 
-fn json_files(dir: &Path) -> Vec<PathBuf> {
+/// The string field `key` of an index entry (`""` if missing: no file has
+/// that name, so a lookup of it fails and says so).
+fn text<'a>(entry: &'a Value, key: &str) -> &'a str {
+    entry[key].as_str().unwrap_or_default()
+}
+
+/// The file holding the `kind` (`valid`, `invalid`) examples of the schema
+/// file `rel`: `ipam/vpc.allocate.request.json`, `invalid` →
+/// `ipam/vpc.allocate.request.invalid.jsonl`.
+pub fn examples_file(rel: &str, kind: &str) -> String {
+    format!("{}.{kind}.jsonl", rel.strip_suffix(".json").unwrap_or(rel))
+}
+
+/// One line of a `*.invalid.jsonl` file: a message its schema refuses.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvalidExample {
+    /// The message.
+    pub example: Value,
+    /// What makes it invalid.
+    pub why: String,
+    /// Who else refuses it (see [`RefusedBy`]).
+    pub refused_by: RefusedBy,
+}
+
+/// Where, besides the schema, an invalid example is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusedBy {
+    /// The Rust type does not deserialise it.
+    Serde,
+    /// The Rust type deserialises it; the message's own parser in the
+    /// protocol crate refuses it (`AclRuleAdd::to_rule`, which ipam calls).
+    Parser,
+    /// The Rust type deserialises it; the service's own checks (names,
+    /// CIDRs, OSPF limits, built-in lists) or the contract (no `null` for an
+    /// absent field) refuse it.
+    Service,
+}
+
+/// One line of a `*.valid.jsonl` file: a message its schema accepts, beyond
+/// the schema's own `examples`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidExample {
+    pub example: Value,
+    /// What it shows.
+    pub why: String,
+}
+
+fn json_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries =
-            std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display()));
+        let entries = std::fs::read_dir(&d)
+            .map_err(|e| format!("schema missing: cannot list {}: {e}", d.display()))?;
         for entry in entries {
-            let path = entry.unwrap().path();
+            let path = entry.map_err(|e| format!("{}: {e}", d.display()))?.path();
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "json") {
@@ -210,5 +341,5 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out.sort();
-    out
+    Ok(out)
 }
