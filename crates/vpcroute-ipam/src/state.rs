@@ -37,33 +37,19 @@ pub enum Command {
 }
 
 impl Command {
-    pub fn request_id(&self) -> &str {
-        match self {
-            Command::ZoneEnable(c) => &c.request_id,
-            Command::ZoneUpdate(c) => &c.request_id,
-            Command::VpcAllocate(c) => &c.request_id,
-            Command::TierAllocate(c) => &c.request_id,
-            Command::VmAllocate(c) => &c.request_id,
-            Command::AclCreate(c) => &c.request_id,
-            Command::AclRuleAdd(c) => &c.request_id,
-            Command::AclRuleDelete(c) => &c.request_id,
-            Command::TierSetAcl(c) => &c.request_id,
-            Command::VpcRelease(c)
-            | Command::TierRelease(c)
-            | Command::VmRelease(c)
-            | Command::AclDelete(c) => &c.request_id,
-        }
-    }
-
-    /// What the request asked, without its request id: a retry must ask
-    /// exactly the same thing to be answered from the record, otherwise the
-    /// id was reused by mistake and the request is refused.
-    pub fn fingerprint(&self) -> String {
+    /// The request id, and the fingerprint: what the request asked without
+    /// its request id. A retry must ask exactly the same thing to be
+    /// answered from the record, otherwise the id was reused by mistake
+    /// and the request is refused. Both come from the serialised command,
+    /// so a new variant needs nothing here.
+    pub fn request_id_and_fingerprint(&self) -> (String, String) {
         let mut v = serde_json::to_value(self).expect("commands serialise");
-        if let Some(obj) = v.as_object_mut() {
-            obj.remove("request_id");
-        }
-        v.to_string()
+        let request_id = v
+            .as_object_mut()
+            .and_then(|obj| obj.remove("request_id"))
+            .and_then(|id| id.as_str().map(str::to_string))
+            .expect("every command carries a request id");
+        (request_id, v.to_string())
     }
 }
 
