@@ -1940,7 +1940,7 @@ fn error_schema_lists_every_error_code() {
 
 use vpcroute_protocol::areas::{
     AreaEvent, AreaId, AuthRequest, OspfAuth, OspfSettings, Secret, VpcArea, ZoneOspfSet,
-    ZoneOspfView, REDACTED,
+    ZoneOspfView,
 };
 use vpcroute_protocol::config::{
     ConfigText, DialectName, FirewallRuleset, KeyRotationPhase, KeyRotationView, RouterConfig,
