@@ -21,6 +21,8 @@ pub mod ipam {
     pub const TIER_RELEASE: &str = "vpcroute.ipam.tier.release";
     pub const VM_ALLOCATE: &str = "vpcroute.ipam.vm.allocate";
     pub const VM_RELEASE: &str = "vpcroute.ipam.vm.release";
+    /// A VM's address, with its tier's VPC and zone.
+    pub const VM_SHOW: &str = "vpcroute.ipam.vm.show";
     /// Network ACL lists (see `vpcroute_protocol::acl`).
     pub const ACL_CREATE: &str = "vpcroute.ipam.acl.create";
     pub const ACL_DELETE: &str = "vpcroute.ipam.acl.delete";

@@ -9,7 +9,7 @@ use vpcroute_allocator::{
     default_gateway, netmask_to_prefix, parse_canonical_cidr, BlockPool, Family, HostPool,
 };
 use vpcroute_protocol::ipam::{
-    self as msg, IpamEvent, Released, RouterSpec, TierRecord, TierView, Usage, VmRecord, VpcRecord,
+    self as msg, IpamEvent, Released, RouterSpec, TierRecord, TierView, Usage, VmRecord, VmView, VpcRecord,
     VpcView, ZoneRecord, ZoneView,
 };
 
@@ -1072,6 +1072,20 @@ impl IpamState {
 
     /// Every zone, in name order: a complete, deterministic picture of the
     /// state, used to compare a live service with a fresh replay.
+    pub fn vm_view(&self, name: &str) -> Result<VmView, IpamError> {
+        let unknown = || IpamError::UnknownVm(name.to_string());
+        let tier_name = self.vm_tier.get(name).ok_or_else(unknown)?;
+        let tier = self.tier(tier_name)?;
+        let ip = *tier.vms.get(name).ok_or_else(unknown)?;
+        Ok(VmView {
+            vm: name.to_string(),
+            tier: tier_name.clone(),
+            ip,
+            vpc: tier.vpc.clone(),
+            zone: self.vpc(&tier.vpc)?.zone.clone(),
+        })
+    }
+
     pub fn dump(&self) -> Vec<ZoneView> {
         self.zones
             .keys()

@@ -126,6 +126,13 @@ pub struct Show {
     pub name: String,
 }
 
+/// `vpcroute.ipam.vm.show`: one VM's address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmShow {
+    pub vm: String,
+}
+
 /// `vpcroute.ipam.events.read`: a consumer catching up on the log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -175,6 +182,16 @@ pub struct VmRecord {
     pub vm: String,
     pub tier: String,
     pub ip: IpAddr,
+}
+
+/// Reply to `vm.show`: the VM's record, with its tier's VPC and zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmView {
+    pub vm: String,
+    pub tier: String,
+    pub ip: IpAddr,
+    pub vpc: String,
+    pub zone: String,
 }
 
 /// Reply to a release: what was given back.

@@ -237,6 +237,8 @@ fn examples_deserialise_into_the_rust_types() {
     examples_as::<ZoneEnable>(&s, "ipam/zone.enable.request.json");
     examples_as::<ZoneUpdate>(&s, "ipam/zone.update.request.json");
     examples_as::<Show>(&s, "ipam/zone.show.request.json");
+    examples_as::<VmShow>(&s, "ipam/vm.show.request.json");
+    examples_as::<Reply<VmView>>(&s, "ipam/vm.show.reply.json");
     examples_as::<VpcAllocate>(&s, "ipam/vpc.allocate.request.json");
     examples_as::<Release>(&s, "ipam/vpc.release.request.json");
     examples_as::<Show>(&s, "ipam/vpc.show.request.json");
@@ -420,6 +422,10 @@ fn requests() -> Vec<(&'static str, Value)> {
             }),
         ),
         (
+            subjects::ipam::VM_SHOW,
+            wire(&VmShow { vm: "vm-1".into() }),
+        ),
+        (
             subjects::ipam::ACL_CREATE,
             wire(&AclCreate {
                 request_id: "r12".into(),
@@ -521,7 +527,7 @@ fn real_requests_are_valid() {
         assert_valid(&s, schema, &msg);
         seen.insert(subject);
     }
-    assert_eq!(seen.len(), 17, "a request subject is not exercised");
+    assert_eq!(seen.len(), 18, "a request subject is not exercised");
     // Defaults may be left out, as serde allows.
     assert_valid(&s, "ipam/events.read.request.json", &json!({"from_seq": 7}));
 }
@@ -859,6 +865,16 @@ fn real_replies_are_valid() {
         (subjects::ipam::ZONE_UPDATE, wire(&Reply::Ok(zone))),
         (subjects::ipam::ZONE_SHOW, wire(&Reply::Ok(zone_view))),
         (subjects::ipam::ZONE_SHOW, wire(&Reply::Ok(empty_zone))),
+        (
+            subjects::ipam::VM_SHOW,
+            wire(&Reply::Ok(VmView {
+                vm: "vm-2".into(),
+                tier: "tier-v6".into(),
+                ip: "fd00:0:1:2::a".parse().unwrap(),
+                vpc: "vpc-v6".into(),
+                zone: "zone-1".into(),
+            })),
+        ),
         (subjects::ipam::VPC_ALLOCATE, wire(&Reply::Ok(vpc))),
         (subjects::ipam::VPC_ALLOCATE, wire(&Reply::Ok(vpc6))),
         (
@@ -1259,6 +1275,10 @@ fn invalid_requests_are_rejected() {
             with(show.clone(), "verbose", json!(true)),
         ),
         (
+            subjects::ipam::VM_SHOW,
+            json!({"vm": "vm-0001", "tier": "tier-web"}),
+        ),
+        (
             subjects::ipam::VPC_ALLOCATE,
             with(
                 vpc.clone(),
@@ -1310,6 +1330,7 @@ fn invalid_requests_are_rejected() {
                 serde_json::from_value::<EventsRead>(msg.clone()).is_ok()
             }
             subjects::ipam::ZONE_SHOW => serde_json::from_value::<Show>(msg.clone()).is_ok(),
+            subjects::ipam::VM_SHOW => serde_json::from_value::<VmShow>(msg.clone()).is_ok(),
             subjects::ipam::VM_ALLOCATE => {
                 serde_json::from_value::<VmAllocate>(msg.clone()).is_ok()
             }
@@ -1758,6 +1779,7 @@ fn index_covers_every_ipam_subject_and_names_existing_files() {
         subjects::ipam::TIER_RELEASE,
         subjects::ipam::VM_ALLOCATE,
         subjects::ipam::VM_RELEASE,
+        subjects::ipam::VM_SHOW,
         subjects::ipam::ACL_CREATE,
         subjects::ipam::ACL_DELETE,
         subjects::ipam::ACL_SHOW,
@@ -1964,6 +1986,7 @@ fn service_subjects() -> Vec<(&'static str, Vec<&'static str>)> {
                 subjects::ipam::TIER_RELEASE,
                 subjects::ipam::VM_ALLOCATE,
                 subjects::ipam::VM_RELEASE,
+                subjects::ipam::VM_SHOW,
                 subjects::ipam::ACL_CREATE,
                 subjects::ipam::ACL_DELETE,
                 subjects::ipam::ACL_SHOW,

@@ -58,6 +58,9 @@ const ENDPOINTS: &[Row] = &[
     command("vm_release", subjects::ipam::VM_RELEASE, |p| {
         decode_request(p).map(Command::VmRelease)
     }),
+    query("vm_show", subjects::ipam::VM_SHOW, |s, p| {
+        answer(p, |q: msg::VmShow| s.vm_view(&q.vm))
+    }),
     command("acl_create", subjects::ipam::ACL_CREATE, |p| {
         decode_request(p).map(Command::AclCreate)
     }),
