@@ -51,6 +51,11 @@ impl Command {
             .expect("every command carries a request id");
         (request_id, v.to_string())
     }
+
+    /// The fingerprint alone (see [`Command::request_id_and_fingerprint`]).
+    pub fn fingerprint(&self) -> String {
+        self.request_id_and_fingerprint().1
+    }
 }
 
 /// The outcome of a command that succeeds: events to append to `stream`
