@@ -787,6 +787,7 @@ async fn registers_with_the_nats_services_api() {
         ("tier_release", subj::TIER_RELEASE),
         ("vm_allocate", subj::VM_ALLOCATE),
         ("vm_release", subj::VM_RELEASE),
+        ("vm_show", subj::VM_SHOW),
         ("acl_create", subj::ACL_CREATE),
         ("acl_delete", subj::ACL_DELETE),
         ("acl_show", subj::ACL_SHOW),
