@@ -787,6 +787,7 @@ async fn registers_with_the_nats_services_api() {
         ("tier_release", subj::TIER_RELEASE),
         ("vm_allocate", subj::VM_ALLOCATE),
         ("vm_release", subj::VM_RELEASE),
+        ("vm_show", subj::VM_SHOW),
         ("acl_create", subj::ACL_CREATE),
         ("acl_delete", subj::ACL_DELETE),
         ("acl_show", subj::ACL_SHOW),
@@ -1218,4 +1219,54 @@ async fn service_survives_a_nats_restart_on_the_same_port() {
         .expect_ok();
     assert_eq!(out["cidr"], "10.1.0.0/24");
     assert!(w.ipam.has_exited().is_none());
+}
+
+// ------------------------------------------------------------- vm.show
+
+/// `vpcroute.ipam.vm.show` over NATS: the VM's record (as `vm.allocate`
+/// answered it) with its tier's VPC and zone; `unknown_vm` for a VM ipam
+/// does not know, including one just released; unknown fields refused.
+/// Every message is checked against its schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vm_show_answers_the_record_with_its_vpc_and_zone() {
+    let w = World::start(nats_or_skip!()).await;
+    let r = figure3(&w).await;
+    let client = Client::connect(&w.url()).await;
+    let schemas = SchemaSet::workspace();
+    let captured = |direction, body: &Value| vpcroute_tests::Captured {
+        direction,
+        subject: subj::VM_SHOW.to_string(),
+        body: body.clone(),
+        is_json: true,
+    };
+    let ask = |body: Value| {
+        let (client, schemas) = (&client, &schemas);
+        async move {
+            let reply = client.call_raw(subj::VM_SHOW, &body).await;
+            for msg in [captured(Direction::Request, &body), captured(Direction::Reply, &reply)] {
+                schemas.validate(&msg).unwrap_or_else(|e| panic!("{e}"));
+            }
+            reply
+        }
+    };
+
+    for (vm, tier, vpc) in [("left-vm", "left-tier", "left"), ("right-vm", "right-tier", "right")] {
+        let mut expected = r[vm].clone();
+        assert_eq!(expected["tier"], tier, "vm.allocate's record");
+        expected["vpc"] = json!(vpc);
+        expected["zone"] = json!("z1");
+        assert_eq!(ask(json!({"vm": vm})).await, json!({"ok": expected}));
+    }
+
+    let unknown = ask(json!({"vm": "nobody"})).await;
+    assert_eq!(unknown["error"]["code"], "unknown_vm", "{unknown}");
+    let extra = json!({"vm": "left-vm", "tier": "left-tier"});
+    assert!(schemas.validate(&captured(Direction::Request, &extra)).is_err());
+    let refused = client.call_raw(subj::VM_SHOW, &extra).await;
+    assert_eq!(refused["error"]["code"], "invalid_request", "{refused}");
+
+    // Released: no longer known (it was, just above).
+    w.ctl(&["vm", "delete", "right-vm"]).await.expect_ok();
+    let gone = ask(json!({"vm": "right-vm"})).await;
+    assert_eq!(gone["error"]["code"], "unknown_vm", "{gone}");
 }

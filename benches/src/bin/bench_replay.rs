@@ -33,6 +33,7 @@ use vpcroute_benches::{cpu_secs, emit, ipam_events, rss_kib, say, secs, sibling_
 use vpcroute_eventlog::{AppendRequest, EventLog, ExpectedVersion, LogOptions, NewEvent};
 use vpcroute_ipam::IpamState;
 use vpcroute_protocol::ipam::IpamEvent;
+use vpcroute_service::LogEvent;
 use vpcroute_tests::NatsServer;
 
 fn main() {
@@ -58,11 +59,7 @@ fn main() {
             let chunk: Vec<NewEvent> = events
                 .by_ref()
                 .take(100)
-                .map(|ev: IpamEvent| NewEvent {
-                    event_type: ev.event_type().to_string(),
-                    schema_version: IpamEvent::SCHEMA_VERSION,
-                    payload: serde_json::to_value(&ev).expect("events serialise"),
-                })
+                .map(|ev: IpamEvent| ev.to_new_event())
                 .collect();
             chunk_no += 1;
             pending.push_back(log.append_async(AppendRequest {

@@ -20,7 +20,6 @@
 //! then starts the next one. Leaving MD5 (to none or plaintext) ends a
 //! rotation at once: OSPF has no overlap between authentication types.
 
-use serde::{Deserialize, Serialize};
 use vpcroute_protocol::areas::{OspfAuth, Secret};
 use vpcroute_render::{Md5Rotation, SendKey};
 
@@ -28,14 +27,7 @@ use vpcroute_render::{Md5Rotation, SendKey};
 pub use vpcroute_protocol::config::KeyRotationPhase as RotationPhase;
 
 /// What a `key_rotation_advanced` event moves a rotation to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RotationStep {
-    /// Step 2 begins.
-    SendNew,
-    /// Step 3: the old key goes.
-    Done,
-}
+pub use vpcroute_protocol::config::RotationStep;
 
 /// A rotation in progress. Its `Debug` hides the keys (`Secret`).
 #[derive(Debug, Clone, PartialEq, Eq)]

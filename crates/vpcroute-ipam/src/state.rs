@@ -19,7 +19,7 @@ use vpcroute_allocator::{
     default_gateway, netmask_to_prefix, parse_canonical_cidr, BlockPool, Family, HostPool,
 };
 use vpcroute_protocol::ipam::{
-    self as msg, IpamEvent, Released, RouterSpec, TierRecord, TierView, Usage, VmRecord, VpcRecord,
+    self as msg, IpamEvent, Released, RouterSpec, TierRecord, TierView, Usage, VmRecord, VmView, VpcRecord,
     VpcView, ZoneRecord, ZoneView,
 };
 
@@ -47,33 +47,24 @@ pub enum Command {
 }
 
 impl Command {
-    pub fn request_id(&self) -> &str {
-        match self {
-            Command::ZoneEnable(c) => &c.request_id,
-            Command::ZoneUpdate(c) => &c.request_id,
-            Command::VpcAllocate(c) => &c.request_id,
-            Command::TierAllocate(c) => &c.request_id,
-            Command::VmAllocate(c) => &c.request_id,
-            Command::AclCreate(c) => &c.request_id,
-            Command::AclRuleAdd(c) => &c.request_id,
-            Command::AclRuleDelete(c) => &c.request_id,
-            Command::TierSetAcl(c) => &c.request_id,
-            Command::VpcRelease(c)
-            | Command::TierRelease(c)
-            | Command::VmRelease(c)
-            | Command::AclDelete(c) => &c.request_id,
-        }
+    /// The request id, and the fingerprint: what the request asked without
+    /// its request id. A retry must ask exactly the same thing to be
+    /// answered from the record, otherwise the id was reused by mistake
+    /// and the request is refused. Both come from the serialised command,
+    /// so a new variant needs nothing here.
+    pub fn request_id_and_fingerprint(&self) -> (String, String) {
+        let mut v = serde_json::to_value(self).expect("commands serialise");
+        let request_id = v
+            .as_object_mut()
+            .and_then(|obj| obj.remove("request_id"))
+            .and_then(|id| id.as_str().map(str::to_string))
+            .expect("every command carries a request id");
+        (request_id, v.to_string())
     }
 
-    /// What the request asked, without its request id: a retry must ask
-    /// exactly the same thing to be answered from the record, otherwise the
-    /// id was reused by mistake and the request is refused.
+    /// The fingerprint alone (see [`Command::request_id_and_fingerprint`]).
     pub fn fingerprint(&self) -> String {
-        let mut v = serde_json::to_value(self).expect("commands serialise");
-        if let Some(obj) = v.as_object_mut() {
-            obj.remove("request_id");
-        }
-        v.to_string()
+        self.request_id_and_fingerprint().1
     }
 }
 
@@ -304,6 +295,20 @@ impl IpamState {
 
     /// Every zone, in name order: a complete, deterministic picture of the
     /// state, used to compare a live service with a fresh replay.
+    pub fn vm_view(&self, name: &str) -> Result<VmView, IpamError> {
+        let unknown = || IpamError::UnknownVm(name.to_string());
+        let tier_name = self.vm_tier.get(name).ok_or_else(unknown)?;
+        let tier = self.tier(tier_name)?;
+        let ip = *tier.vms.get(name).ok_or_else(unknown)?;
+        Ok(VmView {
+            vm: name.to_string(),
+            tier: tier_name.clone(),
+            ip,
+            vpc: tier.vpc.clone(),
+            zone: self.vpc(&tier.vpc)?.zone.clone(),
+        })
+    }
+
     pub fn dump(&self) -> Vec<ZoneView> {
         self.zones
             .keys()

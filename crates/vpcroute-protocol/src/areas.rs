@@ -118,14 +118,6 @@ pub enum AreaEvent {
 impl AreaEvent {
     pub const SCHEMA_VERSION: u32 = 1;
 
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            AreaEvent::ZoneOspfSet { .. } => "zone_ospf_set",
-            AreaEvent::AreaAssigned { .. } => "area_assigned",
-            AreaEvent::AreaRetired { .. } => "area_retired",
-        }
-    }
-
     /// The event as it may be broadcast: keys replaced by [`REDACTED`].
     pub fn redacted(&self) -> AreaEvent {
         match self {

@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::areas::{AreaEvent, REDACTED};
+use crate::ipam::IpamEvent;
+
 /// Configuration dialect of a router.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -118,3 +121,87 @@ pub struct RouterConfigUpdated {
     pub vpc: String,
     pub zone: String,
 }
+
+/// What a `key_rotation_advanced` event moves a zone's MD5 key rotation to
+/// (see `vpcroute_configs::rotation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationStep {
+    /// Step 2 begins.
+    SendNew,
+    /// Step 3: the old key goes.
+    Done,
+}
+
+/// Every fact the config-renderer records, in its own (private) log.
+///
+/// One input produces one batch, appended atomically: the input first, then
+/// one `router_versioned` / `router_removed` per router it changed (sorted
+/// by router name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConfigEvent {
+    /// An ipam event at `seq` of ipam's log (zone, VPC and tier events
+    /// only: VM addresses do not change router configurations).
+    IpamInput { seq: u64, event: IpamEvent },
+    /// An area-registry event at `seq` of its log, with the OSPF key (the
+    /// renderer's log is private; see [`ConfigEvent::redacted`]).
+    AreaInput { seq: u64, event: AreaEvent },
+    /// The router's rendered text changed: this is its new version.
+    /// `fingerprint` covers both dialects' text (see `vpcroute_configs::fingerprint`).
+    RouterVersioned {
+        router: String,
+        version: u64,
+        fingerprint: String,
+    },
+    /// The router's VPC was released in ipam.
+    RouterRemoved { router: String },
+    /// The router's current inputs do not render (a log written before
+    /// ipam refused such data, or a rule tightened by an upgrade): the
+    /// router keeps its last version, and `router.get` answers
+    /// `render_failed` with `reason` until it renders again. Recorded when
+    /// the outcome changes (or the reason does), not on every input.
+    /// `reason` is a render error's message: it never holds a key.
+    RenderFailed { router: String, reason: String },
+    /// The router renders again, to the text of its current version (a new
+    /// text is a `router_versioned`, which ends a failure as well).
+    RenderRecovered { router: String },
+    /// During its zone's MD5 key rotation, router-sync reported `version`
+    /// (the router's current one, which carries the rotation's current
+    /// step) applied and verified on the router.
+    RouterKeysApplied { router: String, version: u64 },
+    /// Every router of the zone has the rotation's current step (and, for
+    /// `done`, the overlap hold is over): the next one begins at `at_ms`
+    /// (see `vpcroute_configs::rotation`). Followed in its batch by the versions it
+    /// gives the zone's routers.
+    KeyRotationAdvanced {
+        zone: String,
+        step: RotationStep,
+        at_ms: i64,
+    },
+}
+
+impl ConfigEvent {
+    pub const SCHEMA_VERSION: u32 = 1;
+
+    /// The event as it may be published or shown: OSPF keys replaced by
+    /// `***`, and the fingerprint too (it is a hash over text that holds
+    /// the key, so with a weak key it would allow offline guessing).
+    pub fn redacted(&self) -> ConfigEvent {
+        match self {
+            ConfigEvent::AreaInput { seq, event } => ConfigEvent::AreaInput {
+                seq: *seq,
+                event: event.redacted(),
+            },
+            ConfigEvent::RouterVersioned {
+                router, version, ..
+            } => ConfigEvent::RouterVersioned {
+                router: router.clone(),
+                version: *version,
+                fingerprint: REDACTED.to_string(),
+            },
+            other => other.clone(),
+        }
+    }
+}
+

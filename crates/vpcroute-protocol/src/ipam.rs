@@ -341,23 +341,4 @@ impl IpamEvent {
     /// Schema version of the payloads written today. Bump it when a payload
     /// changes shape, and keep reading the old one.
     pub const SCHEMA_VERSION: u32 = 1;
-
-    /// The `type` tag, also used as the last token of the event's subject.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            IpamEvent::ZoneEnabled { .. } => "zone_enabled",
-            IpamEvent::ZoneSuperCidrsChanged { .. } => "zone_super_cidrs_changed",
-            IpamEvent::VpcAllocated { .. } => "vpc_allocated",
-            IpamEvent::VpcReleased { .. } => "vpc_released",
-            IpamEvent::TierAllocated { .. } => "tier_allocated",
-            IpamEvent::TierReleased { .. } => "tier_released",
-            IpamEvent::VmAddressAllocated { .. } => "vm_address_allocated",
-            IpamEvent::VmAddressReleased { .. } => "vm_address_released",
-            IpamEvent::AclCreated { .. } => "acl_created",
-            IpamEvent::AclDeleted { .. } => "acl_deleted",
-            IpamEvent::AclRuleAdded { .. } => "acl_rule_added",
-            IpamEvent::AclRuleDeleted { .. } => "acl_rule_deleted",
-            IpamEvent::TierAclSet { .. } => "tier_acl_set",
-        }
-    }
 }

@@ -14,6 +14,7 @@ use vpcroute_protocol::acl::{
 use vpcroute_protocol::ipam::*;
 use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode, Reply};
 use vpcroute_testkit::schemas::{Schemas, BASE_URI};
+use vpcroute_service::LogEvent;
 
 const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 
@@ -708,7 +709,7 @@ fn bus_event(seq: u64, ev: &IpamEvent) -> BusEvent {
         seq,
         stream: "zone/zone-1".into(),
         stream_version: seq,
-        event_type: ev.event_type().into(),
+        event_type: ev.event_type(),
         schema_version: IpamEvent::SCHEMA_VERSION,
         recorded_at_ms: 1_718_000_000_000,
         payload: serde_json::to_value(ev).unwrap(),
@@ -992,14 +993,14 @@ fn real_events_are_valid() {
         .as_object()
         .unwrap();
     for (i, ev) in ipam_events().iter().enumerate() {
-        let subject = subjects::event_subject(subjects::ipam::EVENTS_PREFIX, ev.event_type());
+        let subject = subjects::event_subject(subjects::ipam::EVENTS_PREFIX, &ev.event_type());
         assert_eq!(
             s.event_schema(&subject),
             Some("events/ipam.event.json"),
             "{subject}"
         );
         assert!(
-            defs.contains_key(ev.event_type()),
+            defs.contains_key(&ev.event_type()),
             "no $defs/{}",
             ev.event_type()
         );
@@ -1483,7 +1484,7 @@ fn error_schema_lists_every_error_code() {
 
 use vpcroute_protocol::areas::{
     AreaEvent, AreaId, AuthRequest, OspfAuth, OspfSettings, Secret, VpcArea, ZoneOspfSet,
-    ZoneOspfView, REDACTED,
+    ZoneOspfView,
 };
 use vpcroute_protocol::config::{
     ConfigText, DialectName, FirewallRuleset, KeyRotationPhase, KeyRotationView, RouterConfig,
@@ -1886,25 +1887,47 @@ fn area_bus_event(seq: u64, ev: &AreaEvent) -> BusEvent {
     )
 }
 
-/// ConfigEvents (redacted, as published and read), written as
-/// vpcroute-configs serialises them.
+/// ConfigEvents of every kind, redacted as published and read, in their
+/// wire form (the type lives in this crate: `config::ConfigEvent`).
 fn config_events() -> Vec<Value> {
+    use vpcroute_protocol::config::{ConfigEvent, RotationStep};
     let mut out = Vec::new();
-    for (i, ev) in ipam_events().iter().enumerate() {
-        out.push(json!({"type": "ipam_input", "seq": i + 1, "event": ev}));
+    for (i, ev) in ipam_events().into_iter().enumerate() {
+        out.push(ConfigEvent::IpamInput { seq: i as u64 + 1, event: ev });
     }
-    for (i, ev) in area_events().iter().enumerate() {
-        out.push(json!({"type": "area_input", "seq": i + 1, "event": ev.redacted()}));
+    for (i, ev) in area_events().into_iter().enumerate() {
+        out.push(ConfigEvent::AreaInput { seq: i as u64 + 1, event: ev });
     }
-    out.push(json!({"type": "router_versioned", "router": "r-vpc-blue", "version": 1, "fingerprint": REDACTED}));
-    out.push(json!({"type": "router_keys_applied", "router": "r-vpc-blue", "version": 4}));
-    for step in ["send_new", "done"] {
-        out.push(json!({"type": "key_rotation_advanced", "zone": "zone-1", "step": step, "at_ms": 1_718_000_000_000_i64}));
+    let router = || "r-vpc-blue".to_string();
+    out.push(ConfigEvent::RouterVersioned {
+        router: router(),
+        version: 1,
+        fingerprint: format!("sha256:{}", "0".repeat(64)),
+    });
+    out.push(ConfigEvent::RouterKeysApplied { router: router(), version: 4 });
+    for step in [RotationStep::SendNew, RotationStep::Done] {
+        out.push(ConfigEvent::KeyRotationAdvanced {
+            zone: "zone-1".into(),
+            step,
+            at_ms: 1_718_000_000_000,
+        });
     }
-    out.push(json!({"type": "router_removed", "router": "r-vpc-blue"}));
-    out.push(json!({"type": "render_failed", "router": "r-vpc-blue", "reason": "interface name \"eth3@1\" is invalid"}));
-    out.push(json!({"type": "render_recovered", "router": "r-vpc-blue"}));
-    out
+    out.push(ConfigEvent::RouterRemoved { router: router() });
+    out.push(ConfigEvent::RenderFailed {
+        router: router(),
+        reason: "interface name \"eth3@1\" is invalid".into(),
+    });
+    out.push(ConfigEvent::RenderRecovered { router: router() });
+    out.iter()
+        .map(|ev| {
+            let shown = LogEvent::redacted(ev);
+            let wire = serde_json::to_value(&shown).unwrap();
+            assert_eq!(wire["type"], ev.event_type());
+            // The wire form decodes back to the same event.
+            assert_eq!(serde_json::from_value::<ConfigEvent>(wire.clone()).unwrap(), shown);
+            wire
+        })
+        .collect()
 }
 
 /// SyncEvents, written as router-sync serialises them (`version: None` of
@@ -2337,13 +2360,13 @@ fn real_events_of_the_other_services_are_valid() {
         .as_object()
         .unwrap();
     for (i, ev) in area_events().iter().enumerate() {
-        let subject = subjects::event_subject(subjects::areas::EVENTS_PREFIX, ev.event_type());
+        let subject = subjects::event_subject(subjects::areas::EVENTS_PREFIX, &ev.event_type());
         assert_eq!(
             s.event_schema(&subject),
             Some("events/areas.event.json"),
             "{subject}"
         );
-        assert!(area_defs.contains_key(ev.event_type()));
+        assert!(area_defs.contains_key(&ev.event_type()));
         // Published: redacted.
         let published = wire(&area_bus_event(i as u64 + 1, &ev.redacted()));
         s.check_event(&subject, &published)

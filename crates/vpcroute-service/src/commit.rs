@@ -30,35 +30,59 @@ use vpcroute_eventlog::{
 };
 use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode};
 
+use crate::event::LogEvent;
+
 /// Sends a reply without holding up the event loop.
 pub fn respond<T: serde::Serialize>(request: Request, reply: Result<T, ErrorBody>) {
-    let bytes = encode_reply(&reply);
+    respond_encoded(request, encode_reply(&reply));
+}
+
+/// [`respond`] with a reply already encoded.
+pub fn respond_encoded(request: Request, reply: bytes::Bytes) {
     tokio::spawn(async move {
-        if let Err(e) = request.respond(Ok(bytes)).await {
+        if let Err(e) = request.respond(Ok(reply)).await {
             tracing::warn!("could not send reply: {e}");
         }
     });
 }
 
-/// How a stored event is published (a service may redact secrets).
-pub type Publish = Arc<dyn Fn(StoredEvent) -> BusEvent + Send + Sync>;
-
-/// Where a service publishes its events.
+/// Where a service publishes its events, and how they look when they
+/// leave it (redacted if its events hold secrets, see [`LogEvent`]).
 #[derive(Clone)]
 pub struct Publisher {
+    /// The service whose log holds the events (`ipam`, `area-registry`, ...).
+    pub source: &'static str,
     /// The prefix of the event subjects (`vpcroute.events.ipam`).
     pub events_prefix: &'static str,
-    pub publish: Publish,
+    redact: fn(serde_json::Value) -> serde_json::Value,
 }
 
 impl Publisher {
-    /// Publishes events unchanged, as `source`.
-    pub fn plain(source: &'static str, events_prefix: &'static str) -> Publisher {
+    /// Publishes events of type `E` as `source`, redacted as `E` says.
+    pub fn of<E: LogEvent>(source: &'static str, events_prefix: &'static str) -> Publisher {
         Publisher {
+            source,
             events_prefix,
-            publish: Arc::new(move |ev| crate::bus_event(source, ev)),
+            redact: crate::event::redact_payload::<E>,
         }
     }
+
+    /// A stored event as it is published.
+    pub fn bus_event(&self, ev: StoredEvent) -> BusEvent {
+        let mut bus = crate::bus_event(self.source, ev);
+        bus.payload = (self.redact)(std::mem::take(&mut bus.payload));
+        bus
+    }
+}
+
+/// How `<service>.events.read` serves the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// As recorded, secrets included: for a subject only trusted
+    /// consumers may request (the area registry's, read by the renderer).
+    AsRecorded,
+    /// As published.
+    Redacted,
 }
 
 /// What the acknowledger receives, in commit order.
@@ -79,6 +103,7 @@ enum Ack {
 
 pub struct Committer {
     log: Arc<EventLog>,
+    publisher: Publisher,
     acks: mpsc::UnboundedSender<Ack>,
     done: mpsc::UnboundedReceiver<String>,
     /// Request ids decided but not yet durable, with their fingerprints and
@@ -103,9 +128,10 @@ impl Committer {
     pub fn new(client: async_nats::Client, log: Arc<EventLog>, publisher: Publisher) -> Self {
         let (acks, ack_rx) = mpsc::unbounded_channel();
         let (done_tx, done) = mpsc::unbounded_channel();
-        tokio::spawn(acknowledger(client, publisher, ack_rx, done_tx));
+        tokio::spawn(acknowledger(client, publisher.clone(), ack_rx, done_tx));
         Committer {
             log,
+            publisher,
             acks,
             done,
             inflight: HashMap::new(),
@@ -143,11 +169,15 @@ impl Committer {
     /// fsync, adding none). If an append in flight fails, the process
     /// stops before the held reply is released (fail-stop, above).
     pub fn reply<T: serde::Serialize>(&self, request: Request, reply: Result<T, ErrorBody>) {
+        self.reply_encoded(request, encode_reply(&reply));
+    }
+
+    /// [`Committer::reply`] with a reply already encoded.
+    pub fn reply_encoded(&self, request: Request, reply: bytes::Bytes) {
         if self.unsettled == 0 {
-            return respond(request, reply);
+            return respond_encoded(request, reply);
         }
         let acks = self.acks.clone();
-        let reply = encode_reply(&reply);
         self.log.after_queued(Box::new(move || {
             let _ = acks.send(Ack::Held { request, reply });
         }));
@@ -331,30 +361,40 @@ async fn publish(client: &async_nats::Client, publisher: &Publisher, events: Vec
     for ev in events {
         let subject =
             vpcroute_bus::subjects::event_subject(publisher.events_prefix, &ev.event_type);
-        let body = serde_json::to_vec(&(publisher.publish)(ev)).expect("events serialise");
+        let body = serde_json::to_vec(&publisher.bus_event(ev)).expect("events serialise");
         if let Err(e) = client.publish(subject, body.into()).await {
             tracing::warn!("cannot publish event: {e}");
         }
     }
 }
 
-/// Answers a consumer's catch-up read (`<service>.events.read`) off the
-/// event loop, since it reads SQLite.
-pub fn serve_events_read(log: Arc<EventLog>, source: &'static str, request: Request) {
-    tokio::spawn(async move {
-        let reply = match vpcroute_bus::decode_request::<vpcroute_protocol::ipam::EventsRead>(
-            &request.message.payload,
-        ) {
-            Err(e) => Err(e),
-            Ok(q) => tokio::task::spawn_blocking(move || {
-                crate::events_page(&log, source, q.from_seq, q.limit)
-                    .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))
-            })
-            .await
-            .unwrap_or_else(|e| Err(ErrorBody::new(ErrorCode::Internal, e.to_string()))),
-        };
-        respond(request, reply);
-    });
+impl Committer {
+    /// Answers a consumer's catch-up read (`<service>.events.read`) off the
+    /// event loop, since it reads SQLite.
+    pub fn serve_events_read(&self, request: Request, reading: Reading) {
+        let log = self.log.clone();
+        let publisher = self.publisher.clone();
+        tokio::spawn(async move {
+            let reply = match vpcroute_bus::decode_request::<vpcroute_protocol::ipam::EventsRead>(
+                &request.message.payload,
+            ) {
+                Err(e) => Err(e),
+                Ok(q) => tokio::task::spawn_blocking(move || {
+                    let mut page = crate::events_page(&log, publisher.source, q.from_seq, q.limit)
+                        .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))?;
+                    if reading == Reading::Redacted {
+                        for ev in &mut page.events {
+                            ev.payload = (publisher.redact)(std::mem::take(&mut ev.payload));
+                        }
+                    }
+                    Ok(page)
+                })
+                .await
+                .unwrap_or_else(|e| Err(ErrorBody::new(ErrorCode::Internal, e.to_string()))),
+            };
+            respond(request, reply);
+        });
+    }
 }
 
 /// A service registered with the NATS Services API (so `$SRV.PING`,
@@ -366,11 +406,20 @@ pub struct Endpoints<K> {
     pub requests: futures::stream::SelectAll<futures::stream::BoxStream<'static, (K, Request)>>,
 }
 
-pub async fn start_endpoints<K: Copy + Send + 'static>(
+/// One endpoint of a service: its Services API name, its subject and what
+/// handles its requests (see [`crate::endpoint`]).
+#[derive(Debug, Clone)]
+pub struct Endpoint<'a, H> {
+    pub name: &'a str,
+    pub subject: &'a str,
+    pub handler: H,
+}
+
+pub async fn start_endpoints<K: Clone + Send + 'static>(
     client: &async_nats::Client,
     service_name: &str,
     description: &str,
-    endpoints: &[(K, &str, &str)],
+    endpoints: &[Endpoint<'_, K>],
 ) -> Result<Endpoints<K>, Box<dyn std::error::Error>> {
     start_endpoints_with_metadata(client, service_name, description, HashMap::new(), endpoints)
         .await
@@ -378,12 +427,12 @@ pub async fn start_endpoints<K: Copy + Send + 'static>(
 
 /// [`start_endpoints`] with metadata in the service's `$SRV.INFO` (e.g.
 /// which routers a router-sync instance manages).
-pub async fn start_endpoints_with_metadata<K: Copy + Send + 'static>(
+pub async fn start_endpoints_with_metadata<K: Clone + Send + 'static>(
     client: &async_nats::Client,
     service_name: &str,
     description: &str,
     metadata: HashMap<String, String>,
-    endpoints: &[(K, &str, &str)],
+    endpoints: &[Endpoint<'_, K>],
 ) -> Result<Endpoints<K>, Box<dyn std::error::Error>> {
     use async_nats::service::ServiceExt;
     use futures::StreamExt;
@@ -395,15 +444,15 @@ pub async fn start_endpoints_with_metadata<K: Copy + Send + 'static>(
         .await
         .map_err(|e| e.to_string())?;
     let mut streams = Vec::new();
-    for (kind, name, subject) in endpoints {
-        let kind = *kind;
+    for endpoint in endpoints {
+        let kind = endpoint.handler.clone();
         let ep = service
             .endpoint_builder()
-            .name(*name)
-            .add(*subject)
+            .name(endpoint.name)
+            .add(endpoint.subject)
             .await
             .map_err(|e| e.to_string())?;
-        streams.push(ep.map(move |req| (kind, req)).boxed());
+        streams.push(ep.map(move |req| (kind.clone(), req)).boxed());
     }
     Ok(Endpoints {
         service,

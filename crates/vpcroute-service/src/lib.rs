@@ -4,7 +4,11 @@
 //! the frame around it.
 
 pub mod commit;
+pub mod endpoint;
+pub mod event;
 pub mod follow;
+
+pub use event::LogEvent;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};

@@ -15,11 +15,15 @@ use async_nats::service::Request;
 use futures::StreamExt;
 use vpcroute_areas::{zone_set_fingerprint, AreaState, KEY_LEN};
 use vpcroute_bus::{decode_request, subjects};
-use vpcroute_eventlog::{EventLog, NewEvent, StoredEvent};
+use vpcroute_eventlog::EventLog;
 use vpcroute_protocol::areas::{AreaEvent, ZoneOspfSet};
 use vpcroute_protocol::ipam::{IpamEvent, Show};
 use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode};
-use vpcroute_service::commit::{respond, serve_events_read, start_endpoints, Committer, Publisher};
+use vpcroute_service::commit::{respond, start_endpoints, Committer, Endpoint, Publisher, Reading};
+use vpcroute_service::endpoint::{
+    answer, command, dispatch, events_read, query, Handler, Service,
+};
+use vpcroute_service::event::new_events;
 use vpcroute_service::follow::{follow, FollowConfig, Payloads};
 
 const SOURCE: &str = "area-registry";
@@ -28,43 +32,21 @@ const SOURCE: &str = "area-registry";
 /// them, or a client's id could take the place of an ipam event's append.
 const IPAM_ID_PREFIX: &str = "ipam:";
 
-#[derive(Debug, Clone, Copy)]
-enum Endpoint {
-    ZoneSet,
-    ZoneShow,
-    VpcShow,
-    EventsRead,
-}
+type Row = Endpoint<'static, Handler<AreaState, ZoneOspfSet>>;
 
-const ENDPOINTS: &[(Endpoint, &str, &str)] = &[
-    (Endpoint::ZoneSet, "zone_set", subjects::areas::ZONE_SET),
-    (Endpoint::ZoneShow, "zone_show", subjects::areas::ZONE_SHOW),
-    (Endpoint::VpcShow, "vpc_show", subjects::areas::VPC_SHOW),
-    (
-        Endpoint::EventsRead,
-        "events_read",
-        subjects::areas::EVENTS_READ,
-    ),
+/// Every endpoint of the area registry. Only `events.read` (restricted to
+/// the config-renderer) serves events with their keys; they are published
+/// redacted (`LogEvent for AreaEvent`).
+const ENDPOINTS: &[Row] = &[
+    command("zone_set", subjects::areas::ZONE_SET, decode_request),
+    query("zone_show", subjects::areas::ZONE_SHOW, |s, p| {
+        answer(p, |q: Show| s.zone_view(&q.name))
+    }),
+    query("vpc_show", subjects::areas::VPC_SHOW, |s, p| {
+        answer(p, |q: Show| s.vpc_area(&q.name))
+    }),
+    events_read(subjects::areas::EVENTS_READ, Reading::AsRecorded),
 ];
-
-/// Publishes events with OSPF keys replaced by `***`. Only
-/// `events.read` (restricted to the config-renderer) serves them whole.
-fn redacting_publisher() -> Publisher {
-    Publisher {
-        events_prefix: subjects::areas::EVENTS_PREFIX,
-        publish: Arc::new(|stored: StoredEvent| {
-            let mut ev = vpcroute_service::bus_event(SOURCE, stored);
-            let payload = std::mem::take(&mut ev.payload);
-            ev.payload = match serde_json::from_value::<AreaEvent>(payload) {
-                Ok(a) => serde_json::to_value(a.redacted()).expect("events serialise"),
-                // Never publish what could not be redacted; consumers that
-                // need it read it back through events.read.
-                Err(_) => serde_json::Value::Null,
-            };
-            ev
-        }),
-    }
-}
 
 /// A random MD5 key: 16 characters of [A-Za-z0-9] (about 95 bits).
 fn generate_key() -> Result<String, getrandom::Error> {
@@ -84,20 +66,8 @@ fn generate_key() -> Result<String, getrandom::Error> {
     Ok(key)
 }
 
-fn to_new_events(events: &[AreaEvent]) -> Vec<NewEvent> {
-    events
-        .iter()
-        .map(|ev| NewEvent {
-            event_type: ev.event_type().to_string(),
-            schema_version: AreaEvent::SCHEMA_VERSION,
-            payload: serde_json::to_value(ev).expect("events serialise"),
-        })
-        .collect()
-}
-
 struct Server {
     state: AreaState,
-    log: Arc<EventLog>,
     committer: Committer,
 }
 
@@ -114,7 +84,11 @@ pub async fn serve(
         ENDPOINTS,
     )
     .await?;
-    let committer = Committer::new(client.clone(), log.clone(), redacting_publisher());
+    let committer = Committer::new(
+        client.clone(),
+        log,
+        Publisher::of::<AreaEvent>(SOURCE, subjects::areas::EVENTS_PREFIX),
+    );
     let from_seq = state.ipam_cursor() + 1;
     let mut ipam = follow(
         client.clone(),
@@ -127,17 +101,13 @@ pub async fn serve(
         },
     )
     .await?;
-    let mut server = Server {
-        state,
-        log,
-        committer,
-    };
+    let mut server = Server { state, committer };
     tracing::info!(from_seq, "area-registry serving, following ipam");
     loop {
         tokio::select! {
             _ = server.committer.settle() => {}
             next = endpoints.requests.next() => match next {
-                Some((kind, request)) => server.handle(kind, request),
+                Some((handler, request)) => dispatch(&mut server, handler, request),
                 None => return Err("NATS subscriptions ended".into()),
             },
             ev = ipam.recv() => match ev {
@@ -148,28 +118,24 @@ pub async fn serve(
     }
 }
 
-impl Server {
-    fn handle(&mut self, kind: Endpoint, request: Request) {
-        let payload = request.message.payload.clone();
-        match kind {
-            Endpoint::ZoneSet => match decode_request::<ZoneOspfSet>(&payload) {
-                Ok(req) => self.zone_set(req, request),
-                Err(e) => respond::<()>(request, Err(e)),
-            },
-            Endpoint::ZoneShow => {
-                let reply = decode_request::<Show>(&payload)
-                    .and_then(|q| self.state.zone_view(&q.name).map_err(ErrorBody::from));
-                self.committer.reply(request, reply)
-            }
-            Endpoint::VpcShow => {
-                let reply = decode_request::<Show>(&payload)
-                    .and_then(|q| self.state.vpc_area(&q.name).map_err(ErrorBody::from));
-                self.committer.reply(request, reply)
-            }
-            Endpoint::EventsRead => serve_events_read(self.log.clone(), SOURCE, request),
-        }
+impl Service for Server {
+    type State = AreaState;
+    type Command = ZoneOspfSet;
+
+    fn state(&self) -> &AreaState {
+        &self.state
     }
 
+    fn committer(&self) -> &Committer {
+        &self.committer
+    }
+
+    fn command(&mut self, req: ZoneOspfSet, request: Request) {
+        self.zone_set(req, request)
+    }
+}
+
+impl Server {
     fn zone_set(&mut self, req: ZoneOspfSet, request: Request) {
         if req.request_id.starts_with(IPAM_ID_PREFIX) {
             return respond::<()>(
@@ -227,7 +193,7 @@ impl Server {
             req.request_id,
             fingerprint,
             decision.stream,
-            to_new_events(&decision.events),
+            new_events(&decision.events),
             serde_json::to_value(&decision.reply).expect("replies serialise"),
         );
     }
@@ -309,7 +275,7 @@ impl Server {
             request_id,
             fingerprint,
             stream,
-            to_new_events(&events),
+            new_events(&events),
             reply,
         );
     }

@@ -25,56 +25,56 @@ use std::sync::Arc;
 
 use async_nats::service::Request;
 use futures::StreamExt;
-use vpcroute_bus::{decode_request, subjects};
-use vpcroute_configs::{is_redacted, ConfigEvent, RendererState};
-use vpcroute_eventlog::{EventLog, NewEvent};
+use vpcroute_bus::subjects;
+use vpcroute_configs::{is_redacted, RendererState};
+use vpcroute_protocol::config::ConfigEvent;
+use vpcroute_eventlog::EventLog;
 use vpcroute_protocol::areas::AreaEvent;
 use vpcroute_protocol::config::{RouterConfigGet, RouterConfigUpdated, RouterList};
-use vpcroute_protocol::ipam::{EventsRead, IpamEvent};
+use vpcroute_protocol::ipam::IpamEvent;
 use vpcroute_protocol::sync::RouterStatus;
-use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode};
-use vpcroute_service::commit::{respond, start_endpoints, Committer, Publisher};
+use vpcroute_protocol::{BusEvent, ErrorBody};
+use vpcroute_service::commit::{start_endpoints, Committer, Endpoint, Publisher, Reading};
+use vpcroute_service::endpoint::{
+    answer, dispatch, events_read, query, EncodedReply, Handler, Service,
+};
+use vpcroute_service::event::{new_events, LogEvent};
 use vpcroute_service::follow::{follow, FollowConfig, Payloads};
 
 const SOURCE: &str = "config-renderer";
 /// Every event goes to one stream: a batch may touch many routers.
 const STREAM: &str = "routers";
 
-#[derive(Debug, Clone, Copy)]
-enum Endpoint {
-    RouterGet,
-    RouterList,
-    EventsRead,
-}
+type Row = Endpoint<'static, Handler<RendererState, Never>>;
 
-const ENDPOINTS: &[(Endpoint, &str, &str)] = &[
-    (
-        Endpoint::RouterGet,
-        "router_get",
-        subjects::config::ROUTER_GET,
-    ),
-    (
-        Endpoint::RouterList,
-        "router_list",
-        subjects::config::ROUTER_LIST,
-    ),
-    (
-        Endpoint::EventsRead,
-        "events_read",
-        subjects::config::EVENTS_READ,
-    ),
+/// Every endpoint of the config-renderer: queries only (its inputs are
+/// other services' logs). `events.read` serves the log redacted like the
+/// broadcast: the keys are the area registry's to hand out, not this
+/// service's.
+const ENDPOINTS: &[Row] = &[
+    query("router_get", subjects::config::ROUTER_GET, |s, p| {
+        answer(p, |q: RouterConfigGet| s.router_config(&q.router, q.dialect))
+    }),
+    query("router_list", subjects::config::ROUTER_LIST, router_list),
+    events_read(subjects::config::EVENTS_READ, Reading::Redacted),
 ];
 
-/// A stored event as it may leave the service: keys and fingerprints
-/// redacted.
-fn redacted_bus_event(ev: vpcroute_eventlog::StoredEvent) -> BusEvent {
-    let mut bus = vpcroute_service::bus_event(SOURCE, ev);
-    bus.payload = match serde_json::from_value::<ConfigEvent>(bus.payload) {
-        Ok(e) => serde_json::to_value(e.redacted()).expect("events serialise"),
-        // Never publish what cannot be redacted.
-        Err(_) => serde_json::Value::Null,
+/// No request of the config-renderer changes its state.
+enum Never {}
+
+/// `router.list`: every router, or a zone's; an empty request is `{}`.
+fn router_list(state: &RendererState, payload: &[u8]) -> EncodedReply {
+    let all = |q: RouterList| {
+        let mut all = state.routers();
+        if let Some(zone) = &q.zone {
+            all.retain(|r| &r.zone == zone);
+        }
+        Ok::<_, ErrorBody>(all)
     };
-    bus
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return answer(b"{}", all);
+    }
+    answer(payload, all)
 }
 
 struct Server {
@@ -99,10 +99,7 @@ pub async fn serve(
     let committer = Committer::new(
         client.clone(),
         log.clone(),
-        Publisher {
-            events_prefix: subjects::config::EVENTS_PREFIX,
-            publish: Arc::new(redacted_bus_event),
-        },
+        Publisher::of::<ConfigEvent>(SOURCE, subjects::config::EVENTS_PREFIX),
     );
     let mut server = Server {
         client: client.clone(),
@@ -169,7 +166,7 @@ pub async fn serve(
                 None => return Err("router status subscription ended".into()),
             },
             next = endpoints.requests.next() => match next {
-                Some((kind, request)) => server.handle(kind, request),
+                Some((handler, request)) => dispatch(&mut server, handler, request),
                 None => return Err("NATS subscriptions ended".into()),
             },
         }
@@ -330,22 +327,15 @@ impl Server {
                 }
             }
         }
+        let new_events = new_events(&events);
         let fingerprint = format!(
             "{request_id}:{}",
-            events
+            new_events
                 .iter()
-                .map(ConfigEvent::event_type)
+                .map(|ev| ev.event_type.as_str())
                 .collect::<Vec<_>>()
                 .join(",")
         );
-        let new_events = events
-            .iter()
-            .map(|ev| NewEvent {
-                event_type: ev.event_type().to_string(),
-                schema_version: ConfigEvent::SCHEMA_VERSION,
-                payload: serde_json::to_value(ev).expect("events serialise"),
-            })
-            .collect();
         self.committer.commit(
             None,
             request_id,
@@ -385,62 +375,21 @@ impl Server {
             }
         }
     }
-
-    fn handle(&mut self, kind: Endpoint, request: Request) {
-        let payload = request.message.payload.clone();
-        match kind {
-            Endpoint::RouterGet => {
-                let reply = decode_request::<RouterConfigGet>(&payload).and_then(|q| {
-                    self.state
-                        .router_config(&q.router, q.dialect)
-                        .map_err(ErrorBody::from)
-                });
-                self.committer.reply(request, reply);
-            }
-            Endpoint::RouterList => {
-                let q = if payload.iter().all(u8::is_ascii_whitespace) {
-                    Ok(RouterList::default())
-                } else {
-                    decode_request::<RouterList>(&payload)
-                };
-                let reply = q.map(|q| {
-                    let mut all = self.state.routers();
-                    if let Some(zone) = &q.zone {
-                        all.retain(|r| &r.zone == zone);
-                    }
-                    all
-                });
-                self.committer.reply(request, reply);
-            }
-            Endpoint::EventsRead => events_read(self.log.clone(), request),
-        }
-    }
 }
 
-/// `vpcroute.config.events.read`: the log, redacted like the broadcast
-/// (the keys are the area registry's to hand out, not this service's).
-fn events_read(log: Arc<EventLog>, request: Request) {
-    tokio::spawn(async move {
-        let reply = match decode_request::<EventsRead>(&request.message.payload) {
-            Err(e) => Err(e),
-            Ok(q) => tokio::task::spawn_blocking(move || {
-                vpcroute_service::events_page(&log, SOURCE, q.from_seq, q.limit)
-                    .map(|mut page| {
-                        for ev in &mut page.events {
-                            ev.payload = match serde_json::from_value::<ConfigEvent>(
-                                std::mem::take(&mut ev.payload),
-                            ) {
-                                Ok(e) => serde_json::to_value(e.redacted()).expect("serialises"),
-                                Err(_) => serde_json::Value::Null,
-                            };
-                        }
-                        page
-                    })
-                    .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))
-            })
-            .await
-            .unwrap_or_else(|e| Err(ErrorBody::new(ErrorCode::Internal, e.to_string()))),
-        };
-        respond(request, reply);
-    });
+impl Service for Server {
+    type State = RendererState;
+    type Command = Never;
+
+    fn state(&self) -> &RendererState {
+        &self.state
+    }
+
+    fn committer(&self) -> &Committer {
+        &self.committer
+    }
+
+    fn command(&mut self, never: Never, _: Request) {
+        match never {}
+    }
 }

@@ -12,116 +12,78 @@ use std::sync::Arc;
 use async_nats::service::Request;
 use futures::StreamExt;
 use vpcroute_bus::{decode_request, subjects};
-use vpcroute_eventlog::{EventLog, NewEvent};
+use vpcroute_eventlog::EventLog;
 use vpcroute_ipam::{Command, IpamState};
 use vpcroute_protocol::ipam::{self as msg, IpamEvent};
-use vpcroute_protocol::ErrorBody;
-use vpcroute_service::commit::{respond, serve_events_read, start_endpoints, Committer, Publisher};
+use vpcroute_service::commit::{start_endpoints, Committer, Endpoint, Publisher, Reading};
+use vpcroute_service::endpoint::{
+    answer, command, dispatch, events_read, query, Handler, Service,
+};
+use vpcroute_service::event::new_events;
 
 const SOURCE: &str = "ipam";
 
-/// What each endpoint is; requests from all endpoints are merged into one
-/// stream tagged with this.
-#[derive(Debug, Clone, Copy)]
-enum Endpoint {
-    ZoneEnable,
-    ZoneUpdate,
-    ZoneShow,
-    VpcAllocate,
-    VpcRelease,
-    VpcShow,
-    TierAllocate,
-    TierRelease,
-    VmAllocate,
-    VmRelease,
-    AclCreate,
-    AclDelete,
-    AclShow,
-    AclRuleAdd,
-    AclRuleDelete,
-    TierSetAcl,
-    EventsRead,
-}
+type Row = Endpoint<'static, Handler<IpamState, Command>>;
 
-const ENDPOINTS: &[(Endpoint, &str, &str)] = &[
-    (
-        Endpoint::ZoneEnable,
-        "zone_enable",
-        subjects::ipam::ZONE_ENABLE,
-    ),
-    (
-        Endpoint::ZoneUpdate,
-        "zone_update",
-        subjects::ipam::ZONE_UPDATE,
-    ),
-    (Endpoint::ZoneShow, "zone_show", subjects::ipam::ZONE_SHOW),
-    (
-        Endpoint::VpcAllocate,
-        "vpc_allocate",
-        subjects::ipam::VPC_ALLOCATE,
-    ),
-    (
-        Endpoint::VpcRelease,
-        "vpc_release",
-        subjects::ipam::VPC_RELEASE,
-    ),
-    (Endpoint::VpcShow, "vpc_show", subjects::ipam::VPC_SHOW),
-    (
-        Endpoint::TierAllocate,
-        "tier_allocate",
-        subjects::ipam::TIER_ALLOCATE,
-    ),
-    (
-        Endpoint::TierRelease,
-        "tier_release",
-        subjects::ipam::TIER_RELEASE,
-    ),
-    (
-        Endpoint::VmAllocate,
-        "vm_allocate",
-        subjects::ipam::VM_ALLOCATE,
-    ),
-    (
-        Endpoint::VmRelease,
-        "vm_release",
-        subjects::ipam::VM_RELEASE,
-    ),
-    (
-        Endpoint::AclCreate,
-        "acl_create",
-        subjects::ipam::ACL_CREATE,
-    ),
-    (
-        Endpoint::AclDelete,
-        "acl_delete",
-        subjects::ipam::ACL_DELETE,
-    ),
-    (Endpoint::AclShow, "acl_show", subjects::ipam::ACL_SHOW),
-    (
-        Endpoint::AclRuleAdd,
-        "acl_rule_add",
-        subjects::ipam::ACL_RULE_ADD,
-    ),
-    (
-        Endpoint::AclRuleDelete,
-        "acl_rule_delete",
-        subjects::ipam::ACL_RULE_DELETE,
-    ),
-    (
-        Endpoint::TierSetAcl,
-        "tier_set_acl",
-        subjects::ipam::TIER_SET_ACL,
-    ),
-    (
-        Endpoint::EventsRead,
-        "events_read",
-        subjects::ipam::EVENTS_READ,
-    ),
+/// Every endpoint of ipam: a command's row decodes its request into its
+/// `Command` variant; a query's row answers it from the state.
+const ENDPOINTS: &[Row] = &[
+    command("zone_enable", subjects::ipam::ZONE_ENABLE, |p| {
+        decode_request(p).map(Command::ZoneEnable)
+    }),
+    command("zone_update", subjects::ipam::ZONE_UPDATE, |p| {
+        decode_request(p).map(Command::ZoneUpdate)
+    }),
+    query("zone_show", subjects::ipam::ZONE_SHOW, |s, p| {
+        answer(p, |q: msg::Show| s.zone_view(&q.name))
+    }),
+    command("vpc_allocate", subjects::ipam::VPC_ALLOCATE, |p| {
+        decode_request(p).map(Command::VpcAllocate)
+    }),
+    command("vpc_release", subjects::ipam::VPC_RELEASE, |p| {
+        decode_request(p).map(Command::VpcRelease)
+    }),
+    query("vpc_show", subjects::ipam::VPC_SHOW, |s, p| {
+        answer(p, |q: msg::Show| s.vpc_view(&q.name))
+    }),
+    command("tier_allocate", subjects::ipam::TIER_ALLOCATE, |p| {
+        decode_request(p).map(Command::TierAllocate)
+    }),
+    command("tier_release", subjects::ipam::TIER_RELEASE, |p| {
+        decode_request(p).map(Command::TierRelease)
+    }),
+    command("vm_allocate", subjects::ipam::VM_ALLOCATE, |p| {
+        decode_request(p).map(Command::VmAllocate)
+    }),
+    command("vm_release", subjects::ipam::VM_RELEASE, |p| {
+        decode_request(p).map(Command::VmRelease)
+    }),
+    query("vm_show", subjects::ipam::VM_SHOW, |s, p| {
+        answer(p, |q: msg::VmShow| s.vm_view(&q.vm))
+    }),
+    command("acl_create", subjects::ipam::ACL_CREATE, |p| {
+        decode_request(p).map(Command::AclCreate)
+    }),
+    command("acl_delete", subjects::ipam::ACL_DELETE, |p| {
+        decode_request(p).map(Command::AclDelete)
+    }),
+    query("acl_show", subjects::ipam::ACL_SHOW, |s, p| {
+        answer(p, |q: msg::Show| s.acl_view(&q.name))
+    }),
+    command("acl_rule_add", subjects::ipam::ACL_RULE_ADD, |p| {
+        decode_request(p).map(Command::AclRuleAdd)
+    }),
+    command("acl_rule_delete", subjects::ipam::ACL_RULE_DELETE, |p| {
+        decode_request(p).map(Command::AclRuleDelete)
+    }),
+    command("tier_set_acl", subjects::ipam::TIER_SET_ACL, |p| {
+        decode_request(p).map(Command::TierSetAcl)
+    }),
+    events_read(subjects::ipam::EVENTS_READ, Reading::AsRecorded),
 ];
 
 struct Server {
     state: IpamState,
-    log: Arc<EventLog>,
     committer: Committer,
 }
 
@@ -139,69 +101,36 @@ pub async fn serve(
     .await?;
     let committer = Committer::new(
         client.clone(),
-        log.clone(),
-        Publisher::plain(SOURCE, subjects::ipam::EVENTS_PREFIX),
-    );
-    let mut server = Server {
-        state,
         log,
-        committer,
-    };
+        Publisher::of::<IpamEvent>(SOURCE, subjects::ipam::EVENTS_PREFIX),
+    );
+    let mut server = Server { state, committer };
     tracing::info!("ipam serving");
     loop {
         tokio::select! {
             _ = server.committer.settle() => {}
             next = endpoints.requests.next() => match next {
-                Some((kind, request)) => server.handle(kind, request),
+                Some((handler, request)) => dispatch(&mut server, handler, request),
                 None => return Err("NATS subscriptions ended".into()),
             },
         }
     }
 }
 
-impl Server {
-    fn handle(&mut self, kind: Endpoint, request: Request) {
-        let payload = request.message.payload.clone();
-        let cmd = match kind {
-            Endpoint::ZoneEnable => decode_request(&payload).map(Command::ZoneEnable),
-            Endpoint::ZoneUpdate => decode_request(&payload).map(Command::ZoneUpdate),
-            Endpoint::VpcAllocate => decode_request(&payload).map(Command::VpcAllocate),
-            Endpoint::VpcRelease => decode_request(&payload).map(Command::VpcRelease),
-            Endpoint::TierAllocate => decode_request(&payload).map(Command::TierAllocate),
-            Endpoint::TierRelease => decode_request(&payload).map(Command::TierRelease),
-            Endpoint::VmAllocate => decode_request(&payload).map(Command::VmAllocate),
-            Endpoint::VmRelease => decode_request(&payload).map(Command::VmRelease),
-            Endpoint::AclCreate => decode_request(&payload).map(Command::AclCreate),
-            Endpoint::AclDelete => decode_request(&payload).map(Command::AclDelete),
-            Endpoint::AclRuleAdd => decode_request(&payload).map(Command::AclRuleAdd),
-            Endpoint::AclRuleDelete => decode_request(&payload).map(Command::AclRuleDelete),
-            Endpoint::TierSetAcl => decode_request(&payload).map(Command::TierSetAcl),
-            Endpoint::AclShow => {
-                let reply = decode_request::<msg::Show>(&payload)
-                    .and_then(|q| self.state.acl_view(&q.name).map_err(ErrorBody::from));
-                return self.committer.reply(request, reply);
-            }
-            Endpoint::ZoneShow => {
-                let reply = decode_request::<msg::Show>(&payload)
-                    .and_then(|q| self.state.zone_view(&q.name).map_err(ErrorBody::from));
-                return self.committer.reply(request, reply);
-            }
-            Endpoint::VpcShow => {
-                let reply = decode_request::<msg::Show>(&payload)
-                    .and_then(|q| self.state.vpc_view(&q.name).map_err(ErrorBody::from));
-                return self.committer.reply(request, reply);
-            }
-            Endpoint::EventsRead => return serve_events_read(self.log.clone(), SOURCE, request),
-        };
-        match cmd {
-            Ok(cmd) => self.command(cmd, request),
-            Err(e) => respond::<()>(request, Err(e)),
-        }
+impl Service for Server {
+    type State = IpamState;
+    type Command = Command;
+
+    fn state(&self) -> &IpamState {
+        &self.state
+    }
+
+    fn committer(&self) -> &Committer {
+        &self.committer
     }
 
     fn command(&mut self, cmd: Command, request: Request) {
-        let request_id = cmd.request_id().to_string();
-        let fingerprint = cmd.fingerprint();
+        let (request_id, fingerprint) = cmd.request_id_and_fingerprint();
         let Some(request) = self
             .committer
             .retry_or_new(request, &request_id, &fingerprint)
@@ -220,21 +149,12 @@ impl Server {
                 .apply(ev)
                 .expect("an event just decided applies to the state it was decided on");
         }
-        let events = decision
-            .events
-            .iter()
-            .map(|ev: &IpamEvent| NewEvent {
-                event_type: ev.event_type().to_string(),
-                schema_version: IpamEvent::SCHEMA_VERSION,
-                payload: serde_json::to_value(ev).expect("events serialise"),
-            })
-            .collect();
         self.committer.commit(
             Some(request),
             request_id,
             fingerprint,
             decision.stream,
-            events,
+            new_events(&decision.events),
             decision.reply,
         );
     }

@@ -17,13 +17,12 @@ use clap::Parser;
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 use vpcroute_bus::{connect, decode_request, subjects, Startup};
-use vpcroute_eventlog::NewEvent;
 use vpcroute_protocol::sync::{RouterStatus, RouterStatusGet};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 use vpcroute_service::commit::{
-    respond, serve_events_read, start_endpoints_with_metadata, Committer, Publisher,
+    respond, start_endpoints_with_metadata, Committer, Endpoint, Publisher, Reading,
 };
-use vpcroute_service::{init_tracing, open_and_replay, ServiceArgs};
+use vpcroute_service::{init_tracing, open_and_replay, LogEvent, ServiceArgs};
 
 use vpcroute_router_sync::vtysh::Vtysh;
 
@@ -86,9 +85,15 @@ fn parse_instance(s: &str) -> Result<String, String> {
 /// What a request is about: the status of the `n`th `--router`, or this
 /// instance's log.
 #[derive(Debug, Clone, Copy)]
-enum Endpoint {
+enum Route {
     Status(usize),
     EventsRead,
+}
+
+/// Recorded with each event of router-sync's log (once `SyncEvent` lives in
+/// vpcroute-protocol, this impl joins the others in vpcroute-service).
+impl LogEvent for SyncEvent {
+    const SCHEMA_VERSION: u32 = 1;
 }
 
 /// The instance's name: --instance, else its first router's name.
@@ -103,21 +108,21 @@ fn instance_name(args: &Args) -> Result<String, String> {
 }
 
 /// One endpoint per managed router on its own status subject, and one for
-/// the instance's log: (kind, Services API name, subject).
-fn endpoints(instance: &str, routers: &[(String, String)]) -> Vec<(Endpoint, String, String)> {
+/// the instance's log: (route, Services API name, subject).
+fn endpoints(instance: &str, routers: &[(String, String)]) -> Vec<(Route, String, String)> {
     let mut eps: Vec<_> = routers
         .iter()
         .enumerate()
         .map(|(i, (router, _))| {
             (
-                Endpoint::Status(i),
+                Route::Status(i),
                 format!("router_status_{router}"),
                 subjects::sync::router_status(router),
             )
         })
         .collect();
     eps.push((
-        Endpoint::EventsRead,
+        Route::EventsRead,
         "events_read".to_string(),
         subjects::sync::events_read(instance),
     ));
@@ -177,9 +182,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     let eps = endpoints(&instance, &args.routers);
-    let eps: Vec<(Endpoint, &str, &str)> = eps
+    let eps: Vec<Endpoint<Route>> = eps
         .iter()
-        .map(|(k, name, subject)| (*k, name.as_str(), subject.as_str()))
+        .map(|(route, name, subject)| Endpoint {
+            name,
+            subject,
+            handler: *route,
+        })
         .collect();
     let routers: Vec<&str> = args.routers.iter().map(|(r, _)| r.as_str()).collect();
     let metadata = HashMap::from([
@@ -201,7 +210,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut committer = Committer::new(
         client.clone(),
         log.clone(),
-        Publisher::plain("router-sync", events_prefix),
+        Publisher::of::<SyncEvent>("router-sync", events_prefix),
     );
 
     let (record_tx, mut record_rx) = mpsc::unbounded_channel::<SyncEvent>();
@@ -240,18 +249,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             _ = committer.settle() => {}
             Some(ev) = record_rx.recv() => {
                 let stream = format!("router/{}", ev.router());
-                let event = NewEvent {
-                    event_type: ev.event_type().to_string(),
-                    schema_version: 1,
-                    payload: serde_json::to_value(&ev).expect("events serialise"),
-                };
                 let id = uuid::Uuid::new_v4().to_string();
-                committer.commit(None, id.clone(), id, stream, vec![event], serde_json::Value::Null);
+                committer.commit(None, id.clone(), id, stream, vec![ev.to_new_event()], serde_json::Value::Null);
             }
             next = endpoints.requests.next() => match next {
                 None => return Err("NATS subscriptions ended".into()),
-                Some((Endpoint::EventsRead, request)) => serve_events_read(log.clone(), "router-sync", request),
-                Some((Endpoint::Status(i), request)) => {
+                Some((Route::EventsRead, request)) => committer.serve_events_read(request, Reading::AsRecorded),
+                Some((Route::Status(i), request)) => {
                     let reply = status_reply(&request.message.payload, routers[i], &statuses[i]);
                     respond(request, reply);
                 }

@@ -78,18 +78,6 @@ impl SyncEvent {
             | SyncEvent::FirewallRepaired { router, .. } => router,
         }
     }
-
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            SyncEvent::Applied { .. } => "applied",
-            SyncEvent::DriftRepaired { .. } => "drift_repaired",
-            SyncEvent::ApplyFailed { .. } => "apply_failed",
-            SyncEvent::Cleared { .. } => "cleared",
-            SyncEvent::RangeKicked { .. } => "range_kicked",
-            SyncEvent::FirewallApplied { .. } => "firewall_applied",
-            SyncEvent::FirewallRepaired { .. } => "firewall_repaired",
-        }
-    }
 }
 
 /// The configuration the router should have.
