@@ -123,8 +123,6 @@ fn first_line(stderr: &str) -> String {
     vpcroute_protocol::error::clip(line, 200).into_owned()
 }
 
-pub use vpcroute_sync::firewall_listing::first_difference;
-
 #[cfg(test)]
 mod tests {
     use super::*;

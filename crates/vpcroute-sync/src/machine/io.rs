@@ -1,6 +1,8 @@
 //! What the router machine is fed and what it asks for, as data: the
 //! replay cases under `tests/replay/router-sync/` are these, one a line.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vpcroute_protocol::config::FirewallRuleset;
@@ -171,42 +173,35 @@ pub enum Action {
     ReadRunning,
     /// Run the script, then `show running-config` and `show ip ospf
     /// database summary json` in the same vtysh exchange.
-    Apply {
-        script: String,
-    },
+    Apply { script: String },
     /// Run the script (clearing the router, kicking a range).
-    Configure {
-        script: String,
-    },
+    Configure { script: String },
     /// `show ip ospf interface json`.
     ReadInterfaces,
     /// `show ip ospf database summary json`, after `delay_ms`.
-    ReadSummaries {
-        delay_ms: u64,
-    },
+    ReadSummaries { delay_ms: u64 },
     /// `show ip ospf database summary self-originate json`.
     ReadSelfOriginated,
     /// List the router's nftables table.
     NftList,
     /// `nft -f` the file.
-    NftApply {
-        file: String,
-    },
+    NftApply { file: String },
     /// Delete the table.
     NftDelete,
     /// Append to router-sync's event log.
-    Record {
-        event: SyncEvent,
-    },
+    Record { event: SyncEvent },
+    /// A log line about the router, with `key=value` fields (the lab
+    /// benchmark finds "configuration applied and verified" by its
+    /// `version=` field).
     Log {
         level: LogLevel,
         message: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        fields: BTreeMap<String, String>,
     },
     /// Publish the status, after reading the OSPF neighbours and routes
     /// into it if `refresh_ospf`.
-    Publish {
-        refresh_ospf: bool,
-    },
+    Publish { refresh_ospf: bool },
 }
 
 impl Action {

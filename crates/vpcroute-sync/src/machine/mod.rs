@@ -166,10 +166,14 @@ impl RouterMachine {
         std::mem::take(&mut self.out)
     }
 
-    fn log(&mut self, level: LogLevel, message: String) {
+    fn log(&mut self, level: LogLevel, message: &str, fields: &[(&str, String)]) {
         self.out.push(Action::Log {
             level,
-            message: format!("router {}: {message}", self.name),
+            message: message.to_string(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
         });
     }
 
@@ -232,7 +236,8 @@ impl RouterMachine {
             DesiredAnswer::OtherError { message: e } | DesiredAnswer::Unreachable { error: e } => {
                 self.log(
                     LogLevel::Debug,
-                    format!("config-renderer not reachable: {e}"),
+                    &format!("config-renderer not reachable: {e}"),
+                    &[],
                 );
                 false
             }
@@ -244,7 +249,7 @@ impl RouterMachine {
     /// changes) until a version renders; what the router runs is kept.
     fn on_render_failed(&mut self, reason: String) {
         if self.render_failed.as_ref() != Some(&reason) {
-            self.log(LogLevel::Warn, format!("config-renderer cannot render the router, it keeps its configuration: {reason}"));
+            self.log(LogLevel::Warn, &format!("config-renderer cannot render the router, it keeps its configuration: {reason}"), &[]);
             self.record(SyncEvent::ApplyFailed {
                 router: self.name.clone(),
                 version: self.desired_version(),
@@ -280,7 +285,11 @@ impl RouterMachine {
                 return;
             }
         };
-        self.log(LogLevel::Warn, format!("sync failed ({state}): {error}"));
+        self.log(
+            LogLevel::Warn,
+            &format!("sync failed: {error}"),
+            &[("state", state.to_string())],
+        );
         if state == RouterState::Failed {
             self.record(SyncEvent::ApplyFailed {
                 router: self.name.clone(),
@@ -300,7 +309,11 @@ impl RouterMachine {
         self.consecutive_failures = 0;
         self.retry_at_ms = None;
         if self.waiting_for != interfaces {
-            self.log(LogLevel::Info, format!("waiting for a tier interface to come up ({}): no range can be announced before", interfaces.join(",")));
+            self.log(
+                LogLevel::Info,
+                "waiting for a tier interface to come up: no range can be announced before",
+                &[("interfaces", interfaces.join(","))],
+            );
         }
         let why = format!(
             "no tier interface of the area is up ({}): its range cannot be announced yet",

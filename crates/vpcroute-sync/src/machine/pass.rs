@@ -63,7 +63,8 @@ impl RouterMachine {
         if self.pass.is_some() {
             self.log(
                 LogLevel::Debug,
-                "tick while a pass is under way: ignored".into(),
+                "tick while a pass is under way: ignored",
+                &[],
             );
             return;
         }
@@ -144,7 +145,8 @@ impl RouterMachine {
             (wait, input) => {
                 self.log(
                     LogLevel::Debug,
-                    format!("unexpected input {input:?} while waiting for {wait:?}: ignored"),
+                    &format!("unexpected input {input:?} while waiting for {wait:?}: ignored"),
+                    &[],
                 );
                 self.wait = wait;
             }
@@ -241,7 +243,11 @@ impl RouterMachine {
                 }
                 self.log(
                     LogLevel::Info,
-                    format!("firewall version {version} applied and verified (drift: {drift})"),
+                    "firewall applied and verified",
+                    &[
+                        ("version", version.to_string()),
+                        ("drift", drift.to_string()),
+                    ],
                 );
                 let router = self.name.clone();
                 self.record(if drift {
@@ -390,7 +396,15 @@ impl RouterMachine {
                 commands,
             } => {
                 self.applied = Some(version);
-                self.log(LogLevel::Info, format!("version {version} applied and verified ({commands} command(s), drift: {drift})"));
+                self.log(
+                    LogLevel::Info,
+                    "configuration applied and verified",
+                    &[
+                        ("version", version.to_string()),
+                        ("commands", commands.to_string()),
+                        ("drift", drift.to_string()),
+                    ],
+                );
                 let router = self.name.clone();
                 if drift {
                     self.status.repairs += 1;

@@ -126,10 +126,8 @@ impl RouterMachine {
                     let m = e.missing.remove(0);
                     self.log(
                         LogLevel::Info,
-                        format!(
-                            "range {} of area {} not originated: woke the ABR task",
-                            m.cidr, m.area
-                        ),
+                        "range not originated: woke the ABR task",
+                        &[("area", m.area.clone()), ("cidr", m.cidr.clone())],
                     );
                     self.record(SyncEvent::RangeKicked {
                         router: self.name.clone(),
@@ -143,9 +141,10 @@ impl RouterMachine {
             (stage, input) => {
                 self.log(
                     LogLevel::Debug,
-                    format!(
+                    &format!(
                         "unexpected input {input:?} while checking summaries ({stage:?}): ignored"
                     ),
+                    &[],
                 );
                 self.wait = Wait::Ensure(Box::new(e));
             }
