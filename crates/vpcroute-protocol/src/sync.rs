@@ -107,3 +107,58 @@ pub struct OspfNeighbor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
 }
+
+/// What router-sync records in its log and publishes on
+/// `vpcroute.events.sync.<instance>.<event_type>` (schemas/events/sync.event.json). No key ever: errors are redacted at the
+/// source and commands are only counted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SyncEvent {
+    /// A new desired version was applied and verified.
+    Applied {
+        router: String,
+        version: u64,
+        commands: usize,
+    },
+    /// The router had drifted from a version already applied (a hand edit,
+    /// a daemon restarted empty) and was put back.
+    DriftRepaired {
+        router: String,
+        version: u64,
+        commands: usize,
+    },
+    ApplyFailed {
+        router: String,
+        version: Option<u64>,
+        error: String,
+    },
+    /// The router's VPC is gone: vpcroute's configuration was removed.
+    Cleared { router: String, commands: usize },
+    /// FRR 8.4 failed to originate a VPC range (docs/frr-notes.md §4) and
+    /// router-sync woke its area border router task to do it.
+    RangeKicked {
+        router: String,
+        area: String,
+        cidr: String,
+    },
+    /// The version's nftables table (the VR's ACLs) was applied and read
+    /// back identical.
+    FirewallApplied { router: String, version: u64 },
+    /// The table had drifted from a version already applied (changed by
+    /// hand, flushed, deleted) and was put back.
+    FirewallRepaired { router: String, version: u64 },
+}
+
+impl SyncEvent {
+    pub fn router(&self) -> &str {
+        match self {
+            SyncEvent::Applied { router, .. }
+            | SyncEvent::DriftRepaired { router, .. }
+            | SyncEvent::ApplyFailed { router, .. }
+            | SyncEvent::Cleared { router, .. }
+            | SyncEvent::RangeKicked { router, .. }
+            | SyncEvent::FirewallApplied { router, .. }
+            | SyncEvent::FirewallRepaired { router, .. } => router,
+        }
+    }
+}

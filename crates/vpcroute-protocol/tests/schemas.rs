@@ -1478,9 +1478,9 @@ fn error_schema_lists_every_error_code() {
 // ------------------------------------------------------------------- 6
 //
 // area-registry, config-renderer and router-sync: the same checks as for
-// ipam above. ConfigEvent and SyncEvent live in crates this one cannot
-// depend on (vpcroute-configs, the router-sync binary): their JSON is
-// written by hand here, as those types serialise it.
+// ipam above. ConfigEvent lives in a crate this one cannot depend on
+// (vpcroute-configs): its JSON is written by hand here, as that type
+// serialises it. SyncEvent is serialised from its type.
 
 use vpcroute_protocol::areas::{
     AreaEvent, AreaId, AuthRequest, OspfAuth, OspfSettings, Secret, VpcArea, ZoneOspfSet,
@@ -1930,20 +1930,64 @@ fn config_events() -> Vec<Value> {
         .collect()
 }
 
-/// SyncEvents, written as router-sync serialises them (`version: None` of
-/// apply_failed is written as null).
+/// SyncEvents, serialised from the type router-sync records (every
+/// variant, `version: None` of apply_failed written as null), and the same
+/// without the optional version, as an older log may hold it.
 fn sync_events() -> Vec<Value> {
-    vec![
-        json!({"type": "applied", "router": "r-vpc-blue", "version": 3, "commands": 12usize}),
-        json!({"type": "drift_repaired", "router": "r-vpc-blue", "version": 3, "commands": 1usize}),
-        json!({"type": "apply_failed", "router": "r-vpc-blue", "version": 4, "error": "vtysh exited 1"}),
-        json!({"type": "apply_failed", "router": "r-vpc-blue", "version": null, "error": "no config"}),
+    use vpcroute_protocol::sync::SyncEvent;
+    let router = || "r-vpc-blue".to_string();
+    let typed = [
+        SyncEvent::Applied {
+            router: router(),
+            version: 3,
+            commands: 12,
+        },
+        SyncEvent::DriftRepaired {
+            router: router(),
+            version: 3,
+            commands: 1,
+        },
+        SyncEvent::ApplyFailed {
+            router: router(),
+            version: Some(4),
+            error: "vtysh exited 1".into(),
+        },
+        SyncEvent::ApplyFailed {
+            router: router(),
+            version: None,
+            error: "no config".into(),
+        },
+        SyncEvent::Cleared {
+            router: router(),
+            commands: 0,
+        },
+        SyncEvent::RangeKicked {
+            router: router(),
+            area: "0.0.0.1".into(),
+            cidr: "10.1.0.0/16".into(),
+        },
+        SyncEvent::FirewallApplied {
+            router: router(),
+            version: 3,
+        },
+        SyncEvent::FirewallRepaired {
+            router: router(),
+            version: 3,
+        },
+    ];
+    let mut out: Vec<Value> = typed
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect();
+    for (e, v) in typed.iter().zip(&out) {
+        assert_eq!(v["type"], e.event_type(), "the tag is the event type");
+    }
+    assert_eq!(out[3]["version"], Value::Null);
+    out.insert(
+        4,
         json!({"type": "apply_failed", "router": "r-vpc-blue", "error": "no config"}),
-        json!({"type": "cleared", "router": "r-vpc-blue", "commands": 0usize}),
-        json!({"type": "range_kicked", "router": "r-vpc-blue", "area": "0.0.0.1", "cidr": "10.1.0.0/16"}),
-        json!({"type": "firewall_applied", "router": "r-vpc-blue", "version": 3}),
-        json!({"type": "firewall_repaired", "router": "r-vpc-blue", "version": 3}),
-    ]
+    );
+    out
 }
 
 fn zone_ospf_set(auth: Option<AuthRequest>) -> ZoneOspfSet {

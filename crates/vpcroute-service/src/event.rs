@@ -8,6 +8,7 @@ use vpcroute_eventlog::NewEvent;
 use vpcroute_protocol::areas::AreaEvent;
 use vpcroute_protocol::config::ConfigEvent;
 use vpcroute_protocol::ipam::IpamEvent;
+use vpcroute_protocol::sync::SyncEvent;
 
 /// The key of every log event's serde tag (`#[serde(tag = "type")]`): its
 /// value is the event type, recorded beside the payload and the last token
@@ -94,6 +95,12 @@ impl LogEvent for ConfigEvent {
     fn redacted(&self) -> Self {
         ConfigEvent::redacted(self)
     }
+}
+
+/// router-sync's record of what it did to its routers; errors are redacted
+/// at the source, so nothing is left to redact here.
+impl LogEvent for SyncEvent {
+    const SCHEMA_VERSION: u32 = 1;
 }
 
 #[cfg(test)]

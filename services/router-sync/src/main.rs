@@ -90,12 +90,6 @@ enum Route {
     EventsRead,
 }
 
-/// Recorded with each event of router-sync's log (once `SyncEvent` lives in
-/// vpcroute-protocol, this impl joins the others in vpcroute-service).
-impl LogEvent for SyncEvent {
-    const SCHEMA_VERSION: u32 = 1;
-}
-
 /// The instance's name: --instance, else its first router's name.
 fn instance_name(args: &Args) -> Result<String, String> {
     match (&args.instance, args.routers.first()) {
