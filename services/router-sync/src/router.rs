@@ -8,6 +8,7 @@
 //! the config-renderer's announcements into inputs, runs each action (NATS,
 //! vtysh, nft, the event log, tracing) and feeds its answer back.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -255,14 +256,7 @@ impl RouterTask {
                 message,
                 fields,
             } => {
-                // Fields as tracing prints its own: `message key=value ...`.
-                let fields: String = fields.iter().map(|(k, v)| format!(" {k}={v}")).collect();
-                let router = &self.name;
-                match level {
-                    LogLevel::Debug => tracing::debug!(%router, "{message}{fields}"),
-                    LogLevel::Info => tracing::info!(%router, "{message}{fields}"),
-                    LogLevel::Warn => tracing::warn!(%router, "{message}{fields}"),
-                }
+                self.log(level, &message, &fields);
                 return None;
             }
             Action::Publish { refresh_ospf } => {
@@ -271,6 +265,18 @@ impl RouterTask {
             }
         };
         Some(input)
+    }
+
+    /// One log line of the machine's, its fields as tracing prints its
+    /// own: `message key=value ...`.
+    fn log(&self, level: LogLevel, message: &str, fields: &BTreeMap<String, String>) {
+        let fields: String = fields.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+        let router = &self.name;
+        match level {
+            LogLevel::Debug => tracing::debug!(%router, "{message}{fields}"),
+            LogLevel::Info => tracing::info!(%router, "{message}{fields}"),
+            LogLevel::Warn => tracing::warn!(%router, "{message}{fields}"),
+        }
     }
 
     /// Applies `file` (or deletes the table when None).
