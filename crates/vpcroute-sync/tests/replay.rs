@@ -28,6 +28,7 @@ const CASES: &[&str] = &[
     "range-trap-kick",
     "early-kick-converging",
     "waiting-then-nic-up",
+    "waiting-md5-no-key-churn",
     "drift-interface-line",
     "drift-router-ospf-line",
     "drift-interface-removed",

@@ -70,6 +70,11 @@ pub struct RouterMachine {
     firewall_managed: bool,
     desired: Desired,
     applied: Option<u64>,
+    /// The version whose configuration, signing key included, was last
+    /// entered and read back identical. Checks of it after that plan only
+    /// what differs: a router kept `waiting` or `converging` (so not yet
+    /// `applied`) is not sent its signing key again on every tick.
+    entered: Option<u64>,
     consecutive_failures: u32,
     retry_at_ms: Option<i64>,
     /// The running configuration as last read back and verified. A new
@@ -111,6 +116,7 @@ impl RouterMachine {
             firewall_managed,
             desired: Desired::Unknown,
             applied,
+            entered: None,
             consecutive_failures: 0,
             retry_at_ms: None,
             verified_running: None,

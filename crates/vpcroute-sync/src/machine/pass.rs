@@ -319,7 +319,7 @@ impl RouterMachine {
         // key it signs with, which no read-back shows (vtysh sorts the key
         // lines, docs/frr-notes.md §5): plan_new_version enters the signing
         // key again.
-        let p = if self.applied == Some(version) {
+        let p = if self.applied == Some(version) || self.entered == Some(version) {
             plan(&desired, &running)
         } else {
             plan_new_version(&desired, &running)
@@ -367,6 +367,7 @@ impl RouterMachine {
                 redact::redact_line(&rest.steps[0].1)
             ))));
         }
+        self.entered = Some(version);
         // Verify 2: the VPC's summary reached the backbone database.
         let then = EnsureThen::Applied {
             version,
