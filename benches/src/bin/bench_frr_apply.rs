@@ -442,7 +442,7 @@ struct Targets<'a> {
 impl Targets<'_> {
     /// Iteration `i` adds the tier (even) or removes it again (odd).
     fn target(&self, i: usize) -> (&FrrConfig, &Path) {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             (self.plus, &self.plus_file)
         } else {
             (self.base, &self.base_file)
