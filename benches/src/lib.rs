@@ -190,3 +190,35 @@ pub fn ms_stats(ms: &[f64]) -> serde_json::Value {
 pub fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e5).round() / 100.0
 }
+
+/// The first three fields of `/proc/loadavg` (1, 5 and 15 minute load),
+/// printed beside figures taken on a machine shared with other work.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Milliseconds each of `n` calls of `f` took (see [`ms`]).
+pub fn time_ms(n: usize, mut f: impl FnMut()) -> Vec<f64> {
+    (0..n)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            f();
+            ms(t.elapsed())
+        })
+        .collect()
+}
+
+/// A size or duration a benchmark takes from the environment variable
+/// `name` (`scripts/bench.sh` sets none): `default` when unset or
+/// unparsable.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

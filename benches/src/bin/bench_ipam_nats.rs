@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::json;
-use vpcroute_benches::{cpu_secs, emit, pcts, say, secs, sibling_bin};
+use vpcroute_benches::{cpu_secs, emit, env_or, pcts, say, secs, sibling_bin};
 use vpcroute_bus::subjects::ipam as subj;
 use vpcroute_protocol::ipam as msg;
 use vpcroute_tests::NatsServer;
@@ -308,26 +308,9 @@ fn measured_json(m: &Measured) -> serde_json::Value {
     })
 }
 
-#[tokio::main]
-async fn main() {
-    let levels: Vec<usize> = std::env::var("BENCH_CLIENTS")
-        .unwrap_or_else(|_| "1,16,64".into())
-        .split(',')
-        .map(|s| s.trim().parse().expect("BENCH_CLIENTS"))
-        .collect();
-    let dur = Duration::from_secs_f64(
-        std::env::var("BENCH_SECONDS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(5.0),
-    );
-    let warmup = Duration::from_secs(1);
-    let nats = NatsServer::start().expect("nats-server is needed");
-    let url = nats.url();
-    say!("nats-server on {url}");
-
-    // The echo responder: its own connection, one task.
-    let responder = async_nats::connect(&url).await.expect("connect");
+/// The echo responder: its own connection, one task.
+async fn start_echo_responder(url: &str) {
+    let responder = async_nats::connect(url).await.expect("connect");
     let mut sub = responder.subscribe("bench.echo").await.expect("subscribe");
     let r2 = responder.clone();
     tokio::spawn(async move {
@@ -338,89 +321,144 @@ async fn main() {
         }
     });
     responder.flush().await.unwrap();
+}
+
+/// What a run against a fresh `vpcroute-ipam` measured.
+struct IpamRun {
+    measured: Measured,
+    cpu_json: serde_json::Value,
+    in_log: i64,
+}
+
+/// A fresh `vpcroute-ipam` on a fresh data dir with its zone, `clients`
+/// allocating tasks, then SIGKILL and a count of the events in its log.
+async fn measure_ipam(
+    nats: &NatsServer,
+    conns: &[async_nats::Client],
+    clients: usize,
+    warmup: Duration,
+    dur: Duration,
+) -> IpamRun {
+    let dir = tempfile::Builder::new()
+        .prefix("vpcroute-bench-ipam-")
+        .tempdir()
+        .expect("tempdir");
+    let mut child = spawn_ipam(dir.path(), &nats.url());
+    wait_ready(&conns[0]).await;
+    let _: msg::ZoneRecord = vpcroute_bus::request(
+        &conns[0],
+        subj::ZONE_ENABLE,
+        &msg::ZoneEnable {
+            request_id: format!("bench-zone-{clients}"),
+            zone: "zone-1".into(),
+            super_cidrs: vec!["10.0.0.0/8".into()],
+        },
+        TIMEOUT,
+    )
+    .await
+    .expect("zone enable");
+    let pid = child.id();
+    let (cpu_ipam0, cpu_nats0, cpu_self0) = (
+        cpu_secs(pid),
+        cpu_secs(nats.pid().expect("running")),
+        cpu_secs(std::process::id()),
+    );
+    let ipam = run_tasks(clients, conns, warmup, dur, move |c, w, id| {
+        ipam_task(c, w, id, clients)
+    })
+    .await;
+    let wall = warmup + dur;
+    let cpu = |a: f64, b: f64| ((b - a) / wall.as_secs_f64() * 100.0).round() / 100.0;
+    let ipam_cpu_s = cpu_secs(pid) - cpu_ipam0;
+    let cpu_json = json!({
+        "ipam_cores": cpu(cpu_ipam0, cpu_secs(pid)),
+        // What one allocation costs the service, whatever else runs on
+        // the machine (CPU over warm-up + window / answers in both).
+        "ipam_us_per_alloc": (ipam_cpu_s * 1e6 / ipam.ok_total.max(1) as f64).round(),
+        "nats_server_cores": cpu(cpu_nats0, cpu_secs(nats.pid().expect("running"))),
+        "bench_client_cores": cpu(cpu_self0, cpu_secs(std::process::id())),
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let in_log = count_events(&dir.path().join("ipam.sqlite"));
+    IpamRun {
+        measured: ipam,
+        cpu_json,
+        in_log,
+    }
+}
+
+/// One concurrency level: the echo reference, then ipam, as one JSON
+/// object of the `levels` list.
+async fn measure_level(
+    nats: &NatsServer,
+    clients: usize,
+    warmup: Duration,
+    dur: Duration,
+) -> serde_json::Value {
+    let url = nats.url();
+    let mut conns = Vec::new();
+    for _ in 0..clients.min(4) {
+        conns.push(async_nats::connect(&url).await.expect("connect"));
+    }
+
+    // Echo reference.
+    let echo = run_tasks(clients, &conns, warmup, dur, |c, w, _| echo_task(c, w)).await;
+    say!(
+        "{clients} clients, echo: {:.0} req/s, p50 {:.0} µs, p99 {:.0} µs",
+        echo.ops as f64 / echo.secs,
+        echo.all.p50 as f64 / 1e3,
+        echo.all.p99 as f64 / 1e3
+    );
+
+    // ipam.
+    let IpamRun {
+        measured: ipam,
+        cpu_json,
+        in_log,
+    } = measure_ipam(nats, &conns, clients, warmup, dur).await;
+    // +1: the zone_enabled event.
+    let durable_ok = in_log as u64 > ipam.ok_total;
+    say!(
+        "{clients} clients, ipam: {:.0} alloc/s, p50 {:.0} µs, p99 {:.0} µs, errors {}; {} answered, {} events in the log after SIGKILL; cpu {}",
+        ipam.ops as f64 / ipam.secs,
+        ipam.all.p50 as f64 / 1e3,
+        ipam.all.p99 as f64 / 1e3,
+        ipam.errors,
+        ipam.ok_total,
+        in_log,
+        cpu_json
+    );
+    json!({
+        "clients": clients,
+        "connections": conns.len(),
+        "echo": measured_json(&echo),
+        "ipam": measured_json(&ipam),
+        "p50_ratio_vs_echo": ((ipam.all.p50 as f64 / echo.all.p50.max(1) as f64) * 10.0).round() / 10.0,
+        "answered_total": ipam.ok_total,
+        "events_in_log_after_kill": in_log,
+        "every_answer_durable": durable_ok,
+        "cpu": cpu_json,
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    let levels: Vec<usize> = std::env::var("BENCH_CLIENTS")
+        .unwrap_or_else(|_| "1,16,64".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("BENCH_CLIENTS"))
+        .collect();
+    let dur = Duration::from_secs_f64(env_or("BENCH_SECONDS", 5.0));
+    let warmup = Duration::from_secs(1);
+    let nats = NatsServer::start().expect("nats-server is needed");
+    let url = nats.url();
+    say!("nats-server on {url}");
+    start_echo_responder(&url).await;
 
     let mut results = Vec::new();
     for &clients in &levels {
-        let mut conns = Vec::new();
-        for _ in 0..clients.min(4) {
-            conns.push(async_nats::connect(&url).await.expect("connect"));
-        }
-
-        // Echo reference.
-        let echo = run_tasks(clients, &conns, warmup, dur, |c, w, _| echo_task(c, w)).await;
-        say!(
-            "{clients} clients, echo: {:.0} req/s, p50 {:.0} µs, p99 {:.0} µs",
-            echo.ops as f64 / echo.secs,
-            echo.all.p50 as f64 / 1e3,
-            echo.all.p99 as f64 / 1e3
-        );
-
-        // ipam.
-        let dir = tempfile::Builder::new()
-            .prefix("vpcroute-bench-ipam-")
-            .tempdir()
-            .expect("tempdir");
-        let mut child = spawn_ipam(dir.path(), &url);
-        wait_ready(&conns[0]).await;
-        let _: msg::ZoneRecord = vpcroute_bus::request(
-            &conns[0],
-            subj::ZONE_ENABLE,
-            &msg::ZoneEnable {
-                request_id: format!("bench-zone-{clients}"),
-                zone: "zone-1".into(),
-                super_cidrs: vec!["10.0.0.0/8".into()],
-            },
-            TIMEOUT,
-        )
-        .await
-        .expect("zone enable");
-        let pid = child.id();
-        let (cpu_ipam0, cpu_nats0, cpu_self0) = (
-            cpu_secs(pid),
-            cpu_secs(nats.pid().expect("running")),
-            cpu_secs(std::process::id()),
-        );
-        let ipam = run_tasks(clients, &conns, warmup, dur, move |c, w, id| {
-            ipam_task(c, w, id, clients)
-        })
-        .await;
-        let wall = warmup + dur;
-        let cpu = |a: f64, b: f64| ((b - a) / wall.as_secs_f64() * 100.0).round() / 100.0;
-        let ipam_cpu_s = cpu_secs(pid) - cpu_ipam0;
-        let cpu_json = json!({
-            "ipam_cores": cpu(cpu_ipam0, cpu_secs(pid)),
-            // What one allocation costs the service, whatever else runs on
-            // the machine (CPU over warm-up + window / answers in both).
-            "ipam_us_per_alloc": (ipam_cpu_s * 1e6 / ipam.ok_total.max(1) as f64).round(),
-            "nats_server_cores": cpu(cpu_nats0, cpu_secs(nats.pid().expect("running"))),
-            "bench_client_cores": cpu(cpu_self0, cpu_secs(std::process::id())),
-        });
-        let _ = child.kill();
-        let _ = child.wait();
-        let in_log = count_events(&dir.path().join("ipam.sqlite"));
-        // +1: the zone_enabled event.
-        let durable_ok = in_log as u64 > ipam.ok_total;
-        say!(
-            "{clients} clients, ipam: {:.0} alloc/s, p50 {:.0} µs, p99 {:.0} µs, errors {}; {} answered, {} events in the log after SIGKILL; cpu {}",
-            ipam.ops as f64 / ipam.secs,
-            ipam.all.p50 as f64 / 1e3,
-            ipam.all.p99 as f64 / 1e3,
-            ipam.errors,
-            ipam.ok_total,
-            in_log,
-            cpu_json
-        );
-        results.push(json!({
-            "clients": clients,
-            "connections": conns.len(),
-            "echo": measured_json(&echo),
-            "ipam": measured_json(&ipam),
-            "p50_ratio_vs_echo": ((ipam.all.p50 as f64 / echo.all.p50.max(1) as f64) * 10.0).round() / 10.0,
-            "answered_total": ipam.ok_total,
-            "events_in_log_after_kill": in_log,
-            "every_answer_durable": durable_ok,
-            "cpu": cpu_json,
-        }));
+        results.push(measure_level(&nats, clients, warmup, dur).await);
     }
     emit(json!({
         "bench": "ipam_nats",

@@ -42,13 +42,13 @@
 //! try; the core is alone on the segment with it. `--only-new-vr-full`
 //! runs just this part. Emitted as `{"bench":"lab_new_vr_full",...}`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use serde_json::{json, Value};
-use vpcroute_benches::{emit, ms, ms_stats, say};
+use vpcroute_benches::{emit, loadavg, ms, ms_stats, say, time_ms};
 use vpcroute_protocol::config::{DialectName, RouterConfig, RouterConfigGet};
 use vpcroute_router_sync::vtysh::{Vtysh, READ_BACK};
 use vpcroute_tests::lab::{
@@ -239,14 +239,8 @@ fn r2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-fn time_n(n: usize, mut f: impl FnMut()) -> Value {
-    let mut v = vec![];
-    for _ in 0..n {
-        let t = Instant::now();
-        f();
-        v.push(ms(t.elapsed()));
-    }
-    ms_stats(&v)
+fn time_n(n: usize, f: impl FnMut()) -> Value {
+    ms_stats(&time_ms(n, f))
 }
 
 /// The status of a router as router-sync answers it.
@@ -287,47 +281,26 @@ async fn wait_applied(
 
 static LOAD_START: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let _ = LOAD_START.set(
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
-    );
-    if std::env::var_os("VPCROUTE_BIN_DIR").is_none() {
-        let exe = std::env::current_exe().unwrap();
-        std::env::set_var("VPCROUTE_BIN_DIR", exe.parent().unwrap());
-    }
-    // services inherit these: plain-text info logs with timestamps
-    std::env::set_var("NO_COLOR", "1");
-    if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var("RUST_LOG", "info");
-    }
-    if !lab_possible() {
-        eprintln!("bench-lab: needs root, FRR, ping and nats-server");
-        std::process::exit(2);
-    }
-    new_vr_full().await;
-    if std::env::args().any(|a| a == "--only-new-vr-full") {
-        return;
-    }
-    let Some(nats) = NatsServer::start() else {
-        eprintln!("bench-lab: nats-server not found");
-        std::process::exit(2);
-    };
-    let setup0 = Instant::now();
-    say!("lab.sh up --key-file");
-    let run = lab_up(KEY);
-    let (dir, key_path) = (&run.dir, run.key_path.clone());
+/// `vpcctl ARGS` against the bench's NATS, which must succeed.
+async fn ctl(url: &str, args: &[&str]) {
+    vpcctl(url, args).await.expect_ok();
+}
 
-    let url = nats.url();
-    let d = |n: &str| dir.path().join(n);
-    let _ipam = Service::start(ServiceKind::Ipam, &url, &d("ipam")).await;
-    let _areas = Service::start(ServiceKind::AreaRegistry, &url, &d("areas")).await;
-    let config = Service::start(ServiceKind::ConfigRenderer, &url, &d("config")).await;
+/// The four release services on the lab; router-sync manages left-vr and
+/// right-vr. Dropping them stops them, in field order: router-sync first,
+/// ipam last (the reverse of their start).
+struct Services {
+    sync: Service,
+    config: Service,
+    _areas: Service,
+    _ipam: Service,
+}
+
+async fn start_services(url: &str, dir: &Path) -> Services {
+    let d = |n: &str| dir.join(n);
+    let _ipam = Service::start(ServiceKind::Ipam, url, &d("ipam")).await;
+    let _areas = Service::start(ServiceKind::AreaRegistry, url, &d("areas")).await;
+    let config = Service::start(ServiceKind::ConfigRenderer, url, &d("config")).await;
     let sync_args = [
         "--router".to_string(),
         format!("left-vr=ip netns exec {LEFT} vtysh -N {LEFT}"),
@@ -341,23 +314,24 @@ async fn main() {
         "1".into(),
     ];
     let sync_args: Vec<&str> = sync_args.iter().map(String::as_str).collect();
-    let sync =
-        Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &sync_args).await;
-    let ctl = |args: Vec<String>| {
-        let url = url.clone();
-        async move {
-            let a: Vec<&str> = args.iter().map(String::as_str).collect();
-            vpcctl(&url, &a).await.expect_ok()
-        }
-    };
-    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let sync = Service::start_with_args(ServiceKind::RouterSync, url, &d("sync"), &sync_args).await;
+    Services {
+        sync,
+        config,
+        _areas,
+        _ipam,
+    }
+}
 
-    // ---- Figure 3, as tests/lab_e2e.rs
+/// Figure 3, as tests/lab_e2e.rs, until both VRs are Full, hold each
+/// other's VPC route, LeftVM1 pings RightVM1 and left-vr is in sync.
+/// Returns RightVM1's address and the time both VRs took to be Full.
+async fn figure3_in_sync(url: &str, key_path: &str) -> (String, Duration) {
     say!("Figure 3 set-up");
-    let (_lvm, rvm) = figure3(&url, &key_path).await;
+    let (_lvm, rvm) = figure3(url, key_path).await;
     // RightVM1 answers pings from anywhere (the new VMs' tiers have no list:
     // their egress is allowed).
-    ctl(v(&["tier", "set-acl", "right-tier", "default_allow"])).await;
+    ctl(url, &["tier", "set-acl", "right-tier", "default_allow"]).await;
     say!("waiting for both VRs Full with the core (~41 s on a fresh segment)");
     let full_after = wait_for("both VRs Full", Duration::from_secs(150), || {
         full(LEFT) && full(RIGHT)
@@ -375,7 +349,7 @@ async fn main() {
     wait_for("left-vr in sync", Duration::from_secs(30), || true).await;
     let t_sync = Instant::now();
     loop {
-        let st = status(&url, "left-vr").await;
+        let st = status(url, "left-vr").await;
         if st["state"] == "in_sync" && st["applied_version"] == st["desired_version"] {
             break;
         }
@@ -385,11 +359,11 @@ async fn main() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let setup_s = setup0.elapsed().as_secs_f64();
-    say!("set-up done in {setup_s:.1} s");
+    (rvm, full_after)
+}
 
-    // ---- what the steps cost by hand (context for the breakdown)
-    let client = async_nats::connect(&url).await.unwrap();
+/// What the steps cost by hand (context for the breakdown).
+async fn by_hand_costs(client: &async_nats::Client, url: &str) -> Value {
     let q = RouterConfigGet {
         router: "left-vr".into(),
         dialect: DialectName::Frr,
@@ -398,7 +372,7 @@ async fn main() {
     for _ in 0..20 {
         let t = Instant::now();
         let _: RouterConfig = vpcroute_bus::request(
-            &client,
+            client,
             vpcroute_bus::subjects::config::ROUTER_GET,
             &q,
             Duration::from_secs(5),
@@ -410,7 +384,7 @@ async fn main() {
     let mut status_ms = vec![];
     for _ in 0..10 {
         let t = Instant::now();
-        status(&url, "left-vr").await;
+        status(url, "left-vr").await;
         status_ms.push(ms(t.elapsed()));
     }
     // router-sync's own vtysh session: a one-line change read back, in one
@@ -434,7 +408,7 @@ async fn main() {
         exchange.push(ms(t.elapsed()));
     }
     drop(session);
-    let by_hand = json!({
+    json!({
         "session_configure_1_line_and_read_back": ms_stats(&exchange),
         "ip_netns_exec_true": time_n(20, || { sh(LEFT, &["true"]); }),
         "vtysh_show_running_config": time_n(20, || { vtysh(LEFT, &["show running-config"]); }),
@@ -444,183 +418,333 @@ async fn main() {
         "vtysh_show_ip_ospf_route_json": time_n(20, || { vtysh(LEFT, &["show ip ospf route json"]); }),
         "nats_config_router_get": ms_stats(&fetch),
         "vpcctl_router_status": ms_stats(&status_ms),
-    });
-    say!("by hand: {by_hand}");
+    })
+}
 
-    let mut st_sub = client
-        .subscribe(vpcroute_bus::subjects::sync::status("left-vr"))
-        .await
-        .unwrap();
-    let mut up_sub = client
-        .subscribe(vpcroute_bus::subjects::config::updated("left-vr"))
-        .await
-        .unwrap();
-    let renderer_log = config.stderr_path();
-    let sync_log = sync.stderr_path();
+/// What every iteration reads: the bench's NATS, RightVM1's address, the
+/// renderer's and router-sync's logs, and its two subscriptions.
+struct Watch {
+    url: String,
+    rvm: String,
+    renderer_log: PathBuf,
+    sync_log: PathBuf,
+    st_sub: async_nats::Subscriber,
+    up_sub: async_nats::Subscriber,
+}
 
-    // ---- the iterations
-    let mut rows = vec![];
-    let (mut a_ms, mut b_ms, mut create_ms) = (vec![], vec![], vec![]);
-    let (mut upd_ms, mut ver_ms, mut rend_ms) = (vec![], vec![], vec![]);
-    let (mut sync_part, mut status_part, mut route_ms, mut ping_ms) =
-        (vec![], vec![], vec![], vec![]);
-    let mut all_iface_ok = true;
-    for i in 0..ITERATIONS {
-        let iface = format!("eth{}", 3 + i);
+/// Names and addresses of iteration `i`'s tier and VM.
+struct NewTier {
+    iface: String,
+    s: usize,
+    gw: String,
+    vm_ip: String,
+    vm: String,
+    tier: String,
+}
+
+impl NewTier {
+    fn new(i: usize) -> NewTier {
         let s = [2, 3][i % 2];
-        let gw = format!("10.1.{s}.1");
-        let vm_ip = format!("10.1.{s}.10");
-        let vm = format!("nvm{i}");
-        let tier = format!("t{i}");
-        lab(&["tier", "add", "left-vr", &iface, &format!("{gw}/24")]);
-        lab(&[
-            "vm",
-            "add",
-            &vm,
-            "left-vr",
-            &iface,
-            &format!("{vm_ip}/24"),
-            &gw,
-        ]);
-        let reachable_before = pings(&vm, &rvm);
-        let v0 = version(&status(&url, "left-vr").await, "desired_version");
-        // drain old messages
-        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(1), st_sub.next()).await
-        {
+        NewTier {
+            iface: format!("eth{}", 3 + i),
+            s,
+            gw: format!("10.1.{s}.1"),
+            vm_ip: format!("10.1.{s}.10"),
+            vm: format!("nvm{i}"),
+            tier: format!("t{i}"),
         }
-        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(1), up_sub.next()).await
-        {
-        }
+    }
+}
 
-        let c0 = Instant::now();
-        ctl(v(&[
+/// What one iteration measured, from `vpcctl tier create` returning.
+struct Iteration {
+    version: u64,
+    reachable_before: bool,
+    create: Duration,
+    rend: Option<f64>,
+    upd: Option<Duration>,
+    ver: Option<f64>,
+    a: Duration,
+    iface_ok: bool,
+    b_route: Duration,
+    b_ping: Duration,
+}
+
+/// Drops the messages a subscription already holds.
+async fn drain(sub: &mut async_nats::Subscriber) {
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(1), sub.next()).await {}
+}
+
+/// (b) in a thread of its own: blocking ip/ping calls. When right-vr
+/// routes `vm_ip` via left-vr, then when `vm` pings `rvm`, from `t0`.
+fn probe_reachable(
+    t0: Instant,
+    vm: String,
+    vm_ip: String,
+    rvm: String,
+) -> std::thread::JoinHandle<Option<(Duration, Duration)>> {
+    std::thread::spawn(move || {
+        let mut route_at = None;
+        loop {
+            let el = t0.elapsed();
+            if route_at.is_none() {
+                let (_, out) = sh(RIGHT, &["ip", "route", "get", &vm_ip]);
+                if out.contains("via 192.168.100.2") {
+                    route_at = Some(t0.elapsed());
+                }
+            }
+            if let Some(at) = route_at.filter(|_| pings(&vm, &rvm)) {
+                return Some((at, t0.elapsed()));
+            }
+            if el > Duration::from_secs(30) {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    })
+}
+
+/// One iteration: the NIC and VM first, as CloudStack plugs them, then the
+/// timed `vpcctl tier create` and (a), (b) and the log times from its return.
+async fn measure_tier_create(w: &mut Watch, i: usize, n: &NewTier) -> Iteration {
+    lab(&["tier", "add", "left-vr", &n.iface, &format!("{}/24", n.gw)]);
+    lab(&[
+        "vm",
+        "add",
+        &n.vm,
+        "left-vr",
+        &n.iface,
+        &format!("{}/24", n.vm_ip),
+        &n.gw,
+    ]);
+    let reachable_before = pings(&n.vm, &w.rvm);
+    let v0 = version(&status(&w.url, "left-vr").await, "desired_version");
+    // drain old messages
+    drain(&mut w.st_sub).await;
+    drain(&mut w.up_sub).await;
+
+    let c0 = Instant::now();
+    ctl(
+        &w.url,
+        &[
             "tier",
             "create",
-            &tier,
+            &n.tier,
             "--vpc",
             "left",
             "--gateway",
-            &gw,
+            &n.gw,
             "--netmask",
             "255.255.255.0",
             "--interface",
-            &iface,
-        ]))
-        .await;
-        let t0 = Instant::now();
-        let t0_wall = wall_ms();
-        let create = t0 - c0;
+            &n.iface,
+        ],
+    )
+    .await;
+    let t0 = Instant::now();
+    let t0_wall = wall_ms();
+    let create = t0 - c0;
 
-        // (b) in a thread of its own: blocking ip/ping calls
-        let (rvm2, vm2, vm_ip2) = (rvm.clone(), vm.clone(), vm_ip.clone());
-        let b_task = std::thread::spawn(move || {
-            let mut route_at = None;
-            loop {
-                let el = t0.elapsed();
-                if route_at.is_none() {
-                    let (_, out) = sh(RIGHT, &["ip", "route", "get", &vm_ip2]);
-                    if out.contains("via 192.168.100.2") {
-                        route_at = Some(t0.elapsed());
-                    }
-                }
-                if let Some(at) = route_at.filter(|_| pings(&vm2, &rvm2)) {
-                    return Some((at, t0.elapsed()));
-                }
-                if el > Duration::from_secs(30) {
-                    return None;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        });
-        // the renderer's announcement, as any subscriber sees it
-        let upd = tokio::time::timeout(Duration::from_secs(30), up_sub.next())
-            .await
-            .ok()
-            .flatten()
-            .map(|_| t0.elapsed());
-        let applied = wait_applied(&mut st_sub, v0, Duration::from_secs(30)).await;
-        let Some((a_at, v_new)) = applied else {
-            panic!("iteration {i}: left-vr never reported the new version applied")
-        };
-        let a = a_at - t0;
-        let iface_ok =
-            vtysh(LEFT, &["show running-config"]).contains(&format!("interface {iface}\n"));
-        all_iface_ok &= iface_ok;
-        let b = b_task.join().unwrap();
-        let (b_route, b_ping) = b.expect("the new VM never reached RightVM1");
-        let rend =
-            log_time(&renderer_log, "router configuration versioned", v_new).map(|t| t - t0_wall);
-        let ver =
-            log_time(&sync_log, "configuration applied and verified", v_new).map(|t| t - t0_wall);
-        say!(
-            "#{i} {iface}: create {:.1} ms, versioned {:?}, updated {:?}, verified {:?}, status (a) {:.1} ms, (b) route {:.1} ping {:.1} ms",
-            ms(create), rend.map(r2), upd.map(ms), ver.map(r2), ms(a), ms(b_route), ms(b_ping)
-        );
-        a_ms.push(ms(a));
-        b_ms.push(ms(b_ping));
-        route_ms.push(ms(b_route));
-        ping_ms.push(ms(b_ping));
-        create_ms.push(ms(create));
-        if let Some(u) = upd {
-            upd_ms.push(ms(u));
-        }
-        if let Some(x) = rend {
-            rend_ms.push(r2(x));
-        }
-        if let (Some(x), Some(u)) = (ver, upd) {
-            ver_ms.push(r2(x));
-            sync_part.push(r2(x - ms(u)));
-            status_part.push(r2(ms(a) - x));
-        }
-        rows.push(json!({
-            "iface": iface, "tier": format!("10.1.{s}.0/24"), "version": v_new,
-            "reachable_before_create": reachable_before,
-            "vpcctl_tier_create_ms": ms(create),
-            "renderer_versioned_log_ms": rend.map(r2),
-            "updated_seen_ms": upd.map(ms),
-            "router_sync_verified_log_ms": ver.map(r2),
-            "a_status_applied_ms": ms(a),
-            "running_config_has_iface": iface_ok,
-            "b_route_on_right_vr_ms": ms(b_route),
-            "b_ping_ok_ms": ms(b_ping),
-        }));
-
-        // clean-up: the /22 has room for two more /24 tiers only
-        ctl(v(&["tier", "delete", &tier])).await;
-        wait_applied(&mut st_sub, v_new, Duration::from_secs(30))
-            .await
-            .expect("tier removal applied");
-        lab(&["vm", "del", &vm]);
-        lab(&["tier", "del", "left-vr", &iface]);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    let b_task = probe_reachable(t0, n.vm.clone(), n.vm_ip.clone(), w.rvm.clone());
+    // the renderer's announcement, as any subscriber sees it
+    let upd = tokio::time::timeout(Duration::from_secs(30), w.up_sub.next())
+        .await
+        .ok()
+        .flatten()
+        .map(|_| t0.elapsed());
+    let applied = wait_applied(&mut w.st_sub, v0, Duration::from_secs(30)).await;
+    let Some((a_at, v_new)) = applied else {
+        panic!("iteration {i}: left-vr never reported the new version applied")
+    };
+    let a = a_at - t0;
+    let iface_ok =
+        vtysh(LEFT, &["show running-config"]).contains(&format!("interface {}\n", n.iface));
+    let b = b_task.join().unwrap();
+    let (b_route, b_ping) = b.expect("the new VM never reached RightVM1");
+    let rend =
+        log_time(&w.renderer_log, "router configuration versioned", v_new).map(|t| t - t0_wall);
+    let ver =
+        log_time(&w.sync_log, "configuration applied and verified", v_new).map(|t| t - t0_wall);
+    say!(
+        "#{i} {}: create {:.1} ms, versioned {:?}, updated {:?}, verified {:?}, status (a) {:.1} ms, (b) route {:.1} ping {:.1} ms",
+        n.iface, ms(create), rend.map(r2), upd.map(ms), ver.map(r2), ms(a), ms(b_route), ms(b_ping)
+    );
+    Iteration {
+        version: v_new,
+        reachable_before,
+        create,
+        rend,
+        upd,
+        ver,
+        a,
+        iface_ok,
+        b_route,
+        b_ping,
     }
-    let a_stats = ms_stats(&a_ms);
+}
+
+/// clean-up: the /22 has room for two more /24 tiers only
+async fn remove_tier(w: &mut Watch, n: &NewTier, version: u64) {
+    ctl(&w.url, &["tier", "delete", &n.tier]).await;
+    wait_applied(&mut w.st_sub, version, Duration::from_secs(30))
+        .await
+        .expect("tier removal applied");
+    lab(&["vm", "del", &n.vm]);
+    lab(&["tier", "del", "left-vr", &n.iface]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// The iterations' figures, series by series, and one row per iteration.
+#[derive(Default)]
+struct Series {
+    rows: Vec<Value>,
+    a_ms: Vec<f64>,
+    b_ms: Vec<f64>,
+    create_ms: Vec<f64>,
+    upd_ms: Vec<f64>,
+    ver_ms: Vec<f64>,
+    rend_ms: Vec<f64>,
+    sync_part: Vec<f64>,
+    status_part: Vec<f64>,
+    route_ms: Vec<f64>,
+    ping_ms: Vec<f64>,
+    all_iface_ok: bool,
+}
+
+impl Series {
+    fn push(&mut self, n: &NewTier, it: &Iteration) {
+        self.all_iface_ok &= it.iface_ok;
+        self.a_ms.push(ms(it.a));
+        self.b_ms.push(ms(it.b_ping));
+        self.route_ms.push(ms(it.b_route));
+        self.ping_ms.push(ms(it.b_ping));
+        self.create_ms.push(ms(it.create));
+        if let Some(u) = it.upd {
+            self.upd_ms.push(ms(u));
+        }
+        if let Some(x) = it.rend {
+            self.rend_ms.push(r2(x));
+        }
+        if let (Some(x), Some(u)) = (it.ver, it.upd) {
+            self.ver_ms.push(r2(x));
+            self.sync_part.push(r2(x - ms(u)));
+            self.status_part.push(r2(ms(it.a) - x));
+        }
+        self.rows.push(json!({
+            "iface": n.iface, "tier": format!("10.1.{}.0/24", n.s), "version": it.version,
+            "reachable_before_create": it.reachable_before,
+            "vpcctl_tier_create_ms": ms(it.create),
+            "renderer_versioned_log_ms": it.rend.map(r2),
+            "updated_seen_ms": it.upd.map(ms),
+            "router_sync_verified_log_ms": it.ver.map(r2),
+            "a_status_applied_ms": ms(it.a),
+            "running_config_has_iface": it.iface_ok,
+            "b_route_on_right_vr_ms": ms(it.b_route),
+            "b_ping_ok_ms": ms(it.b_ping),
+        }));
+    }
+}
+
+fn emit_figures(setup_s: f64, full_after: Duration, by_hand: Value, series: Series) {
+    let a_stats = ms_stats(&series.a_ms);
     let met = a_stats["p50_ms"].as_f64().unwrap_or(f64::MAX) <= 100.0;
     emit(json!({
         "bench": "lab",
-        "loadavg_at_end": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        "loadavg_at_end": loadavg(),
         "loadavg_at_start": LOAD_START.get().cloned().unwrap_or_default(),
         "iterations": ITERATIONS,
         "drift_interval_s": 1,
         "setup_s": r2(setup_s),
         "full_after_s": r2(full_after.as_secs_f64()),
         "a_to_verified_status": a_stats,
-        "b_reachable_from_right": ms_stats(&b_ms),
-        "b_route_on_right_vr": ms_stats(&route_ms),
-        "b_ping_ok": ms_stats(&ping_ms),
-        "vpcctl_tier_create": ms_stats(&create_ms),
+        "b_reachable_from_right": ms_stats(&series.b_ms),
+        "b_route_on_right_vr": ms_stats(&series.route_ms),
+        "b_ping_ok": ms_stats(&series.ping_ms),
+        "vpcctl_tier_create": ms_stats(&series.create_ms),
         "breakdown_from_create_return": {
-            "renderer_versioned_log": ms_stats(&rend_ms),
-            "updated_announcement_seen": ms_stats(&upd_ms),
-            "router_sync_verified_log": ms_stats(&ver_ms),
-            "router_sync_updated_to_verified": ms_stats(&sync_part),
-            "verified_to_status_seen": ms_stats(&status_part),
+            "renderer_versioned_log": ms_stats(&series.rend_ms),
+            "updated_announcement_seen": ms_stats(&series.upd_ms),
+            "router_sync_verified_log": ms_stats(&series.ver_ms),
+            "router_sync_updated_to_verified": ms_stats(&series.sync_part),
+            "verified_to_status_seen": ms_stats(&series.status_part),
         },
         "by_hand": by_hand,
-        "running_config_has_iface_every_time": all_iface_ok,
-        "iterations_detail": rows,
+        "running_config_has_iface_every_time": series.all_iface_ok,
+        "iterations_detail": series.rows,
         "target": { "a_p50_le_100ms": met },
     }));
-    drop(st_sub);
-    drop(up_sub);
+}
+
+/// Service binaries and their logs, before anything starts.
+fn set_env() {
+    if std::env::var_os("VPCROUTE_BIN_DIR").is_none() {
+        let exe = std::env::current_exe().unwrap();
+        std::env::set_var("VPCROUTE_BIN_DIR", exe.parent().unwrap());
+    }
+    // services inherit these: plain-text info logs with timestamps
+    std::env::set_var("NO_COLOR", "1");
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "info");
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let _ = LOAD_START.set(loadavg());
+    set_env();
+    if !lab_possible() {
+        eprintln!("bench-lab: needs root, FRR, ping and nats-server");
+        std::process::exit(2);
+    }
+    new_vr_full().await;
+    if std::env::args().any(|a| a == "--only-new-vr-full") {
+        return;
+    }
+    let Some(nats) = NatsServer::start() else {
+        eprintln!("bench-lab: nats-server not found");
+        std::process::exit(2);
+    };
+    let setup0 = Instant::now();
+    say!("lab.sh up --key-file");
+    let run = lab_up(KEY);
+    let url = nats.url();
+    let services = start_services(&url, run.dir.path()).await;
+    let (rvm, full_after) = figure3_in_sync(&url, &run.key_path).await;
+    let setup_s = setup0.elapsed().as_secs_f64();
+    say!("set-up done in {setup_s:.1} s");
+
+    let client = async_nats::connect(&url).await.unwrap();
+    let by_hand = by_hand_costs(&client, &url).await;
+    say!("by hand: {by_hand}");
+
+    let st_sub = client
+        .subscribe(vpcroute_bus::subjects::sync::status("left-vr"))
+        .await
+        .unwrap();
+    let up_sub = client
+        .subscribe(vpcroute_bus::subjects::config::updated("left-vr"))
+        .await
+        .unwrap();
+    let mut watch = Watch {
+        url: url.clone(),
+        rvm,
+        renderer_log: services.config.stderr_path(),
+        sync_log: services.sync.stderr_path(),
+        st_sub,
+        up_sub,
+    };
+
+    // ---- the iterations
+    let mut series = Series {
+        all_iface_ok: true,
+        ..Series::default()
+    };
+    for i in 0..ITERATIONS {
+        let n = NewTier::new(i);
+        let it = measure_tier_create(&mut watch, i, &n).await;
+        series.push(&n, &it);
+        remove_tier(&mut watch, &n, it.version).await;
+    }
+    emit_figures(setup_s, full_after, by_hand, series);
+    drop(watch);
 }

@@ -7,14 +7,11 @@
 use std::time::Instant;
 
 use serde_json::json;
-use vpcroute_benches::{emit, ipam_events, rss_kib, say, secs};
+use vpcroute_benches::{emit, env_or, ipam_events, rss_kib, say, secs};
 use vpcroute_ipam::IpamState;
 
 fn main() {
-    let n: usize = std::env::var("BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let n: usize = env_or("BENCH_EVENTS", 1_000_000);
     // Time the generator alone first, so apply can be told apart.
     let t = Instant::now();
     let generated = ipam_events(n).fold(0, |count, e| {

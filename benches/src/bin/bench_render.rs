@@ -14,11 +14,11 @@
 //! router's FRR text with `router_config` (what the syncers then fetch).
 
 use std::net::Ipv4Addr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ipnet::{IpNet, Ipv4Net};
 use serde_json::json;
-use vpcroute_benches::{emit, router_spec, rss_kib, say, secs, ZONE};
+use vpcroute_benches::{emit, env_or, router_spec, rss_kib, say, secs, ZONE};
 use vpcroute_configs::{ConfigEvent, RendererState};
 use vpcroute_protocol::areas::{AreaEvent, AreaId, OspfAuth, OspfSettings, Secret};
 use vpcroute_protocol::config::DialectName;
@@ -42,14 +42,18 @@ fn record(st: &mut RendererState, evs: Vec<ConfigEvent>) -> usize {
     n
 }
 
-fn main() {
-    let vpcs: u32 = std::env::var("BENCH_VPCS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+/// The zone's state before the rotation: what the renderer holds and its
+/// last area sequence number.
+struct Zone {
+    st: RendererState,
+    area_seq: u64,
+}
+
+/// Set-up: the zone's OSPF settings, the zone, and per VPC its allocation,
+/// area and two tiers, fed like the service feeds them.
+fn set_up(vpcs: u32) -> Zone {
     let mut st = RendererState::new();
     let (mut ipam_seq, mut area_seq) = (0u64, 0u64);
-    let t = Instant::now();
     area_seq += 1;
     let ev = AreaEvent::ZoneOspfSet {
         zone: ZONE.into(),
@@ -99,32 +103,36 @@ fn main() {
             record(&mut st, evs);
         }
     }
-    let setup = t.elapsed();
-    let routers = st.routers();
-    assert_eq!(routers.len(), vpcs as usize);
-    assert!(routers.iter().all(|r| r.version == 3), "every router at v3");
-    say!(
-        "set-up: {vpcs} routers in {:.2}s ({:.1} µs per input)",
-        setup.as_secs_f64(),
-        setup.as_secs_f64() * 1e6 / f64::from(vpcs * 4 + 2)
-    );
+    Zone { st, area_seq }
+}
 
-    // The key rotation.
+/// Figures of the key rotation.
+struct Rotation {
+    decide: Duration,
+    apply: Duration,
+    applied: usize,
+    hwm0: u64,
+    hwm1: u64,
+}
+
+/// The timed part: one `zone_ospf_set` with a new key, decided and applied.
+fn rotate_key(zone: &mut Zone, vpcs: u32) -> Rotation {
+    let st = &mut zone.st;
     let (_, hwm0) = rss_kib(None);
     let rotate = AreaEvent::ZoneOspfSet {
         zone: ZONE.into(),
         settings: settings("rotated-key-0002"),
     };
-    area_seq += 1;
+    zone.area_seq += 1;
     let t = Instant::now();
-    let evs = st.on_area(area_seq, &rotate);
+    let evs = st.on_area(zone.area_seq, &rotate);
     let decide = t.elapsed();
     let versioned = evs
         .iter()
         .filter(|e| matches!(e, ConfigEvent::RouterVersioned { .. }))
         .count();
     let t = Instant::now();
-    let applied = record(&mut st, evs);
+    let applied = record(st, evs);
     let apply = t.elapsed();
     let total = decide + apply;
     let (_, hwm1) = rss_kib(None);
@@ -136,8 +144,17 @@ fn main() {
         apply.as_secs_f64(),
         total.as_secs_f64()
     );
+    Rotation {
+        decide,
+        apply,
+        applied,
+        hwm0,
+        hwm1,
+    }
+}
 
-    // What the syncers then fetch: every router's FRR text.
+/// What the syncers then fetch: every router's FRR text.
+fn fetch_all_frr(st: &RendererState) -> Duration {
     let t = Instant::now();
     let mut bytes = 0usize;
     for r in st.routers() {
@@ -151,18 +168,38 @@ fn main() {
         "router_config(frr) for all routers: {:.3}s",
         fetch_all.as_secs_f64()
     );
+    fetch_all
+}
+
+fn main() {
+    let vpcs: u32 = env_or("BENCH_VPCS", 10_000);
+    let t = Instant::now();
+    let mut zone = set_up(vpcs);
+    let setup = t.elapsed();
+    let routers = zone.st.routers();
+    assert_eq!(routers.len(), vpcs as usize);
+    assert!(routers.iter().all(|r| r.version == 3), "every router at v3");
+    say!(
+        "set-up: {vpcs} routers in {:.2}s ({:.1} µs per input)",
+        setup.as_secs_f64(),
+        setup.as_secs_f64() * 1e6 / f64::from(vpcs * 4 + 2)
+    );
+
+    let rot = rotate_key(&mut zone, vpcs);
+    let total = rot.decide + rot.apply;
+    let fetch_all = fetch_all_frr(&zone.st);
 
     emit(json!({
         "bench": "render",
         "routers": vpcs,
         "setup_s": secs(setup),
-        "on_area_s": secs(decide),
-        "apply_s": secs(apply),
+        "on_area_s": secs(rot.decide),
+        "apply_s": secs(rot.apply),
         "rotation_total_s": secs(total),
-        "events": applied,
+        "events": rot.applied,
         "per_router_us": (total.as_secs_f64() * 1e6 / f64::from(vpcs) * 10.0).round() / 10.0,
         "router_config_all_frr_s": secs(fetch_all),
-        "vmhwm_mib_before": hwm0 / 1024,
-        "vmhwm_mib_after": hwm1 / 1024,
+        "vmhwm_mib_before": rot.hwm0 / 1024,
+        "vmhwm_mib_after": rot.hwm1 / 1024,
     }));
 }
