@@ -1243,14 +1243,20 @@ async fn vm_show_answers_the_record_with_its_vpc_and_zone() {
         let (client, schemas) = (&client, &schemas);
         async move {
             let reply = client.call_raw(subj::VM_SHOW, &body).await;
-            for msg in [captured(Direction::Request, &body), captured(Direction::Reply, &reply)] {
+            for msg in [
+                captured(Direction::Request, &body),
+                captured(Direction::Reply, &reply),
+            ] {
                 schemas.validate(&msg).unwrap_or_else(|e| panic!("{e}"));
             }
             reply
         }
     };
 
-    for (vm, tier, vpc) in [("left-vm", "left-tier", "left"), ("right-vm", "right-tier", "right")] {
+    for (vm, tier, vpc) in [
+        ("left-vm", "left-tier", "left"),
+        ("right-vm", "right-tier", "right"),
+    ] {
         let mut expected = r[vm].clone();
         assert_eq!(expected["tier"], tier, "vm.allocate's record");
         expected["vpc"] = json!(vpc);
@@ -1261,7 +1267,9 @@ async fn vm_show_answers_the_record_with_its_vpc_and_zone() {
     let unknown = ask(json!({"vm": "nobody"})).await;
     assert_eq!(unknown["error"]["code"], "unknown_vm", "{unknown}");
     let extra = json!({"vm": "left-vm", "tier": "left-tier"});
-    assert!(schemas.validate(&captured(Direction::Request, &extra)).is_err());
+    assert!(schemas
+        .validate(&captured(Direction::Request, &extra))
+        .is_err());
     let refused = client.call_raw(subj::VM_SHOW, &extra).await;
     assert_eq!(refused["error"]["code"], "invalid_request", "{refused}");
 

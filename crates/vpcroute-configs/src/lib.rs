@@ -55,7 +55,7 @@ pub mod rotation;
 mod state;
 
 pub use error::ConfigError;
+pub use state::{fingerprint, is_redacted, RendererState, RouterDump, StateDump, VpcDump};
 /// The config-renderer's log events are bus messages: they live in the
 /// protocol crate.
 pub use vpcroute_protocol::config::ConfigEvent;
-pub use state::{fingerprint, is_redacted, RendererState, RouterDump, StateDump, VpcDump};

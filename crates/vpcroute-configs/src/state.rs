@@ -10,7 +10,8 @@ use vpcroute_firewall::{FirewallModel, TierFilter};
 use vpcroute_protocol::acl::{self, AclRule};
 use vpcroute_protocol::areas::{AreaEvent, OspfAuth, REDACTED};
 use vpcroute_protocol::config::{
-    ConfigEvent,    ConfigText, DialectName, FirewallRuleset, KeyRotationView, RouterConfig, RouterSummary,
+    ConfigEvent, ConfigText, DialectName, FirewallRuleset, KeyRotationView, RouterConfig,
+    RouterSummary,
 };
 use vpcroute_protocol::ipam::{IpamEvent, RouterSpec, TierRecord};
 use vpcroute_render::{

@@ -19,8 +19,8 @@ use vpcroute_allocator::{
     default_gateway, netmask_to_prefix, parse_canonical_cidr, BlockPool, Family, HostPool,
 };
 use vpcroute_protocol::ipam::{
-    self as msg, IpamEvent, Released, RouterSpec, TierRecord, TierView, Usage, VmRecord, VmView, VpcRecord,
-    VpcView, ZoneRecord, ZoneView,
+    self as msg, IpamEvent, Released, RouterSpec, TierRecord, TierView, Usage, VmRecord, VmView,
+    VpcRecord, VpcView, ZoneRecord, ZoneView,
 };
 
 use vpcroute_protocol::acl::{self, AclRule, AclView, TierAclRecord};

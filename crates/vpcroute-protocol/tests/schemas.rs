@@ -13,8 +13,8 @@ use vpcroute_protocol::acl::{
 };
 use vpcroute_protocol::ipam::*;
 use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode, Reply};
-use vpcroute_testkit::schemas::{Schemas, BASE_URI};
 use vpcroute_service::LogEvent;
+use vpcroute_testkit::schemas::{Schemas, BASE_URI};
 
 const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 
@@ -1893,10 +1893,16 @@ fn config_events() -> Vec<Value> {
     use vpcroute_protocol::config::{ConfigEvent, RotationStep};
     let mut out = Vec::new();
     for (i, ev) in ipam_events().into_iter().enumerate() {
-        out.push(ConfigEvent::IpamInput { seq: i as u64 + 1, event: ev });
+        out.push(ConfigEvent::IpamInput {
+            seq: i as u64 + 1,
+            event: ev,
+        });
     }
     for (i, ev) in area_events().into_iter().enumerate() {
-        out.push(ConfigEvent::AreaInput { seq: i as u64 + 1, event: ev });
+        out.push(ConfigEvent::AreaInput {
+            seq: i as u64 + 1,
+            event: ev,
+        });
     }
     let router = || "r-vpc-blue".to_string();
     out.push(ConfigEvent::RouterVersioned {
@@ -1904,7 +1910,10 @@ fn config_events() -> Vec<Value> {
         version: 1,
         fingerprint: format!("sha256:{}", "0".repeat(64)),
     });
-    out.push(ConfigEvent::RouterKeysApplied { router: router(), version: 4 });
+    out.push(ConfigEvent::RouterKeysApplied {
+        router: router(),
+        version: 4,
+    });
     for step in [RotationStep::SendNew, RotationStep::Done] {
         out.push(ConfigEvent::KeyRotationAdvanced {
             zone: "zone-1".into(),
@@ -1924,7 +1933,10 @@ fn config_events() -> Vec<Value> {
             let wire = serde_json::to_value(&shown).unwrap();
             assert_eq!(wire["type"], ev.event_type());
             // The wire form decodes back to the same event.
-            assert_eq!(serde_json::from_value::<ConfigEvent>(wire.clone()).unwrap(), shown);
+            assert_eq!(
+                serde_json::from_value::<ConfigEvent>(wire.clone()).unwrap(),
+                shown
+            );
             wire
         })
         .collect()

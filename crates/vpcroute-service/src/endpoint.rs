@@ -97,7 +97,11 @@ pub trait Service {
 }
 
 /// Handles a request as its endpoint's row says.
-pub fn dispatch<S: Service>(service: &mut S, handler: Handler<S::State, S::Command>, request: Request) {
+pub fn dispatch<S: Service>(
+    service: &mut S,
+    handler: Handler<S::State, S::Command>,
+    request: Request,
+) {
     match handler {
         Handler::Command(decode) => match decode(&request.message.payload) {
             Ok(cmd) => service.command(cmd, request),

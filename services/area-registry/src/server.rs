@@ -20,9 +20,7 @@ use vpcroute_protocol::areas::{AreaEvent, ZoneOspfSet};
 use vpcroute_protocol::ipam::{IpamEvent, Show};
 use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode};
 use vpcroute_service::commit::{respond, start_endpoints, Committer, Endpoint, Publisher, Reading};
-use vpcroute_service::endpoint::{
-    answer, command, dispatch, events_read, query, Handler, Service,
-};
+use vpcroute_service::endpoint::{answer, command, dispatch, events_read, query, Handler, Service};
 use vpcroute_service::event::new_events;
 use vpcroute_service::follow::{follow, FollowConfig, Payloads};
 

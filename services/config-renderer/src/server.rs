@@ -27,9 +27,9 @@ use async_nats::service::Request;
 use futures::StreamExt;
 use vpcroute_bus::subjects;
 use vpcroute_configs::{is_redacted, RendererState};
-use vpcroute_protocol::config::ConfigEvent;
 use vpcroute_eventlog::EventLog;
 use vpcroute_protocol::areas::AreaEvent;
+use vpcroute_protocol::config::ConfigEvent;
 use vpcroute_protocol::config::{RouterConfigGet, RouterConfigUpdated, RouterList};
 use vpcroute_protocol::ipam::IpamEvent;
 use vpcroute_protocol::sync::RouterStatus;
@@ -53,7 +53,9 @@ type Row = Endpoint<'static, Handler<RendererState, Never>>;
 /// service's.
 const ENDPOINTS: &[Row] = &[
     query("router_get", subjects::config::ROUTER_GET, |s, p| {
-        answer(p, |q: RouterConfigGet| s.router_config(&q.router, q.dialect))
+        answer(p, |q: RouterConfigGet| {
+            s.router_config(&q.router, q.dialect)
+        })
     }),
     query("router_list", subjects::config::ROUTER_LIST, router_list),
     events_read(subjects::config::EVENTS_READ, Reading::Redacted),

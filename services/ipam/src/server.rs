@@ -16,9 +16,7 @@ use vpcroute_eventlog::EventLog;
 use vpcroute_ipam::{Command, IpamState};
 use vpcroute_protocol::ipam::{self as msg, IpamEvent};
 use vpcroute_service::commit::{start_endpoints, Committer, Endpoint, Publisher, Reading};
-use vpcroute_service::endpoint::{
-    answer, command, dispatch, events_read, query, Handler, Service,
-};
+use vpcroute_service::endpoint::{answer, command, dispatch, events_read, query, Handler, Service};
 use vpcroute_service::event::new_events;
 
 const SOURCE: &str = "ipam";
