@@ -11,6 +11,8 @@ command -v nft >/dev/null || need+=(nftables)
 command -v jq >/dev/null || need+=(jq)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v ping >/dev/null || need+=(iputils-ping)
+# The NATS TLS test makes its CA and certificates with openssl.
+command -v openssl >/dev/null || need+=(openssl)
 
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then

@@ -99,18 +99,7 @@ async fn acls_between_routed_vpcs_are_enforced_on_the_vrs() {
         Service::start(ServiceKind::AreaRegistry, &url, &d("areas")).await,
         Service::start(ServiceKind::ConfigRenderer, &url, &d("config")).await,
     ];
-    let sync_args = [
-        "--router".to_string(),
-        format!("left-vr=ip netns exec {LEFT} vtysh -N {LEFT}"),
-        "--nft".to_string(),
-        format!("left-vr=ip netns exec {LEFT} nft"),
-        "--router".to_string(),
-        format!("right-vr=ip netns exec {RIGHT} vtysh -N {RIGHT}"),
-        "--nft".to_string(),
-        format!("right-vr=ip netns exec {RIGHT} nft"),
-        "--drift-interval".to_string(),
-        "1".to_string(),
-    ];
+    let sync_args = sync_args(&["left-vr", "right-vr"], true);
     let sync_args: Vec<&str> = sync_args.iter().map(String::as_str).collect();
     services.push(
         Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &sync_args).await,

@@ -43,14 +43,7 @@ async fn a_new_vr_with_fast_timers_is_full_within_three_dead_intervals() {
     let _ipam = Service::start(ServiceKind::Ipam, &url, &d("ipam")).await;
     let _areas = Service::start(ServiceKind::AreaRegistry, &url, &d("areas")).await;
     let _config = Service::start(ServiceKind::ConfigRenderer, &url, &d("config")).await;
-    let sync_args = [
-        "--router".to_string(),
-        format!("left-vr=ip netns exec {LEFT} vtysh -N {LEFT}"),
-        "--router".to_string(),
-        format!("right-vr=ip netns exec {RIGHT} vtysh -N {RIGHT}"),
-        "--drift-interval".to_string(),
-        "1".to_string(),
-    ];
+    let sync_args = sync_args(&["left-vr", "right-vr"], false);
     let sync_args: Vec<&str> = sync_args.iter().map(String::as_str).collect();
     let _sync =
         Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &sync_args).await;
@@ -84,30 +77,13 @@ async fn a_new_vr_with_fast_timers_is_full_within_three_dead_intervals() {
     // One VR after the other: the first joins a segment where the core is
     // alone, the second one that already has a DR and a BDR.
     let bound = Duration::from_secs(3 * DEAD);
-    for (vpc, vr, ns, rid, up) in [
-        ("left", "left-vr", LEFT, "10.255.0.1", "192.168.100.2/24"),
-        ("right", "right-vr", RIGHT, "10.255.0.2", "192.168.100.3/24"),
-    ] {
+    for (spec, ns) in VRS.into_iter().zip([LEFT, RIGHT]) {
+        let vr = spec.1;
         assert!(
             full_since_ms(ns, CORE_ID).is_none(),
             "{vr} is Full before it is configured"
         );
-        ctl(v(&[
-            "vpc",
-            "create",
-            vpc,
-            "--zone",
-            "z1",
-            "--netmask",
-            "255.255.252.0",
-            "--router",
-            vr,
-            "--router-id",
-            rid,
-            "--uplink",
-            &format!("eth1={up}"),
-        ]))
-        .await;
+        create_vpc(&url, spec).await;
         // t0: the configuration is on the router (polled every 100 ms).
         wait_for(
             &format!("{vr}'s uplink configured"),

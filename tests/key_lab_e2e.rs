@@ -52,14 +52,9 @@ async fn a_key_with_every_allowed_punctuation_reads_back_byte_exact() {
     let _ipam = Service::start(ServiceKind::Ipam, &url, &d("ipam")).await;
     let _areas = Service::start(ServiceKind::AreaRegistry, &url, &d("areas")).await;
     let _config = Service::start(ServiceKind::ConfigRenderer, &url, &d("config")).await;
-    let router = format!("left-vr=ip netns exec {LEFT} vtysh -N {LEFT}");
-    let _sync = Service::start_with_args(
-        ServiceKind::RouterSync,
-        &url,
-        &d("sync"),
-        &["--router", &router, "--drift-interval", "1"],
-    )
-    .await;
+    let args = sync_args(&["left-vr"], false);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _sync = Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &args).await;
     let key_file = |i: usize| {
         let p = d(&format!("key{i}"));
         std::fs::write(&p, format!("{}\n", keys[i])).unwrap();

@@ -133,14 +133,7 @@ async fn md5_key_rotation_with_an_unmanaged_core_resets_no_adjacency() {
         &["--key-rotation-hold", HOLD],
     )
     .await;
-    let sync_args = [
-        "--router".to_string(),
-        format!("left-vr=ip netns exec {LEFT} vtysh -N {LEFT}"),
-        "--router".to_string(),
-        format!("right-vr=ip netns exec {RIGHT} vtysh -N {RIGHT}"),
-        "--drift-interval".to_string(),
-        "1".to_string(),
-    ];
+    let sync_args = sync_args(&["left-vr", "right-vr"], false);
     let sync_args: Vec<&str> = sync_args.iter().map(String::as_str).collect();
     let sync =
         Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &sync_args).await;
@@ -170,26 +163,8 @@ async fn md5_key_rotation_with_an_unmanaged_core_resets_no_adjacency() {
         &dead,
     ]))
     .await;
-    for (vpc, vr, rid, up) in [
-        ("left", "left-vr", "10.255.0.1", "192.168.100.2/24"),
-        ("right", "right-vr", "10.255.0.2", "192.168.100.3/24"),
-    ] {
-        ctl(v(&[
-            "vpc",
-            "create",
-            vpc,
-            "--zone",
-            "z1",
-            "--netmask",
-            "255.255.252.0",
-            "--router",
-            vr,
-            "--router-id",
-            rid,
-            "--uplink",
-            &format!("eth1={up}"),
-        ]))
-        .await;
+    for vr in VRS {
+        create_vpc(&url, vr).await;
     }
     wait_for(
         "all three routers Full with each other",

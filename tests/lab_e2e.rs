@@ -33,17 +33,6 @@ impl Stack {
     }
 }
 
-fn sync_args() -> Vec<String> {
-    vec![
-        "--router".into(),
-        format!("left-vr=ip netns exec {LEFT} vtysh -N {LEFT}"),
-        "--router".into(),
-        format!("right-vr=ip netns exec {RIGHT} vtysh -N {RIGHT}"),
-        "--drift-interval".into(),
-        "1".into(),
-    ]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_design_articles_network_routes_end_to_end() {
     if !lab_possible() {
@@ -59,7 +48,7 @@ async fn the_design_articles_network_routes_end_to_end() {
     let ipam = Service::start(ServiceKind::Ipam, &url, &d("ipam")).await;
     let areas = Service::start(ServiceKind::AreaRegistry, &url, &d("areas")).await;
     let config = Service::start(ServiceKind::ConfigRenderer, &url, &d("config")).await;
-    let args = sync_args();
+    let args = sync_args(&["left-vr", "right-vr"], false);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let sync = Service::start_with_args(ServiceKind::RouterSync, &url, &d("sync"), &args).await;
     let mut s = Stack {

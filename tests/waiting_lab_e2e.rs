@@ -60,15 +60,11 @@ async fn a_tier_without_its_nic_waits_quietly_then_syncs_when_plugged() {
     let _ipam = Service::start(ServiceKind::Ipam, &url, &d("ipam")).await;
     let _areas = Service::start(ServiceKind::AreaRegistry, &url, &d("areas")).await;
     let _config = Service::start(ServiceKind::ConfigRenderer, &url, &d("config")).await;
-    let router = format!("left-vr=ip netns exec {LEFT} vtysh -N {LEFT}");
+    let args = sync_args(&["left-vr"], false);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     // Spawned without the harness's readiness probe: the status answers
     // below are what proves it up.
-    let _sync = Service::spawn(
-        ServiceKind::RouterSync,
-        &url,
-        &d("sync"),
-        &["--router", &router, "--drift-interval", "1"],
-    );
+    let _sync = Service::spawn(ServiceKind::RouterSync, &url, &d("sync"), &args);
     let ctl = |args: String| {
         let url = url.clone();
         async move {

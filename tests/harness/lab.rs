@@ -238,6 +238,58 @@ pub fn full_since_ms(ns: &str, neighbor: &str) -> Option<u64> {
     (n.get("converged")?.as_str()? == "Full").then(|| n.get("upTimeInMsec")?.as_u64())?
 }
 
+/// The lab's two VRs as Figure 3 has them: (VPC, router, router id, uplink
+/// on eth1).
+pub const VRS: [(&str, &str, &str, &str); 2] = [
+    ("left", "left-vr", "10.255.0.1", "192.168.100.2/24"),
+    ("right", "right-vr", "10.255.0.2", "192.168.100.3/24"),
+];
+
+/// router-sync's arguments for the lab routers `vrs` (short names, e.g.
+/// `left-vr`): each one's vtysh in its namespace, its nft too when `nft`,
+/// and a drift check every second.
+pub fn sync_args(vrs: &[&str], nft: bool) -> Vec<String> {
+    let mut args = Vec::new();
+    for vr in vrs {
+        let ns = format!("vpcr-{vr}");
+        args.extend([
+            "--router".into(),
+            format!("{vr}=ip netns exec {ns} vtysh -N {ns}"),
+        ]);
+        if nft {
+            args.extend(["--nft".into(), format!("{vr}=ip netns exec {ns} nft")]);
+        }
+    }
+    args.extend(["--drift-interval".into(), "1".into()]);
+    args
+}
+
+/// `vpcctl vpc create VPC` in zone z1 as a /22 behind router `vr` with its
+/// uplink on eth1, as the lab expects (see [`VRS`]).
+pub async fn create_vpc(nats_url: &str, (vpc, vr, router_id, uplink): (&str, &str, &str, &str)) {
+    let uplink = format!("eth1={uplink}");
+    crate::vpcctl(
+        nats_url,
+        &[
+            "vpc",
+            "create",
+            vpc,
+            "--zone",
+            "z1",
+            "--netmask",
+            "255.255.252.0",
+            "--router",
+            vr,
+            "--router-id",
+            router_id,
+            "--uplink",
+            &uplink,
+        ],
+    )
+    .await
+    .expect_ok();
+}
+
 /// Polls `f` until it holds; panics after `timeout` naming `what`.
 pub async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
@@ -279,26 +331,8 @@ pub async fn figure3(nats_url: &str, key_file: &str) -> (String, String) {
         key_file,
     ]))
     .await;
-    for (vpc, vr, rid, up) in [
-        ("left", "left-vr", "10.255.0.1", "192.168.100.2/24"),
-        ("right", "right-vr", "10.255.0.2", "192.168.100.3/24"),
-    ] {
-        ctl(v(&[
-            "vpc",
-            "create",
-            vpc,
-            "--zone",
-            "z1",
-            "--netmask",
-            "255.255.252.0",
-            "--router",
-            vr,
-            "--router-id",
-            rid,
-            "--uplink",
-            &format!("eth1={up}"),
-        ]))
-        .await;
+    for vr in VRS {
+        create_vpc(nats_url, vr).await;
     }
     let mut vms = Vec::new();
     for (vr, tier, vpc, gw, vm) in [
