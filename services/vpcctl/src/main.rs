@@ -16,7 +16,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use vpcroute_bus::{connect, request, NatsArgs, Startup};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 
-use cmd::{acl, log, router, show, tier, vm, vpc, zone};
+use cmd::{acl, import, log, router, show, tier, vm, vpc, zone};
 use output::Output;
 
 #[derive(Debug, Parser)]
@@ -74,6 +74,9 @@ enum Cmd {
     /// Event log maintenance.
     #[command(subcommand)]
     Log(log::LogCmd),
+    /// Create many VPCs, lists, tiers and VMs from a JSON Lines file of
+    /// ipam requests (a migration), pipelined; safe to run again.
+    Import(import::ImportArgs),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -83,7 +86,11 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(out) => {
             output::print_ok(&out, json);
-            ExitCode::SUCCESS
+            if out.failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             output::print_err(&e, json);
@@ -138,6 +145,7 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
         Cmd::Acl(cmd) => cmd.run(&ctx).await,
         Cmd::Show(cmd) => cmd.run(&ctx).await,
         Cmd::Router(cmd) => cmd.run(&ctx).await,
+        Cmd::Import(args) => args.run(&ctx).await,
         Cmd::Log(_) => unreachable!("handled above"),
     }
 }
