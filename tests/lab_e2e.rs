@@ -86,15 +86,7 @@ async fn the_design_articles_network_routes_end_to_end() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Each VR holds the other VPC's CIDR as an OSPF route in its kernel.
-    wait_for(
-        "inter-VPC routes in both kernels",
-        Duration::from_secs(60),
-        || {
-            ospf_routes(LEFT).contains("10.1.4.0/22 nhid")
-                && ospf_routes(RIGHT).contains("10.1.0.0/22 nhid")
-        },
-    )
-    .await;
+    inter_vpc_routes(Duration::from_secs(60)).await;
     let route = vtysh_json(LEFT, "show ip ospf route json");
     assert_eq!(
         route["10.1.4.0/22"]["routeType"], "N IA",

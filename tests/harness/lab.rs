@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::bins::workspace_root;
+pub use crate::packets::tcp_listen_in;
 
 /// The lab's namespaces and the core router's OSPF router id.
 pub const LEFT: &str = "vpcr-left-vr";
@@ -125,6 +126,11 @@ pub fn lab_possible() -> bool {
     root && std::path::Path::new("/usr/lib/frr/ospfd").exists() && ping
 }
 
+/// [`lab_possible`], and nft is installed (the ACL lab tests).
+pub fn nft_lab_possible() -> bool {
+    lab_possible() && Command::new("nft").arg("--version").output().is_ok()
+}
+
 /// Runs a command in a namespace: (success, stdout + stderr).
 pub fn sh(ns: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new("ip")
@@ -185,38 +191,6 @@ pub fn tcp_connects(from_vm: &str, to: &str, port: u16) -> bool {
     .0
 }
 
-/// Listens on TCP `ports` inside namespace `ns` (e.g. a VM's), accepting
-/// and closing every connection, for as long as the test process lives.
-///
-/// A thread enters the namespace (`setns` changes only the calling
-/// thread's network namespace) and binds there; the sockets stay in that
-/// namespace whichever thread uses them.
-pub fn tcp_listen_in(ns: &str, ports: &[u16]) {
-    use std::os::fd::AsRawFd;
-    let path = format!("/var/run/netns/{ns}");
-    let ports = ports.to_vec();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let f = std::fs::File::open(&path).expect("open the namespace");
-        // SAFETY: setns on a valid namespace fd affects only this thread.
-        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        let listeners: Vec<std::net::TcpListener> = ports
-            .iter()
-            .map(|p| std::net::TcpListener::bind(("0.0.0.0", *p)).expect("bind"))
-            .collect();
-        tx.send(()).unwrap();
-        for l in listeners {
-            std::thread::spawn(move || {
-                for conn in l.incoming() {
-                    drop(conn);
-                }
-            });
-        }
-    });
-    rx.recv().expect("listeners bound");
-}
-
 /// The pid of the ospfd running in `ns`.
 pub fn ospfd_pid(ns: &str) -> String {
     std::fs::read_to_string(format!("/var/run/frr/{ns}/ospfd.pid"))
@@ -264,6 +238,29 @@ pub fn sync_args(vrs: &[&str], nft: bool) -> Vec<String> {
     args
 }
 
+/// Waits until router-sync reports `router`'s current version applied and
+/// its firewall verified (read back from nft), and returns that version.
+pub async fn firewall_synced(nats_url: &str, router: &str) -> u64 {
+    let start = Instant::now();
+    loop {
+        let want = crate::vpcctl(nats_url, &["router", "config", router, "--json"])
+            .await
+            .expect_ok();
+        let st = crate::vpcctl(nats_url, &["router", "status", router, "--json"])
+            .await
+            .json;
+        let v = &want["version"];
+        if st["state"] == "in_sync" && &st["applied_version"] == v && &st["firewall_version"] == v {
+            return v.as_u64().expect("a version number");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{router} not in sync with version {v}: {st}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// `vpcctl vpc create VPC` in zone z1 as a /22 behind router `vr` with its
 /// uplink on eth1, as the lab expects (see [`VRS`]).
 pub async fn create_vpc(nats_url: &str, (vpc, vr, router_id, uplink): (&str, &str, &str, &str)) {
@@ -288,6 +285,16 @@ pub async fn create_vpc(nats_url: &str, (vpc, vr, router_id, uplink): (&str, &st
     )
     .await
     .expect_ok();
+}
+
+/// Waits until each VR's kernel holds the other VPC's /22 as an OSPF
+/// route (Figure 3's inter-VPC routes).
+pub async fn inter_vpc_routes(timeout: Duration) {
+    wait_for("inter-VPC routes in both kernels", timeout, || {
+        ospf_routes(LEFT).contains("10.1.4.0/22 nhid")
+            && ospf_routes(RIGHT).contains("10.1.0.0/22 nhid")
+    })
+    .await;
 }
 
 /// Polls `f` until it holds; panics after `timeout` naming `what`.
