@@ -2242,7 +2242,12 @@ fn make_case(seed: u64, i: usize, world: &World) -> Case {
                     let mut m2 = m.clone();
                     let room = size.saturating_sub(to_bytes(&m).len() + 64);
                     m2.insert(fd.name.into(), json!(rng.long(room)));
-                    to_bytes(&m2)
+                    // The field's old value, replaced, may leave it just
+                    // under the limit (seen: 65,514 bytes): pad it over.
+                    let mut t = to_bytes(&m2);
+                    let short = (DECODE_LIMIT + 1).saturating_sub(t.len());
+                    t.splice(0..0, std::iter::repeat_n(b' ', short));
+                    t
                 }
                 2 => {
                     // A huge array of small values.
