@@ -14,6 +14,14 @@
 //! ICMP types and codes, traffic types, actions), and valid-shaped
 //! requests with random values.
 //!
+//! First, every line of `schemas/*.request.invalid.jsonl` (each indexed
+//! subject's invalid examples) is sent as it is: `invalid_request` where
+//! the line says serde refuses it, an error in any case. The random cases'
+//! wrong JSON types, missing required fields (nested ones too), integer
+//! values out of range and near misses of enum values come from the request
+//! schemas (`FieldShape`); the values only the services refuse (names,
+//! CIDRs, ports, keys, ...) are generated here.
+//!
 //! Every case that could change state is built to fail: each carries a
 //! "poison" (an existing name where a new one is needed, an unknown parent,
 //! an invalid setting, a bad request id, ...) that no other mutation of the
