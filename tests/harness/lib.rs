@@ -32,6 +32,7 @@
 pub mod bins;
 pub mod cli;
 pub mod client;
+pub mod cloudstack_sim;
 pub mod diff;
 pub mod lab;
 pub mod nats;
