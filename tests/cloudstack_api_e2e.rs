@@ -276,6 +276,8 @@ async fn cs_signed_requests_pass_and_a_wrong_secret_gets_401() {
             ),
             run_cs(cs, &url, WRONG_SECRET, None, &["listZones"]),
             run_cs(cs, &url, WRONG_SECRET, Some(-1), &["listZones"]),
+            // expires = now, cut to the second: already past when checked.
+            run_cs(cs, &url, SECRET, Some(0), &["listZones"]),
         ]
     })
     .await
@@ -288,7 +290,7 @@ async fn cs_signed_requests_pass_and_a_wrong_secret_gets_401() {
     let listed: serde_json::Value = serde_json::from_str(&runs[2].stdout).unwrap();
     assert_eq!(listed["count"], 1, "{listed}");
     assert_eq!(listed["vpc"][0]["id"], vpc.as_str(), "{listed}");
-    for run in &runs[3..] {
+    for run in &runs[3..6] {
         assert!(!run.ok, "a wrong secret was accepted: {}", run.stdout);
         assert!(run.stderr.contains("HTTP 401"), "{}", run.stderr);
         assert!(
@@ -299,7 +301,7 @@ async fn cs_signed_requests_pass_and_a_wrong_secret_gets_401() {
         );
     }
     let rec = sim.recorded();
-    assert_eq!(rec.len(), 5, "{rec:#?}");
+    assert_eq!(rec.len(), 6, "{rec:#?}");
     assert_eq!(rec[0].param("signatureVersion"), Some("3"));
     assert_eq!(rec[1].param("signatureVersion"), None);
     assert_eq!(rec[2].param("keyword"), Some(vpc_name.as_str()));
@@ -310,10 +312,14 @@ async fn cs_signed_requests_pass_and_a_wrong_secret_gets_401() {
         "{rec:#?}"
     );
     assert!(
-        rec[3..]
+        rec[3..5]
             .iter()
             .all(|r| r.status == 401 && r.refused == Some(verify::Refused::SignatureMismatch)),
         "{rec:#?}"
+    );
+    assert_eq!(
+        (rec[5].status, &rec[5].refused),
+        (401, &Some(verify::Refused::Expired))
     );
 }
 
