@@ -430,6 +430,14 @@ async fn client_reads_every_list_call_typed() {
         (n.id, Some("10.1.1.10"), Some(guest_mac(10).as_str()))
     );
     let nics = c.list_nics(vms[0].id, &Filter::new()).await.unwrap();
+    // By VPC: through the VM's NICs' networks.
+    for (vpc, want) in [(&m.vpcs[0].id, vec![vms[0].id]), (&m.vpcs[1].id, vec![])] {
+        let in_vpc = c
+            .list_virtual_machines(&Filter::new().vpc(uuid(vpc)))
+            .await
+            .unwrap();
+        assert_eq!(in_vpc.iter().map(|v| v.id).collect::<Vec<_>>(), want);
+    }
     assert_eq!(nics, vms[0].nic);
 
     let lists = c

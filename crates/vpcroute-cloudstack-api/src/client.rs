@@ -20,7 +20,8 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 /// leaves room for clock skew on both sides.
 const EXPIRES_IN: Duration = Duration::from_secs(300);
 
-#[derive(Debug)]
+/// Cheap to clone (one connection pool, shared).
+#[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
     api_url: reqwest::Url,
