@@ -646,6 +646,19 @@ async fn client_pages_through_1234_vpcs() {
             .collect();
         assert_eq!(asked, expected, "{vpcs} VPCs at {page_size}");
     }
+    // A page past the end: CloudStack gives the count and no array key.
+    let sim = CloudStackSim::start(many_vpcs(1000)).await;
+    let past = client(&sim, SECRET)
+        .call(
+            "listVPCs",
+            &Filter::new().set("page", 3).set("pagesize", 500),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::Value::Object(past),
+        serde_json::json!({"count": 1000})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
