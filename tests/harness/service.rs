@@ -190,6 +190,16 @@ impl Service {
         self.stderr().get(offset..).unwrap_or_default().to_string()
     }
 
+    /// The service as [`crate::wait_processed`] asks it.
+    pub fn running(&self) -> crate::Running {
+        match self.kind {
+            ServiceKind::Ipam => crate::Running::Ipam,
+            ServiceKind::AreaRegistry => crate::Running::AreaRegistry,
+            ServiceKind::ConfigRenderer => crate::Running::ConfigRenderer,
+            ServiceKind::RouterSync => crate::Running::RouterSync(sync_instance(&self.extra_args)),
+        }
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
