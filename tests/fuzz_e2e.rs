@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 use vpcroute_bus::subjects;
 use vpcroute_protocol::{ErrorBody, ErrorCode};
-use vpcroute_tests::{nats_or_skip, vpcctl, Service, ServiceKind};
+use vpcroute_tests::{nats_or_skip, vpcctl, wait_processed, Running, Service, ServiceKind};
 
 const DEFAULT_SEED: u64 = 0x5eed_f022_0000_0001;
 /// 5,100 cases for each of the 26 subjects.
@@ -2579,27 +2579,6 @@ async fn seed_world(nc: &async_nats::Client) -> World {
     }
 }
 
-/// Waits until no log head has moved for a second.
-async fn settled_heads(nc: &async_nats::Client) -> BTreeMap<&'static str, u64> {
-    let mut last = heads(nc).await;
-    let mut since = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let now = heads(nc).await;
-        if now != last {
-            last = now;
-            since = Instant::now();
-        } else if since.elapsed() > Duration::from_secs(1) {
-            return last;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "event logs never settled: {last:?}"
-        );
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_subject_survives_fuzzing_without_a_state_change() {
     let nats = nats_or_skip!();
@@ -2644,7 +2623,10 @@ async fn every_subject_survives_fuzzing_without_a_state_change() {
     ];
     let nc = async_nats::connect(&url).await.expect("connect");
     let world = Arc::new(seed_world(&nc).await);
-    let heads_before = settled_heads(&nc).await;
+    // The seeding's effects all handled: the heads to compare with.
+    let running: Vec<Running> = services.iter().map(Service::running).collect();
+    wait_processed(&nc, &running).await;
+    let heads_before = heads(&nc).await;
     let snap_before = snapshot(&url, &nc, &world).await;
     eprintln!(
         "seeded in {:.1?}; event-log heads {heads_before:?}",
@@ -2719,8 +2701,6 @@ async fn every_subject_survives_fuzzing_without_a_state_change() {
     }
     let elapsed = started.elapsed();
 
-    // Give anything a fuzz case may have set off time to reach the logs.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut exited = Vec::new();
     for s in &mut services {
         if let Some(status) = s.has_exited() {
@@ -2730,6 +2710,11 @@ async fn every_subject_survives_fuzzing_without_a_state_change() {
                 s.stderr()
             ));
         }
+    }
+    // Whatever a fuzz case set off has been handled by every consumer
+    // before the logs and the state are compared.
+    if exited.is_empty() {
+        wait_processed(&nc, &running).await;
     }
     let panics: Vec<String> = services
         .iter()

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde::{de::DeserializeOwned, Serialize};
-use vpcroute_bus::{connect, request, NatsArgs, Startup};
+use vpcroute_bus::{connect, request, ConnectError, NatsArgs, Startup};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 
 use cmd::{acl, log, router, show, tier, vm, vpc, zone};
@@ -122,7 +122,15 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
     let g = cli.global;
     let client = connect(&g.nats, "vpcctl", Startup::FailFast)
         .await
-        .map_err(|e| ErrorBody::new(ErrorCode::Unavailable, e.to_string()))?;
+        .map_err(|e| {
+            // A URL refused for what it holds is bad input; anything else
+            // means the bus cannot be reached.
+            let code = match e {
+                ConnectError::CredentialsInUrl { .. } => ErrorCode::InvalidRequest,
+                _ => ErrorCode::Unavailable,
+            };
+            ErrorBody::new(code, e.to_string())
+        })?;
     let ctx = Ctx {
         client,
         request_id: g
