@@ -2186,6 +2186,12 @@ async fn a_consumer_fetches_what_it_missed() {
             .map(|v| format!("{v}-vr")),
     );
     wait_routers(&nc, &want, Duration::from_secs(10)).await;
+    // ...and it was the gap that told it, not a poll.
+    let gap = s
+        .config
+        .wait_for_log("missed events on the live feed")
+        .await;
+    assert!(gap.contains(subjects::ipam::EVENTS_READ), "{gap}");
     s.assert_all_running();
     s.assert_no_panics();
     eprintln!("test 4 took {:?}", started.elapsed());

@@ -80,6 +80,16 @@ async fn run(
                     next += 1;
                     continue;
                 }
+                if ev.seq > next {
+                    // Rare (a NATS outage, a slow consumer cut off): worth
+                    // a line, and the proof that a gap was noticed.
+                    tracing::info!(
+                        subject = %cfg.read_subject,
+                        expected = next,
+                        got = ev.seq,
+                        "missed events on the live feed, reading them from the log"
+                    );
+                }
                 // A gap, or payloads must come from the log.
                 match catch_up(&client, &cfg, &tx, &mut next).await {
                     Ok(read) => reads.note(&cfg.read_subject, read),
