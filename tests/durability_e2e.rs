@@ -25,7 +25,9 @@ use vpcroute_bus::RequestError;
 use vpcroute_protocol::ipam::*;
 use vpcroute_protocol::service::{Durability, JournalMode, ServiceStatus, Synchronous};
 use vpcroute_protocol::ErrorCode;
-use vpcroute_tests::{binary, nats_or_skip, service_status, Client, Running, Service, ServiceKind};
+use vpcroute_tests::{
+    binary, nats_or_skip, service_status, vpcctl, Client, Running, Service, ServiceKind,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -102,6 +104,17 @@ async fn every_running_service_writes_its_log_with_wal_and_synchronous_full() {
         (JournalMode::Wal, Synchronous::Normal, Durability::Relaxed),
         "the control started with --unsafe-no-fsync: {st:?}"
     );
+    // vpcctl shows the same.
+    let shown = vpcctl(&url, &["service", "status", "area-registry", "--json"]).await;
+    let shown = shown.expect_ok();
+    assert_eq!(shown["log"]["synchronous"], "full", "{shown}");
+    assert_eq!(shown["followed"][0]["source"], "ipam", "{shown}");
+    let shown = vpcctl(
+        &url,
+        &["service", "status", "router-sync", "--instance", "r9"],
+    )
+    .await;
+    assert_eq!(shown.expect_ok()["log"]["synchronous"], "normal");
     // The head is the log's: the zone just enabled is in it.
     let ipam = service_status(nc, &Running::Ipam).await;
     let page = client.events_read(1, 1).await.expect("events.read");

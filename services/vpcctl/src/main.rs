@@ -16,7 +16,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use vpcroute_bus::{connect, request, ConnectError, NatsArgs, Startup};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 
-use cmd::{acl, log, router, show, tier, vm, vpc, zone};
+use cmd::{acl, log, router, service, show, tier, vm, vpc, zone};
 use output::Output;
 
 #[derive(Debug, Parser)]
@@ -71,6 +71,10 @@ enum Cmd {
     /// Virtual routers: desired configuration.
     #[command(subcommand)]
     Router(router::RouterCmd),
+    /// The services themselves: how far each has processed, how its log
+    /// is written.
+    #[command(subcommand)]
+    Service(service::ServiceCmd),
     /// Event log maintenance.
     #[command(subcommand)]
     Log(log::LogCmd),
@@ -146,6 +150,7 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
         Cmd::Acl(cmd) => cmd.run(&ctx).await,
         Cmd::Show(cmd) => cmd.run(&ctx).await,
         Cmd::Router(cmd) => cmd.run(&ctx).await,
+        Cmd::Service(cmd) => cmd.run(&ctx).await,
         Cmd::Log(_) => unreachable!("handled above"),
     }
 }
