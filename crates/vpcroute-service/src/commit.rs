@@ -29,7 +29,8 @@ use vpcroute_eventlog::{
     AppendOutcome, AppendRequest, Committed, EventLog, ExpectedVersion, NewEvent, StoredEvent,
 };
 use vpcroute_protocol::service::{
-    Durability, FollowedLog, JournalMode, LogStatus, RouterProgress, ServiceStatus, Synchronous,
+    Durability, FollowedLog, JournalMode, LogStatus, RouterProgress, ServiceStatus,
+    ServiceStatusGet, Synchronous,
 };
 use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode};
 
@@ -420,6 +421,9 @@ impl Committer {
     /// behind any append in flight, see [`Committer::reply`]). So the
     /// seqs it reports as handled have had all their effects recorded.
     pub fn serve_status(&self, request: Request, progress: Progress) {
+        if let Err(e) = vpcroute_bus::decode_request::<ServiceStatusGet>(&request.message.payload) {
+            return respond::<()>(request, Err(e));
+        }
         let acks = self.acks.clone();
         let service = self.publisher.source;
         let durability = match self.log.durability() {

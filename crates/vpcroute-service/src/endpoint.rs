@@ -8,7 +8,6 @@ use async_nats::service::Request;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use vpcroute_bus::{decode_request, encode_reply};
-use vpcroute_protocol::service::ServiceStatusGet;
 use vpcroute_protocol::ErrorBody;
 
 use crate::commit::{respond, Committer, Endpoint, Progress, Reading};
@@ -131,11 +130,8 @@ pub fn dispatch<S: Service>(
             service.committer().reply_encoded(request, reply);
         }
         Handler::EventsRead(reading) => service.committer().serve_events_read(request, reading),
-        Handler::Status => match decode_request::<ServiceStatusGet>(&request.message.payload) {
-            Ok(ServiceStatusGet {}) => service
-                .committer()
-                .serve_status(request, service.progress()),
-            Err(e) => respond::<()>(request, Err(e)),
-        },
+        Handler::Status => service
+            .committer()
+            .serve_status(request, service.progress()),
     }
 }

@@ -17,7 +17,7 @@ use clap::Parser;
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 use vpcroute_bus::{connect, decode_request, subjects, Startup};
-use vpcroute_protocol::service::{RouterProgress, ServiceStatusGet};
+use vpcroute_protocol::service::RouterProgress;
 use vpcroute_protocol::sync::{RouterStatus, RouterStatusGet};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 use vpcroute_service::commit::{
@@ -277,12 +277,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             next = endpoints.requests.next() => match next {
                 None => return Err("NATS subscriptions ended".into()),
                 Some((Route::EventsRead, request)) => committer.serve_events_read(request, Reading::AsRecorded),
-                Some((Route::ServiceStatus, request)) => {
-                    match decode_request::<ServiceStatusGet>(&request.message.payload) {
-                        Ok(ServiceStatusGet {}) => committer.serve_status(request, progress(&instance, &statuses)),
-                        Err(e) => respond::<()>(request, Err(e)),
-                    }
-                }
+                Some((Route::ServiceStatus, request)) => committer.serve_status(request, progress(&instance, &statuses)),
                 Some((Route::Status(i), request)) => {
                     let reply = status_reply(&request.message.payload, routers[i], &statuses[i]);
                     respond(request, reply);
