@@ -13,6 +13,9 @@ command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v ping >/dev/null || need+=(iputils-ping)
 # The NATS TLS test makes its CA and certificates with openssl.
 command -v openssl >/dev/null || need+=(openssl)
+# The lab tests capture the rogue routers' hellos with tcpdump (the
+# positive control of "never became a neighbour").
+command -v tcpdump >/dev/null || need+=(tcpdump)
 
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then

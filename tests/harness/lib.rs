@@ -24,7 +24,8 @@
 //! producers hold, the marker before any "nothing happened" check),
 //! [`wiretap`] (records requests, replies and events on the wire),
 //! [`schema`] (validates captured messages against `schemas/`), [`diff`]
-//! (line diffs for golden files).
+//! (line diffs for golden files), [`lab`] (the namespace lab), [`packets`]
+//! (real TCP, UDP and ICMP probes between the lab's VMs).
 //!
 //! Tests need `nats-server` on `PATH` (or `NATS_SERVER_BIN`). Without it a
 //! test prints why and returns early (`NatsServer::start()` gives `None`),
@@ -36,6 +37,7 @@ pub mod client;
 pub mod diff;
 pub mod lab;
 pub mod nats;
+pub mod packets;
 pub mod progress;
 pub mod schema;
 pub mod service;

@@ -9,6 +9,9 @@ use vpcroute_protocol::ErrorBody;
 pub struct Output {
     pub json: serde_json::Value,
     pub human: String,
+    /// Printed as a result, but some of the work failed (an import with
+    /// refused items): vpcctl exits non-zero.
+    pub failed: bool,
 }
 
 pub fn print_ok(out: &Output, json: bool) {
@@ -37,5 +40,6 @@ pub fn record<T: Serialize>(r: &T, human: String) -> Output {
     Output {
         json: serde_json::to_value(r).expect("json"),
         human,
+        failed: false,
     }
 }
