@@ -243,10 +243,13 @@ struct Spec {
 const EVENTS_READ_FIELDS: &[F] = &[f("from_seq", Fk::FromSeq), f("limit", Fk::Limit)];
 
 /// The one router-sync instance manages r1 only, and is named after it
-/// (its default): `subjects::sync::router_status("r1")` and
-/// `subjects::sync::events_read("r1")`, spelled out for `Spec`'s `&'static str`.
+/// (its default): `subjects::sync::router_status("r1")`,
+/// `subjects::sync::events_read("r1")` and
+/// `subjects::sync::service_status("r1")`, spelled out for `Spec`'s
+/// `&'static str`.
 const R1_STATUS: &str = "vpcroute.sync.router.status.r1";
 const SYNC_EVENTS_READ: &str = "vpcroute.sync.events.read.r1";
+const SYNC_SERVICE_STATUS: &str = "vpcroute.sync.service.status.r1";
 
 const SPECS: &[Spec] = &[
     Spec {
@@ -445,6 +448,27 @@ const SPECS: &[Spec] = &[
         subject: SYNC_EVENTS_READ,
         writes: false,
         fields: EVENTS_READ_FIELDS,
+    },
+    // `service.status` takes `{}`: every field is an unknown one.
+    Spec {
+        subject: subjects::ipam::SERVICE_STATUS,
+        writes: false,
+        fields: &[],
+    },
+    Spec {
+        subject: subjects::areas::SERVICE_STATUS,
+        writes: false,
+        fields: &[],
+    },
+    Spec {
+        subject: subjects::config::SERVICE_STATUS,
+        writes: false,
+        fields: &[],
+    },
+    Spec {
+        subject: SYNC_SERVICE_STATUS,
+        writes: false,
+        fields: &[],
     },
 ];
 
@@ -1859,6 +1883,25 @@ fn nested(depth: usize, rng: &mut Rng) -> String {
     }
 }
 
+/// A case for a request without fields (`service.status`, `{}`): the
+/// empty object, which it answers, or a body it must refuse.
+fn fieldless_case(spec: &Spec, rng: &mut Rng) -> Case {
+    let (kind, payload, expect): (_, &[u8], _) = match rng.below(5) {
+        0 => ("valid_shaped", b"{}", Expect::MayOk),
+        1 => ("unknown_field", br#"{"verbose":true}"#, Expect::DecodeFail),
+        2 => ("not_an_object", br#""status""#, Expect::DecodeFail),
+        3 => ("truncated", b"{", Expect::DecodeFail),
+        _ => ("array_body", b"[]", Expect::ArrayBody),
+    };
+    Case {
+        subject: spec.subject,
+        kind,
+        payload: payload.to_vec(),
+        expect,
+        secret: None,
+    }
+}
+
 fn to_bytes(m: &Map<String, Value>) -> Vec<u8> {
     serde_json::to_vec(m).expect("json")
 }
@@ -1932,6 +1975,9 @@ fn schema_invalid_cases(schemas: &Schemas) -> Vec<Case> {
 fn make_case(seed: u64, i: usize, world: &World) -> Case {
     let mut rng = Rng::for_case(seed, i);
     let spec = &SPECS[i % SPECS.len()];
+    if spec.fields.is_empty() {
+        return fieldless_case(spec, &mut rng);
+    }
     let mut m = random_body(spec, &mut rng, world);
     let (poisoned, mut secret) = if spec.writes {
         poison(spec, &mut m, &mut rng, world)
