@@ -48,8 +48,10 @@ use vpcroute_protocol::config::{
     ConfigText, DialectName, RouterConfig, RouterConfigGet, RouterList, RouterSummary,
 };
 use vpcroute_protocol::ipam::*;
-use vpcroute_protocol::BusEvent;
-use vpcroute_tests::{nats_or_skip, vpcctl, Client, NatsServer, Service, ServiceKind};
+use vpcroute_tests::{
+    nats_or_skip, service_status, vpcctl, wait_processed, Client, NatsServer, Running, Service,
+    ServiceKind,
+};
 
 // ================================================================ helpers
 
@@ -194,26 +196,6 @@ where
     }
 }
 
-/// Every event of a producer's log (`<service>.events.read`).
-async fn read_log(nc: &async_nats::Client, subject: &str) -> Vec<BusEvent> {
-    let mut out: Vec<BusEvent> = Vec::new();
-    loop {
-        let page: EventsPage = ask(
-            nc,
-            subject,
-            &EventsRead {
-                from_seq: out.len() as u64 + 1,
-                limit: 1000,
-            },
-        )
-        .await;
-        if page.events.is_empty() {
-            return out;
-        }
-        out.extend(page.events);
-    }
-}
-
 fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -308,6 +290,24 @@ impl Stack {
 
     async fn nc(&self) -> async_nats::Client {
         Client::connect(&self.url()).await.nats().clone()
+    }
+
+    /// Waits until area-registry and config-renderer (and router-sync, if
+    /// it runs) have handled everything in their producers' logs
+    /// (`wait_processed`); returns the heads of ipam's, the registry's and
+    /// the renderer's logs then.
+    async fn wait_caught_up(&self, nc: &async_nats::Client) -> BTreeMap<String, u64> {
+        let mut running = vec![
+            self.ipam.running(),
+            self.areas.running(),
+            self.config.running(),
+        ];
+        running.extend(self.sync.as_ref().map(Service::running));
+        let mut heads = wait_processed(nc, &running).await;
+        heads.retain(|service, _| {
+            ["ipam", "area-registry", "config-renderer"].contains(&service.as_str())
+        });
+        heads
     }
 
     /// Panics (with its stderr) if a service died on its own.
@@ -468,60 +468,6 @@ fn check_zone_invariants(z: &ZoneView) {
                 );
             }
         }
-    }
-}
-
-/// Waits until area-registry and config-renderer have taken in everything
-/// in the logs of their producers: the registry recorded the last VPC event
-/// of ipam, and the renderer recorded ipam's last non-VM event and the
-/// registry's last event.
-async fn wait_caught_up(nc: &async_nats::Client) {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let ipam = read_log(nc, subjects::ipam::EVENTS_READ).await;
-        let areas = read_log(nc, subjects::areas::EVENTS_READ).await;
-        let config = read_log(nc, subjects::config::EVENTS_READ).await;
-        let last_vpc_event = ipam
-            .iter()
-            .filter(|e| matches!(e.event_type.as_str(), "vpc_allocated" | "vpc_released"))
-            .map(|e| e.seq)
-            .max();
-        let last_config_input = ipam
-            .iter()
-            .filter(|e| !e.event_type.starts_with("vm_"))
-            .map(|e| e.seq)
-            .max();
-        let areas_ok = last_vpc_event.is_none_or(|s| {
-            areas
-                .iter()
-                .any(|e| e.payload["ipam_seq"].as_u64() == Some(s))
-        });
-        let recorded = |kind: &str| {
-            config
-                .iter()
-                .filter(|e| e.event_type == kind)
-                .filter_map(|e| e.payload["seq"].as_u64())
-                .max()
-        };
-        let areas_head = areas.last().map(|e| e.seq);
-        let config_ok =
-            recorded("ipam_input") == last_config_input && recorded("area_input") == areas_head;
-        if areas_ok && config_ok {
-            return;
-        }
-        let last = format!(
-            "ipam head {} (last VPC event {last_vpc_event:?}, last non-VM event \
-             {last_config_input:?}); area-registry head {areas_head:?}, caught up: {areas_ok}; \
-             config-renderer recorded ipam {:?}, areas {:?}",
-            ipam.len(),
-            recorded("ipam_input"),
-            recorded("area_input")
-        );
-        assert!(
-            Instant::now() < deadline,
-            "consumers did not catch up: {last}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -1727,7 +1673,7 @@ async fn run_workload(plan: &Plan, chaos_seed: Option<u64>) -> Option<RunReport>
     // Everything up, consumers caught up.
     s.assert_all_running();
     let nc = s.nc().await;
-    wait_caught_up(&nc).await;
+    s.wait_caught_up(&nc).await;
     let (out, zone_views) = outcome(&nc, &zones).await;
 
     // Every acknowledged create is there as acknowledged, unless an
@@ -1830,34 +1776,14 @@ async fn run_workload(plan: &Plan, chaos_seed: Option<u64>) -> Option<RunReport>
         };
         svc.kill9();
         svc.restart().await;
-        wait_caught_up(&nc).await;
+        s.wait_caught_up(&nc).await;
         let after = views(&nc, &zones).await;
         assert_views_eq(&format!("after a restart of {which}"), &before, &after);
     }
 
     // Every acknowledged request, sent again after all the restarts, gets
     // the answer it got the first time, and changes nothing.
-    let heads = |nc: async_nats::Client| async move {
-        let mut h = Vec::new();
-        for subject in [
-            subjects::ipam::EVENTS_READ,
-            subjects::areas::EVENTS_READ,
-            subjects::config::EVENTS_READ,
-        ] {
-            let page: EventsPage = ask(
-                &nc,
-                subject,
-                &EventsRead {
-                    from_seq: 1,
-                    limit: 1,
-                },
-            )
-            .await;
-            h.push(page.head);
-        }
-        h
-    };
-    let heads_before = heads(nc.clone()).await;
+    let heads_before = s.wait_caught_up(&nc).await;
     let client = Client::connect(&url).await;
     let mut resends = Vec::new();
     for (k, client_acks) in acks.iter().enumerate() {
@@ -1885,10 +1811,11 @@ async fn run_workload(plan: &Plan, chaos_seed: Option<u64>) -> Option<RunReport>
         differ.len(),
         differ[..differ.len().min(5)].join("\n")
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Once the consumers have handled whatever the resends set off, no
+    // log has grown.
     assert_eq!(
         heads_before,
-        heads(nc.clone()).await,
+        s.wait_caught_up(&nc).await,
         "resent requests appended events"
     );
     assert_views_eq(
@@ -2129,14 +2056,14 @@ async fn nats_outage_and_consumers_down_are_caught_up() {
     s.nats.stop();
     s.areas = Service::spawn(ServiceKind::AreaRegistry, &url, &s.path("areas"), &[]);
     s.config = Service::spawn(ServiceKind::ConfigRenderer, &url, &s.path("config"), &[]);
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    for svc in [&mut s.areas, &mut s.config] {
-        if let Some(status) = svc.has_exited() {
-            panic!(
-                "a service started while NATS is down exited ({status}):\n{}",
-                tail(&svc.stderr(), 20)
-            );
-        }
+    // Each reaches its event loop without NATS, and has tried to read its
+    // producer's log and failed (`wait_for_log` fails if it exits first).
+    for (svc, serving) in [
+        (&mut s.areas, "area-registry serving"),
+        (&mut s.config, "config-renderer serving"),
+    ] {
+        svc.wait_for_log(serving).await;
+        svc.wait_for_log("cannot read the producer's log").await;
     }
     s.nats.restart();
     for svc in [&mut s.ipam, &mut s.areas, &mut s.config] {
@@ -2222,6 +2149,7 @@ async fn a_consumer_fetches_what_it_missed() {
     s.config.kill9();
     let h: Vec<String> = (1..=5).map(|i| format!("h{i}")).collect();
     create(h.clone(), 10).await;
+    let ipam_head = service_status(&nc, &Running::Ipam).await.log.head;
     s.ipam.kill9();
     s.config = Service::start_with_args(
         ServiceKind::ConfigRenderer,
@@ -2230,13 +2158,24 @@ async fn a_consumer_fetches_what_it_missed() {
         &["--poll-interval", "1h"],
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let line = s
+        .config
+        .wait_for_log("cannot read the producer's log")
+        .await;
+    assert!(line.contains(subjects::ipam::EVENTS_READ), "{line}");
     s.ipam.restart().await;
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let handled = service_status(&nc, &Running::ConfigRenderer).await.followed;
+    assert!(
+        handled
+            .iter()
+            .any(|f| f.source == "ipam" && f.applied_seq < ipam_head),
+        "premise: without polling, nothing has told the renderer of h1..h5 (up to ipam \
+         seq {ipam_head}) yet; it reports {handled:?}"
+    );
     assert_eq!(
         router_names(&nc).await,
         want,
-        "premise: without polling, nothing has told the renderer of h1..h5 yet"
+        "premise, as its routers show"
     );
     // ...until the next live event shows a gap in ipam's seqs: it reads
     // the missing events from ipam's log.
@@ -2247,6 +2186,12 @@ async fn a_consumer_fetches_what_it_missed() {
             .map(|v| format!("{v}-vr")),
     );
     wait_routers(&nc, &want, Duration::from_secs(10)).await;
+    // ...and it was the gap that told it, not a poll.
+    let gap = s
+        .config
+        .wait_for_log("missed events on the live feed")
+        .await;
+    assert!(gap.contains(subjects::ipam::EVENTS_READ), "{gap}");
     s.assert_all_running();
     s.assert_no_panics();
     eprintln!("test 4 took {:?}", started.elapsed());

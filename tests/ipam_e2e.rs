@@ -794,6 +794,7 @@ async fn registers_with_the_nats_services_api() {
         ("acl_rule_add", subj::ACL_RULE_ADD),
         ("acl_rule_delete", subj::ACL_RULE_DELETE),
         ("tier_set_acl", subj::TIER_SET_ACL),
+        ("service_status", subj::SERVICE_STATUS),
         ("events_read", subj::EVENTS_READ),
     ]
     .into_iter()

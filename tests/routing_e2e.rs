@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vpcroute_tests::{nats_or_skip, vpcctl, CliOutput, NatsServer, Service, ServiceKind};
+use vpcroute_tests::{
+    nats_or_skip, vpcctl, wait_processed, CliOutput, NatsServer, Service, ServiceKind,
+};
 
 struct Stack {
     nats: NatsServer,
@@ -61,6 +63,17 @@ impl Stack {
         .await
         .expect("router list");
         list.into_iter().map(|r| (r.router, r.version)).collect()
+    }
+
+    /// Router versions once the area registry and the config-renderer have
+    /// handled everything ipam and the registry hold: what the requests so
+    /// far set off has all been decided (`wait_processed`), so a version
+    /// that has not moved now will not.
+    async fn settled_versions(&self) -> BTreeMap<String, u64> {
+        let nc = async_nats::connect(self.nats.url()).await.unwrap();
+        let running = [&self.ipam, &self.areas, &self.config].map(|s| s.running());
+        wait_processed(&nc, &running).await;
+        self.versions().await
     }
 
     /// Waits until `versions()` satisfies `f`, or fails with the last value.
@@ -341,8 +354,7 @@ async fn versions_move_exactly_when_a_router_configuration_changes() {
     s.ok(&["vm", "create", "vm1", "--tier", "web"]).await;
     s.ok(&["zone", "update", "z1", "--hello-interval", "5"])
         .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(s.versions().await, v3);
+    assert_eq!(s.settled_versions().await, v3);
 
     // ACLs: the tier with no list is closed in the router's table.
     let fw = s.ok(&["router", "config", "left-vr", "--json"]).await["firewall"].clone();
@@ -377,8 +389,11 @@ async fn versions_move_exactly_when_a_router_configuration_changes() {
         "allow",
     ])
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(s.versions().await, v3, "an unattached list moved a router");
+    assert_eq!(
+        s.settled_versions().await,
+        v3,
+        "an unattached list moved a router"
+    );
     s.ok(&["tier", "set-acl", "web", "web-acl"]).await;
     let v4 = s
         .wait_versions("list attached", |v| v["left-vr"] > v3["left-vr"])
@@ -433,6 +448,5 @@ async fn versions_move_exactly_when_a_router_configuration_changes() {
     let shown = s.ok(&["show", "acl", "web-acl", "--json"]).await;
     assert_eq!(shown["rules"], serde_json::json!([]));
     assert_eq!(shown["tiers"], serde_json::json!(["web"]));
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(s.versions().await, v5);
+    assert_eq!(s.settled_versions().await, v5);
 }

@@ -30,7 +30,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use vpcroute_bus::subjects;
-use vpcroute_tests::{binary, bins::workspace_root, CliOutput};
+use vpcroute_tests::{binary, bins::workspace_root, wait_processed, CliOutput, Running};
 
 /// NATS users of `deploy/nats-server.conf` and the variables their
 /// passwords come from.
@@ -923,7 +923,9 @@ async fn each_user_is_refused_what_it_is_not_allowed() {
         "no permissions violation for router-sync requesting {}",
         subjects::ipam::VPC_ALLOCATE
     );
-    tokio::time::sleep(quiet).await;
+    // The violation is the server dropping the request: it never reached
+    // ipam, and ipam's head (read after it, and answered after anything
+    // ipam had been sent) has not moved.
     assert_eq!(ipam_head(&cr).await, before, "ipam's log moved");
     let shown = s.ctl(&["show", "vpc", "smuggled"]).await;
     assert_eq!(shown.error_code(), Some("unknown_vpc"), "{}", shown.stdout);
@@ -1229,9 +1231,39 @@ async fn no_key_or_password_ever_reaches_a_log() {
         outputs.push(("another user's password".into(), out));
     }
 
-    // Let router-sync go round its drift loop a few more times at trace.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // router-sync goes round its drift loop twice more for each router at
+    // trace (every check publishes the router's status), and every service
+    // has handled everything there was to handle: the logs below are then
+    // those of all the work this test set off.
     let mut bus = Vec::new();
+    let mut checks: BTreeMap<String, usize> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ["r1", "r2"]
+        .iter()
+        .any(|r| checks.get(*r).is_none_or(|n| *n < 2))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "router-sync did not check both routers twice more: {checks:?}"
+        );
+        let Some(m) = next_msg(&mut feed, Duration::from_secs(1)).await else {
+            continue;
+        };
+        if let Some(router) = m.subject.strip_prefix("vpcroute.sync.status.") {
+            *checks.entry(router.to_string()).or_default() += 1;
+        }
+        bus.push((
+            m.subject.to_string(),
+            String::from_utf8_lossy(&m.payload).into_owned(),
+        ));
+    }
+    let running = [
+        Running::Ipam,
+        Running::AreaRegistry,
+        Running::ConfigRenderer,
+        Running::RouterSync("r1".into()),
+    ];
+    wait_processed(&watcher, &running).await;
     while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(200), feed.next()).await {
         bus.push((
             m.subject.to_string(),
@@ -1425,12 +1457,15 @@ async fn a_user_cannot_read_replies_meant_for_another() {
 }
 
 /// Credentials in the NATS URL would be echoed in vpcctl's connect error
-/// and logged by async-nats at debug level: such URLs are refused.
+/// and logged by async-nats at debug level: such URLs are refused, with a
+/// message that says so (and not the password), by vpcctl and by every
+/// service, which then exits non-zero.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_in_the_nats_url_is_never_printed() {
     let nats = secure_nats_or_skip!();
     let pw = random_secret("pwUrl", 40);
     let url = format!("nats://cloudstack:{pw}@127.0.0.1:{}", nats.port);
+    let refusal = "credentials in the NATS URL are not accepted (nats://***@127.0.0.1:";
     let out = run_vpcctl(&url, &["--json", "show", "zone", "z1"], &[]).await;
     assert!(!out.ok());
     assert!(
@@ -1439,6 +1474,42 @@ async fn a_password_in_the_nats_url_is_never_printed() {
         out.stdout,
         out.stderr
     );
+    assert_eq!(out.error_code(), Some("invalid_request"), "{}", out.stdout);
+    let message = out.error_message().unwrap_or_default();
+    assert!(message.contains(refusal), "vpcctl's refusal: {message}");
+    // The same command with the password given properly gets through to
+    // the bus, where no ipam answers: the refusal above is the URL's.
+    let pw_file = nats.password_file("cloudstack");
+    let proper = run_vpcctl(
+        &nats.url(),
+        &[
+            "--json",
+            "--nats-user",
+            "cloudstack",
+            "--nats-password-file",
+            pw_file.to_str().unwrap(),
+            "show",
+            "zone",
+            "z1",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(
+        proper.error_code(),
+        Some("unavailable"),
+        "with the password given properly vpcctl reaches the bus (no service runs): {}",
+        proper.stdout
+    );
+    assert!(
+        !proper
+            .error_message()
+            .unwrap_or_default()
+            .contains("not accepted"),
+        "{}",
+        proper.stdout
+    );
+
     let root = tempfile::tempdir().unwrap();
     let log = root.path().join("ipam.stderr.log");
     let mut child = Command::new(binary("vpcroute-ipam"))
@@ -1453,12 +1524,29 @@ async fn a_password_in_the_nats_url_is_never_printed() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "ipam kept running with a password in its NATS URL:\n{}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         !text.contains(&pw),
         "the service logged the URL's password:\n{text}"
+    );
+    assert!(!status.success(), "ipam exited with {status}:\n{text}");
+    assert!(
+        text.contains(refusal),
+        "ipam's refusal does not say why:\n{text}"
     );
 }

@@ -20,6 +20,8 @@
 //! Modules: [`nats`] (a real nats-server, stop/restart on the same port),
 //! [`service`] (spawn, SIGKILL, restart, wait until it answers), [`cli`]
 //! (the real `vpcctl --json`), [`client`] (typed requests for workloads),
+//! [`progress`] (`wait_processed`: every consumer has handled what its
+//! producers hold, the marker before any "nothing happened" check),
 //! [`wiretap`] (records requests, replies and events on the wire),
 //! [`schema`] (validates captured messages against `schemas/`), [`diff`]
 //! (line diffs for golden files), [`lab`] (the namespace lab), [`packets`]
@@ -37,6 +39,7 @@ pub mod diff;
 pub mod lab;
 pub mod nats;
 pub mod packets;
+pub mod progress;
 pub mod schema;
 pub mod service;
 pub mod wiretap;
@@ -45,6 +48,7 @@ pub use bins::binary;
 pub use cli::{vpcctl, vpcctl_in, CliOutput};
 pub use client::Client;
 pub use nats::NatsServer;
+pub use progress::{service_status, wait_processed, Running};
 pub use schema::SchemaSet;
 pub use service::{Service, ServiceKind};
 pub use wiretap::{Captured, Wiretap};

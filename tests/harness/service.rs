@@ -70,6 +70,8 @@ pub struct Service {
     data_dir: PathBuf,
     extra_args: Vec<String>,
     child: Option<Child>,
+    /// Length of the stderr file when the current process was spawned.
+    spawned_at: usize,
 }
 
 /// How a service run that was expected to fail ended.
@@ -111,6 +113,7 @@ impl Service {
             data_dir: data_dir.to_path_buf(),
             extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
             child: None,
+            spawned_at: 0,
         };
         s.spawn_process();
         s
@@ -150,6 +153,7 @@ impl Service {
 
     fn spawn_process(&mut self) {
         std::fs::create_dir_all(&self.data_dir).expect("create data dir");
+        self.spawned_at = self.stderr_len();
         let stderr = OpenOptions::new()
             .create(true)
             .append(true)
@@ -188,6 +192,16 @@ impl Service {
 
     fn stderr_since(&self, offset: usize) -> String {
         self.stderr().get(offset..).unwrap_or_default().to_string()
+    }
+
+    /// The service as [`crate::wait_processed`] asks it.
+    pub fn running(&self) -> crate::Running {
+        match self.kind {
+            ServiceKind::Ipam => crate::Running::Ipam,
+            ServiceKind::AreaRegistry => crate::Running::AreaRegistry,
+            ServiceKind::ConfigRenderer => crate::Running::ConfigRenderer,
+            ServiceKind::RouterSync => crate::Running::RouterSync(sync_instance(&self.extra_args)),
+        }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -238,6 +252,31 @@ impl Service {
                     return;
                 }
             }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until the running process has logged a line containing
+    /// `needle` (since it was spawned) and returns that line; panics (with
+    /// its stderr) if it exits first or takes too long.
+    pub async fn wait_for_log(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let since = self.stderr_since(self.spawned_at);
+            if let Some(line) = since.lines().find(|l| l.contains(needle)) {
+                return line.to_string();
+            }
+            if let Some(status) = self.has_exited() {
+                panic!(
+                    "{} exited with {status} before logging {needle:?}; stderr:\n{since}",
+                    self.kind.binary_name()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not log {needle:?} within {READY_TIMEOUT:?}; stderr:\n{since}",
+                self.kind.binary_name()
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }

@@ -83,6 +83,13 @@ pub enum ConnectError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A password in the URL would end up in error messages and in
+    /// async-nats's debug log; credentials have their own options.
+    #[error(
+        "credentials in the NATS URL are not accepted ({url}): use --nats-user with \
+         --nats-password-file or VPCROUTE_NATS_PASSWORD, or --nats-creds"
+    )]
+    CredentialsInUrl { url: String },
     #[error("cannot connect to NATS at {url}: {message}")]
     Connect { url: String, message: String },
 }
@@ -104,6 +111,12 @@ pub async fn connect(
     name: &str,
     startup: Startup,
 ) -> Result<async_nats::Client, ConnectError> {
+    // Before anything else, so that no option's error can quote the URL.
+    if args.nats_url.contains('@') {
+        return Err(ConnectError::CredentialsInUrl {
+            url: redact_url(&args.nats_url),
+        });
+    }
     let mut opts = async_nats::ConnectOptions::new()
         .name(name)
         // Unbounded reconnects: a control plane outlives NATS restarts.
@@ -148,16 +161,6 @@ pub async fn connect(
     }
     if args.nats_require_tls {
         opts = opts.require_tls(true);
-    }
-    // A password in the URL would end up in error messages and in
-    // async-nats's debug log; credentials have their own options.
-    if args.nats_url.contains('@') {
-        return Err(ConnectError::Connect {
-            url: redact_url(&args.nats_url),
-            message: "credentials in the NATS URL are not accepted: use --nats-user with \
-                      --nats-password-file or VPCROUTE_NATS_PASSWORD"
-                .into(),
-        });
     }
     if let Startup::RetryForever = startup {
         opts = opts.retry_on_initial_connect();

@@ -35,6 +35,9 @@ pub mod ipam {
     pub const EVENTS_READ: &str = "vpcroute.ipam.events.read";
     /// Where ipam publishes its events; the event type is the last token.
     pub const EVENTS_PREFIX: &str = "vpcroute.events.ipam";
+    /// How far the service has processed its inputs and how its log is
+    /// written (`vpcroute_protocol::service::ServiceStatus`).
+    pub const SERVICE_STATUS: &str = "vpcroute.ipam.service.status";
 }
 
 /// Requests served by `area-registry`.
@@ -51,6 +54,9 @@ pub mod areas {
     pub const EVENTS_READ: &str = "vpcroute.areas.events.read";
     /// Published events, keys redacted.
     pub const EVENTS_PREFIX: &str = "vpcroute.events.areas";
+    /// How far the service has processed its inputs and how its log is
+    /// written (`vpcroute_protocol::service::ServiceStatus`).
+    pub const SERVICE_STATUS: &str = "vpcroute.areas.service.status";
 }
 
 /// Requests served by `config-renderer`.
@@ -64,6 +70,9 @@ pub mod config {
     pub const EVENTS_PREFIX: &str = "vpcroute.events.config";
     /// `vpcroute.config.updated.<router>`: a router has a new version.
     pub const UPDATED_PREFIX: &str = "vpcroute.config.updated";
+    /// How far the service has processed its inputs and how its log is
+    /// written (`vpcroute_protocol::service::ServiceStatus`).
+    pub const SERVICE_STATUS: &str = "vpcroute.config.service.status";
 
     pub fn updated(router: &str) -> String {
         format!("{UPDATED_PREFIX}.{router}")
@@ -92,6 +101,9 @@ pub mod sync {
     pub const EVENTS_PREFIX: &str = "vpcroute.events.sync";
     /// `vpcroute.sync.status.<router>`: published after every check.
     pub const STATUS_PREFIX: &str = "vpcroute.sync.status";
+    /// `vpcroute.sync.service.status.<instance>`: how far one instance has
+    /// got with its routers' configurations, and how its log is written.
+    pub const SERVICE_STATUS_PREFIX: &str = "vpcroute.sync.service.status";
 
     pub fn router_status(router: &str) -> String {
         format!("{ROUTER_STATUS_PREFIX}.{router}")
@@ -104,6 +116,10 @@ pub mod sync {
     /// Where `instance` publishes its events (the event type follows).
     pub fn events_prefix(instance: &str) -> String {
         format!("{EVENTS_PREFIX}.{instance}")
+    }
+
+    pub fn service_status(instance: &str) -> String {
+        format!("{SERVICE_STATUS_PREFIX}.{instance}")
     }
 
     pub fn status(router: &str) -> String {

@@ -57,7 +57,7 @@ pub use error::{Error, ReplayError};
 pub use log::EventLog;
 pub use types::{
     AppendOutcome, AppendReply, AppendRequest, Committed, CommittedReply, Durability, EventRef,
-    ExpectedVersion, LogOptions, LogStats, NewEvent, StoredEvent, VerifyReport,
+    ExpectedVersion, LogOptions, LogStats, NewEvent, StoredEvent, VerifyReport, WriterSettings,
 };
 pub use verify::verify_file;
 pub use writer::now_ms;

@@ -11,8 +11,8 @@ use crate::ids::RequestIds;
 use crate::reader::{self, ReaderPool};
 use crate::schema;
 use crate::types::{
-    AppendOutcome, AppendReply, AppendRequest, CommittedReply, EventRef, LogOptions, LogStats,
-    StoredEvent, VerifyReport,
+    AppendOutcome, AppendReply, AppendRequest, CommittedReply, Durability, EventRef, LogOptions,
+    LogStats, StoredEvent, VerifyReport, WriterSettings,
 };
 use crate::verify;
 use crate::writer::{Counters, Job, Reply, Writer};
@@ -29,6 +29,7 @@ pub struct EventLog {
     readers: ReaderPool,
     counters: Arc<Counters>,
     ids: Arc<RequestIds>,
+    durability: Durability,
 }
 
 impl std::fmt::Debug for EventLog {
@@ -73,7 +74,14 @@ impl EventLog {
             readers: ReaderPool::new(path.to_path_buf()),
             counters,
             ids,
+            durability: opts.durability,
         })
+    }
+
+    /// The durability the log was opened with ([`EventLog::inspect`] shows
+    /// what the connection really runs with).
+    pub fn durability(&self) -> Durability {
+        self.durability
     }
 
     /// The database file.
@@ -125,6 +133,18 @@ impl EventLog {
     pub fn after_queued(&self, f: Box<dyn FnOnce() + Send>) {
         if let Some(Job::Barrier(f)) = self.send(Job::Barrier(f)) {
             f();
+        }
+    }
+
+    /// Like [`EventLog::after_queued`], and `f` is handed the write
+    /// connection's live settings (`PRAGMA journal_mode`, `synchronous`)
+    /// and the head committed then, which includes every append submitted
+    /// before this call that succeeded. A reader connection could not tell
+    /// the writer's `synchronous` (a per-connection setting). If the log is
+    /// closed, `f` gets `Err(Closed)` on this thread.
+    pub fn inspect(&self, f: Box<dyn FnOnce(Result<WriterSettings, Error>) + Send>) {
+        if let Some(Job::Inspect(f)) = self.send(Job::Inspect(f)) {
+            f(Err(Error::Closed));
         }
     }
 

@@ -207,3 +207,15 @@ pub struct LogStats {
     /// Largest batch seen.
     pub largest_batch: u64,
 }
+
+/// What the writer connection runs with, read from it live, and the head
+/// it has committed: [`crate::EventLog::inspect`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriterSettings {
+    /// Last committed seq (0 when empty).
+    pub head: u64,
+    /// `PRAGMA journal_mode` as SQLite answers it (`wal`).
+    pub journal_mode: String,
+    /// `PRAGMA synchronous`: 0 off, 1 normal, 2 full, 3 extra.
+    pub synchronous: i64,
+}

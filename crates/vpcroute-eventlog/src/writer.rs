@@ -29,6 +29,7 @@ use crate::reader::{decode_result, recorded_raw};
 use crate::schema;
 use crate::types::{
     AppendOutcome, AppendReply, AppendRequest, Committed, CommittedReply, LogStats, StoredEvent,
+    WriterSettings,
 };
 
 /// Stream-version cache entries kept before the cache is simply cleared;
@@ -42,10 +43,15 @@ pub(crate) enum Job {
     /// Called once every append queued before it has been committed (or
     /// has failed); commits nothing itself.
     Barrier(Barrier),
+    /// Like a barrier, and handed what the write connection runs with.
+    Inspect(Inspect),
 }
 
 /// See [`crate::EventLog::after_queued`].
 pub(crate) type Barrier = Box<dyn FnOnce() + Send>;
+
+/// See [`crate::EventLog::inspect`].
+pub(crate) type Inspect = Box<dyn FnOnce(Result<WriterSettings, Error>) + Send>;
 
 /// What a job's submitter wants back.
 pub(crate) enum Reply {
@@ -214,7 +220,7 @@ impl Writer {
                 .iter()
                 .filter_map(|job| match job {
                     Job::Append { req, .. } => Some(req),
-                    Job::Barrier(_) => None,
+                    Job::Barrier(_) | Job::Inspect(_) => None,
                 })
                 .collect();
             // A batch of barriers only waits for what came before it, which
@@ -234,6 +240,12 @@ impl Writer {
                     Job::Barrier(call) => {
                         if std::panic::catch_unwind(AssertUnwindSafe(call)).is_err() {
                             tracing::error!("event log barrier callback panicked");
+                        }
+                    }
+                    Job::Inspect(call) => {
+                        let settings = self.settings();
+                        if std::panic::catch_unwind(AssertUnwindSafe(|| call(settings))).is_err() {
+                            tracing::error!("event log inspect callback panicked");
                         }
                     }
                 }
@@ -546,6 +558,22 @@ impl Writer {
         file.set(&anchor)?;
         self.anchored = Some(self.head);
         Ok(())
+    }
+
+    /// The write connection's live settings and the committed head (run
+    /// between batches, so nothing is half-committed).
+    fn settings(&self) -> Result<WriterSettings, Error> {
+        let journal_mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        let synchronous: i64 = self
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+        Ok(WriterSettings {
+            head: self.head,
+            journal_mode,
+            synchronous,
+        })
     }
 
     fn reload_tip(&mut self) -> Result<(), Error> {

@@ -648,18 +648,37 @@ fn concurrent_appends_are_group_committed() {
     assert_eq!(log.verify().unwrap().head, THREADS * PER_THREAD);
 }
 
+/// What the writer connection itself runs with, asked through `inspect`
+/// (a second connection would show its own `synchronous`, not the
+/// writer's): WAL and FULL by default, NORMAL only when relaxed.
 #[test]
-fn full_durability_works_too() {
+fn the_writer_runs_wal_with_the_synchronous_level_asked_for() {
+    let inspect = |log: &EventLog| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        log.inspect(Box::new(move |s| tx.send(s).unwrap()));
+        rx.recv().unwrap().unwrap()
+    };
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
     let log = EventLog::open(&path, vpcroute_eventlog::LogOptions::default()).unwrap();
     fill(&log, "r", "s", 3);
-    let raw = rusqlite::Connection::open(&path).unwrap();
-    let mode: String = raw
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode, "wal");
+    let full = inspect(&log);
+    assert_eq!(
+        (full.journal_mode.as_str(), full.synchronous, full.head),
+        ("wal", 2, 3)
+    );
     assert_eq!(log.verify().unwrap().head, 3);
+    drop(log);
+    let log = EventLog::open(&path, vpcroute_eventlog::LogOptions::relaxed()).unwrap();
+    let relaxed = inspect(&log);
+    assert_eq!(
+        (
+            relaxed.journal_mode.as_str(),
+            relaxed.synchronous,
+            relaxed.head
+        ),
+        ("wal", 1, 3)
+    );
 }
 
 #[cfg(unix)]

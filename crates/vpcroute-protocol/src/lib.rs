@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod ipam;
 pub mod names;
+pub mod service;
 pub mod sync;
 
 pub use error::{ErrorBody, ErrorCode, Reply};

@@ -22,6 +22,7 @@ use vpcroute_protocol::acl::{AclCreate, AclRuleAdd, AclRuleDelete, TierSetAcl};
 use vpcroute_protocol::areas::ZoneOspfSet;
 use vpcroute_protocol::config::{RouterConfigGet, RouterList};
 use vpcroute_protocol::ipam::*;
+use vpcroute_protocol::service::ServiceStatusGet;
 use vpcroute_protocol::sync::RouterStatusGet;
 use vpcroute_testkit::schemas::{examples_file, RefusedBy, Schemas};
 
@@ -88,6 +89,10 @@ fn rust_type(request_schema: &str) -> Option<ReadBack> {
         "config/router.get.request.json" => read_back::<RouterConfigGet>,
         "config/router.list.request.json" => read_back::<RouterList>,
         "sync/router.status.request.json" => read_back::<RouterStatusGet>,
+        "ipam/service.status.request.json"
+        | "areas/service.status.request.json"
+        | "config/service.status.request.json"
+        | "sync/service.status.request.json" => read_back::<ServiceStatusGet>,
         _ => return None,
     };
     Some(f)

@@ -12,6 +12,9 @@ use vpcroute_protocol::acl::{
     PortRange, TierAclRecord, TierSetAcl, Traffic,
 };
 use vpcroute_protocol::ipam::*;
+use vpcroute_protocol::service::{
+    Durability, JournalMode, LogStatus, ServiceStatus, ServiceStatusGet, Synchronous,
+};
 use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode, Reply};
 use vpcroute_service::LogEvent;
 use vpcroute_testkit::schemas::{resolve_ref, Schemas};
@@ -248,6 +251,10 @@ fn examples_deserialise_into_the_rust_types() {
     examples_as::<Reply<AclView>>(&s, "ipam/acl.rule.delete.reply.json");
     examples_as::<Reply<TierAclRecord>>(&s, "ipam/tier.set_acl.reply.json");
     examples_as::<Reply<EventsPage>>(&s, "ipam/events.read.reply.json");
+    for service in ["ipam", "areas", "config", "sync"] {
+        examples_as::<ServiceStatusGet>(&s, &format!("{service}/service.status.request.json"));
+        examples_as::<Reply<ServiceStatus>>(&s, &format!("{service}/service.status.reply.json"));
+    }
 
     let errors: Vec<Value> = s.docs["error.json"]["examples"]
         .as_array()
@@ -906,6 +913,21 @@ fn real_replies_are_valid() {
                 head: 0,
             })),
         ),
+        (
+            subjects::ipam::SERVICE_STATUS,
+            wire(&Reply::Ok(ServiceStatus {
+                service: "ipam".into(),
+                instance: None,
+                log: LogStatus {
+                    head: 7,
+                    journal_mode: JournalMode::Wal,
+                    synchronous: Synchronous::Full,
+                    durability: Durability::Full,
+                },
+                followed: vec![],
+                routers: vec![],
+            })),
+        ),
     ];
     for (subject, msg) in &ok {
         s.check_reply(subject, msg)
@@ -1284,6 +1306,7 @@ fn index_covers_every_ipam_subject_and_names_existing_files() {
         subjects::ipam::ACL_RULE_DELETE,
         subjects::ipam::TIER_SET_ACL,
         subjects::ipam::EVENTS_READ,
+        subjects::ipam::SERVICE_STATUS,
     ];
     // Subjects added to `subjects::ipam` later are caught from the source.
     let source = include_str!("../../vpcroute-bus/src/subjects.rs");
@@ -1491,6 +1514,7 @@ fn service_subjects() -> Vec<(&'static str, Vec<&'static str>)> {
                 subjects::ipam::ACL_RULE_DELETE,
                 subjects::ipam::TIER_SET_ACL,
                 subjects::ipam::EVENTS_READ,
+                subjects::ipam::SERVICE_STATUS,
             ],
         ),
         (
@@ -1500,6 +1524,7 @@ fn service_subjects() -> Vec<(&'static str, Vec<&'static str>)> {
                 subjects::areas::ZONE_SHOW,
                 subjects::areas::VPC_SHOW,
                 subjects::areas::EVENTS_READ,
+                subjects::areas::SERVICE_STATUS,
             ],
         ),
         (
@@ -1508,6 +1533,7 @@ fn service_subjects() -> Vec<(&'static str, Vec<&'static str>)> {
                 subjects::config::ROUTER_GET,
                 subjects::config::ROUTER_LIST,
                 subjects::config::EVENTS_READ,
+                subjects::config::SERVICE_STATUS,
             ],
         ),
         (
@@ -1515,6 +1541,7 @@ fn service_subjects() -> Vec<(&'static str, Vec<&'static str>)> {
             vec![
                 subjects::sync::ROUTER_STATUS_PREFIX,
                 subjects::sync::EVENTS_READ_PREFIX,
+                subjects::sync::SERVICE_STATUS_PREFIX,
             ],
         ),
     ]
@@ -1531,11 +1558,16 @@ const PUBLISHED_PREFIXES: [&str; 2] = [
 /// for the tables below (checked against `subjects::sync`).
 const SYNC_STATUS: &str = "vpcroute.sync.router.status.r-vpc-blue";
 const SYNC_EVENTS_READ: &str = "vpcroute.sync.events.read.left-vr";
+const SYNC_SERVICE_STATUS: &str = "vpcroute.sync.service.status.left-vr";
 
 #[test]
 fn sync_subjects_are_per_router_and_per_instance() {
     assert_eq!(SYNC_STATUS, subjects::sync::router_status("r-vpc-blue"));
     assert_eq!(SYNC_EVENTS_READ, subjects::sync::events_read("left-vr"));
+    assert_eq!(
+        SYNC_SERVICE_STATUS,
+        subjects::sync::service_status("left-vr")
+    );
     assert_eq!(
         subjects::event_subject(&subjects::sync::events_prefix("left-vr"), "applied"),
         "vpcroute.events.sync.left-vr.applied"
@@ -2087,6 +2119,9 @@ fn other_requests() -> Vec<(&'static str, Value)> {
                 limit: 1,
             }),
         ),
+        (subjects::areas::SERVICE_STATUS, wire(&ServiceStatusGet {})),
+        (subjects::config::SERVICE_STATUS, wire(&ServiceStatusGet {})),
+        (SYNC_SERVICE_STATUS, wire(&ServiceStatusGet {})),
     ]
 }
 
@@ -2102,6 +2137,7 @@ fn real_requests_of_the_other_services_are_valid() {
             [
                 subjects::sync::ROUTER_STATUS_PREFIX,
                 subjects::sync::EVENTS_READ_PREFIX,
+                subjects::sync::SERVICE_STATUS_PREFIX,
             ]
             .into_iter()
             .find(|p| subject.starts_with(&format!("{p}.")))

@@ -28,6 +28,10 @@ use vpcroute_bus::encode_reply;
 use vpcroute_eventlog::{
     AppendOutcome, AppendRequest, Committed, EventLog, ExpectedVersion, NewEvent, StoredEvent,
 };
+use vpcroute_protocol::service::{
+    Durability, FollowedLog, JournalMode, LogStatus, RouterProgress, ServiceStatus,
+    ServiceStatusGet, Synchronous,
+};
 use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode};
 
 use crate::event::LogEvent;
@@ -394,6 +398,64 @@ impl Committer {
             };
             respond(request, reply);
         });
+    }
+}
+
+/// What a service has processed of its inputs, for its status reply
+/// (`<service>.service.status`): the event loop's own account, taken when
+/// the request is handled.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// A router-sync instance's name.
+    pub instance: Option<String>,
+    /// The last seq handled of each log followed.
+    pub followed: Vec<FollowedLog>,
+    pub routers: Vec<RouterProgress>,
+}
+
+impl Committer {
+    /// Answers `<service>.service.status`: `progress` as the event loop
+    /// has it now, with the log's head and its writer connection's live
+    /// pragmas read once every append decided so far is durable (or has
+    /// failed: then the process stops before this reply goes out, as
+    /// behind any append in flight, see [`Committer::reply`]). So the
+    /// seqs it reports as handled have had all their effects recorded.
+    pub fn serve_status(&self, request: Request, progress: Progress) {
+        if let Err(e) = vpcroute_bus::decode_request::<ServiceStatusGet>(&request.message.payload) {
+            return respond::<()>(request, Err(e));
+        }
+        let acks = self.acks.clone();
+        let service = self.publisher.source;
+        let durability = match self.log.durability() {
+            vpcroute_eventlog::Durability::Full => Durability::Full,
+            vpcroute_eventlog::Durability::Relaxed => Durability::Relaxed,
+        };
+        self.log.inspect(Box::new(move |settings| {
+            let internal = |what: String| ErrorBody::new(ErrorCode::Internal, what);
+            let reply = settings.map_err(|e| internal(e.to_string())).and_then(|w| {
+                let log = LogStatus {
+                    head: w.head,
+                    journal_mode: JournalMode::parse(&w.journal_mode).ok_or_else(|| {
+                        internal(format!("unknown journal mode {:?}", w.journal_mode))
+                    })?,
+                    synchronous: Synchronous::from_level(w.synchronous).ok_or_else(|| {
+                        internal(format!("unknown synchronous level {}", w.synchronous))
+                    })?,
+                    durability,
+                };
+                Ok(ServiceStatus {
+                    service: service.to_string(),
+                    instance: progress.instance,
+                    log,
+                    followed: progress.followed,
+                    routers: progress.routers,
+                })
+            });
+            let _ = acks.send(Ack::Held {
+                request,
+                reply: encode_reply(&reply),
+            });
+        }));
     }
 }
 

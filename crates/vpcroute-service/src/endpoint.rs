@@ -10,7 +10,7 @@ use serde::Serialize;
 use vpcroute_bus::{decode_request, encode_reply};
 use vpcroute_protocol::ErrorBody;
 
-use crate::commit::{respond, Committer, Endpoint, Reading};
+use crate::commit::{respond, Committer, Endpoint, Progress, Reading};
 
 /// A reply ready to send: `{"ok": ...}` or `{"error": ...}`.
 pub type EncodedReply = bytes::Bytes;
@@ -27,6 +27,9 @@ pub enum Handler<S, C> {
     Query(fn(&S, &[u8]) -> EncodedReply),
     /// `<service>.events.read`: the log, read off the event loop.
     EventsRead(Reading),
+    /// `<service>.service.status`: [`Service::progress`] and the log's
+    /// head and pragmas ([`Committer::serve_status`]).
+    Status,
 }
 
 // By hand: a derive would require `S: Clone` and `C: Clone`.
@@ -75,6 +78,15 @@ pub const fn events_read<S, C>(
     }
 }
 
+/// The table row of `<service>.service.status`.
+pub const fn status<S, C>(subject: &'static str) -> Endpoint<'static, Handler<S, C>> {
+    Endpoint {
+        name: "service_status",
+        subject,
+        handler: Handler::Status,
+    }
+}
+
 /// A query's reply: the request decoded as `Q`, asked, and encoded.
 pub fn answer<Q, T, E>(payload: &[u8], ask: impl FnOnce(Q) -> Result<T, E>) -> EncodedReply
 where
@@ -94,6 +106,10 @@ pub trait Service {
     /// Decides a decoded command, applies it and hands it to the
     /// committer (or refuses it through [`Committer::reply`]).
     fn command(&mut self, cmd: Self::Command, request: Request);
+    /// What it has processed of the logs it follows (nothing: ipam).
+    fn progress(&self) -> Progress {
+        Progress::default()
+    }
 }
 
 /// Handles a request as its endpoint's row says.
@@ -114,5 +130,8 @@ pub fn dispatch<S: Service>(
             service.committer().reply_encoded(request, reply);
         }
         Handler::EventsRead(reading) => service.committer().serve_events_read(request, reading),
+        Handler::Status => service
+            .committer()
+            .serve_status(request, service.progress()),
     }
 }

@@ -63,6 +63,7 @@ async fn run(
     let mut next = cfg.from_seq.max(1);
     let mut poll = tokio::time::interval(cfg.poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reads = ReadHealth::default();
     loop {
         tokio::select! {
             msg = live.next() => {
@@ -79,14 +80,26 @@ async fn run(
                     next += 1;
                     continue;
                 }
+                if ev.seq > next {
+                    // Rare (a NATS outage, a slow consumer cut off): worth
+                    // a line, and the proof that a gap was noticed.
+                    tracing::info!(
+                        subject = %cfg.read_subject,
+                        expected = next,
+                        got = ev.seq,
+                        "missed events on the live feed, reading them from the log"
+                    );
+                }
                 // A gap, or payloads must come from the log.
-                if let Err(Closed) = catch_up(&client, &cfg, &tx, &mut next).await {
-                    return;
+                match catch_up(&client, &cfg, &tx, &mut next).await {
+                    Ok(read) => reads.note(&cfg.read_subject, read),
+                    Err(Closed) => return,
                 }
             }
             _ = poll.tick() => {
-                if let Err(Closed) = catch_up(&client, &cfg, &tx, &mut next).await {
-                    return;
+                match catch_up(&client, &cfg, &tx, &mut next).await {
+                    Ok(read) => reads.note(&cfg.read_subject, read),
+                    Err(Closed) => return,
                 }
             }
         }
@@ -95,6 +108,38 @@ async fn run(
 
 struct Closed;
 
+/// How a catch-up read went.
+enum Read {
+    Done,
+    /// The producer did not answer (down, no NATS): retried at the next
+    /// poll or live event.
+    Failed(String),
+}
+
+/// Whether the producer's log could be read last time, so that an outage
+/// is logged once when it starts and once when it ends, not at every poll.
+#[derive(Default)]
+struct ReadHealth {
+    failing: bool,
+}
+
+impl ReadHealth {
+    fn note(&mut self, subject: &str, read: Read) {
+        match read {
+            Read::Failed(e) if !self.failing => {
+                self.failing = true;
+                tracing::warn!(%subject, "cannot read the producer's log, retrying at the next poll or event: {e}");
+            }
+            Read::Failed(e) => tracing::debug!(%subject, "catch-up read failed: {e}"),
+            Read::Done if self.failing => {
+                self.failing = false;
+                tracing::info!(%subject, "reading the producer's log again");
+            }
+            Read::Done => {}
+        }
+    }
+}
+
 /// Reads the producer's log from `next` up to its head, passing every
 /// event on. A producer that does not answer is retried at the next poll.
 async fn catch_up(
@@ -102,7 +147,7 @@ async fn catch_up(
     cfg: &FollowConfig,
     tx: &mpsc::Sender<BusEvent>,
     next: &mut u64,
-) -> Result<(), Closed> {
+) -> Result<Read, Closed> {
     loop {
         let req = EventsRead {
             from_seq: *next,
@@ -113,10 +158,7 @@ async fn catch_up(
                 .await
             {
                 Ok(p) => p,
-                Err(e) => {
-                    tracing::debug!(subject = %cfg.read_subject, "catch-up read failed: {e}");
-                    return Ok(());
-                }
+                Err(e) => return Ok(Read::Failed(e.to_string())),
             };
         let got = page.events.len();
         for ev in page.events {
@@ -126,13 +168,13 @@ async fn catch_up(
                     got = ev.seq,
                     "producer log out of sequence"
                 );
-                return Ok(());
+                return Ok(Read::Done);
             }
             tx.send(ev).await.map_err(|_| Closed)?;
             *next += 1;
         }
         if got == 0 || *next > page.head {
-            return Ok(());
+            return Ok(Read::Done);
         }
     }
 }

@@ -18,9 +18,14 @@ use vpcroute_bus::{decode_request, subjects};
 use vpcroute_eventlog::EventLog;
 use vpcroute_protocol::areas::{AreaEvent, ZoneOspfSet};
 use vpcroute_protocol::ipam::{IpamEvent, Show};
+use vpcroute_protocol::service::FollowedLog;
 use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode};
-use vpcroute_service::commit::{respond, start_endpoints, Committer, Endpoint, Publisher, Reading};
-use vpcroute_service::endpoint::{answer, command, dispatch, events_read, query, Handler, Service};
+use vpcroute_service::commit::{
+    respond, start_endpoints, Committer, Endpoint, Progress, Publisher, Reading,
+};
+use vpcroute_service::endpoint::{
+    answer, command, dispatch, events_read, query, status, Handler, Service,
+};
 use vpcroute_service::event::new_events;
 use vpcroute_service::follow::{follow, FollowConfig, Payloads};
 
@@ -43,6 +48,7 @@ const ENDPOINTS: &[Row] = &[
     query("vpc_show", subjects::areas::VPC_SHOW, |s, p| {
         answer(p, |q: Show| s.vpc_area(&q.name))
     }),
+    status(subjects::areas::SERVICE_STATUS),
     events_read(subjects::areas::EVENTS_READ, Reading::AsRecorded),
 ];
 
@@ -67,6 +73,9 @@ fn generate_key() -> Result<String, getrandom::Error> {
 struct Server {
     state: AreaState,
     committer: Committer,
+    /// The last ipam seq handled (what the status reports): every one up
+    /// to the cursor the log holds was handled before a restart.
+    ipam_handled: u64,
 }
 
 pub async fn serve(
@@ -99,7 +108,11 @@ pub async fn serve(
         },
     )
     .await?;
-    let mut server = Server { state, committer };
+    let mut server = Server {
+        ipam_handled: state.ipam_cursor(),
+        state,
+        committer,
+    };
     tracing::info!(from_seq, "area-registry serving, following ipam");
     loop {
         tokio::select! {
@@ -130,6 +143,16 @@ impl Service for Server {
 
     fn command(&mut self, req: ZoneOspfSet, request: Request) {
         self.zone_set(req, request)
+    }
+
+    fn progress(&self) -> Progress {
+        Progress {
+            followed: vec![FollowedLog {
+                source: "ipam".into(),
+                applied_seq: self.ipam_handled,
+            }],
+            ..Progress::default()
+        }
     }
 }
 
@@ -197,6 +220,9 @@ impl Server {
     }
 
     fn ipam_event(&mut self, ev: BusEvent) {
+        // The follower hands every seq once, in order: whatever happens
+        // below, this one is dealt with.
+        self.ipam_handled = ev.seq;
         let event: IpamEvent = match serde_json::from_value(ev.payload.clone()) {
             Ok(e) => e,
             Err(e) => {

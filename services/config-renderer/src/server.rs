@@ -20,7 +20,7 @@
 //! one after every check, so a report missed while this service was down
 //! comes again.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use async_nats::service::Request;
@@ -32,11 +32,14 @@ use vpcroute_protocol::areas::AreaEvent;
 use vpcroute_protocol::config::ConfigEvent;
 use vpcroute_protocol::config::{RouterConfigGet, RouterConfigUpdated, RouterList};
 use vpcroute_protocol::ipam::IpamEvent;
+use vpcroute_protocol::service::{FollowedLog, RouterProgress};
 use vpcroute_protocol::sync::RouterStatus;
 use vpcroute_protocol::{BusEvent, ErrorBody};
-use vpcroute_service::commit::{start_endpoints, Committer, Endpoint, Publisher, Reading};
+use vpcroute_service::commit::{
+    start_endpoints, Committer, Endpoint, Progress, Publisher, Reading,
+};
 use vpcroute_service::endpoint::{
-    answer, dispatch, events_read, query, EncodedReply, Handler, Service,
+    answer, dispatch, events_read, query, status, EncodedReply, Handler, Service,
 };
 use vpcroute_service::event::{new_events, LogEvent};
 use vpcroute_service::follow::{follow, FollowConfig, Payloads};
@@ -58,6 +61,7 @@ const ENDPOINTS: &[Row] = &[
         })
     }),
     query("router_list", subjects::config::ROUTER_LIST, router_list),
+    status(subjects::config::SERVICE_STATUS),
     events_read(subjects::config::EVENTS_READ, Reading::Redacted),
 ];
 
@@ -90,6 +94,13 @@ struct Server {
     /// The log's seq of the next event recorded (appends in flight
     /// included): names batches that have no input of their own.
     next_seq: u64,
+    /// The last seq handled of ipam's and of the area registry's log (what
+    /// the status reports): every one up to the cursors the log holds was
+    /// handled before a restart.
+    ipam_handled: u64,
+    areas_handled: u64,
+    /// The applied version each router last reported (since start).
+    reported: BTreeMap<String, Option<u64>>,
 }
 
 pub async fn serve(
@@ -105,11 +116,14 @@ pub async fn serve(
     );
     let mut server = Server {
         client: client.clone(),
-        state,
         log,
         committer,
         pending: VecDeque::new(),
         next_seq: 0,
+        ipam_handled: state.ipam_cursor(),
+        areas_handled: state.area_cursor(),
+        reported: BTreeMap::new(),
+        state,
     };
     server.next_seq = server.log.head().unwrap_or(0) + 1;
     server.reconcile();
@@ -177,6 +191,9 @@ pub async fn serve(
 
 impl Server {
     fn on_ipam(&mut self, ev: BusEvent) {
+        // Every seq comes once, in order: whatever happens below, this one
+        // is dealt with.
+        self.ipam_handled = ev.seq;
         let event: IpamEvent = match serde_json::from_value(ev.payload) {
             Ok(e) => e,
             Err(e) => {
@@ -190,6 +207,7 @@ impl Server {
     }
 
     fn on_area(&mut self, ev: BusEvent) {
+        self.areas_handled = ev.seq;
         // No `{e}` from serde here: its message could quote a key.
         let event: AreaEvent = match serde_json::from_value(ev.payload) {
             Ok(e) => e,
@@ -218,6 +236,8 @@ impl Server {
         let Ok(status) = serde_json::from_slice::<RouterStatus>(payload) else {
             return;
         };
+        self.reported
+            .insert(status.router.clone(), status.applied_version);
         let events = self
             .state
             .on_router_status(&status.router, status.applied_version);
@@ -393,5 +413,28 @@ impl Service for Server {
 
     fn command(&mut self, never: Never, _: Request) {
         match never {}
+    }
+
+    fn progress(&self) -> Progress {
+        let followed = |source: &str, applied_seq| FollowedLog {
+            source: source.into(),
+            applied_seq,
+        };
+        Progress {
+            instance: None,
+            followed: vec![
+                followed("ipam", self.ipam_handled),
+                followed("area-registry", self.areas_handled),
+            ],
+            routers: self
+                .reported
+                .iter()
+                .map(|(router, applied)| RouterProgress {
+                    router: router.clone(),
+                    desired_version: None,
+                    applied_version: *applied,
+                })
+                .collect(),
+        }
     }
 }

@@ -16,7 +16,9 @@ use vpcroute_eventlog::EventLog;
 use vpcroute_ipam::{Command, IpamState};
 use vpcroute_protocol::ipam::{self as msg, IpamEvent};
 use vpcroute_service::commit::{start_endpoints, Committer, Endpoint, Publisher, Reading};
-use vpcroute_service::endpoint::{answer, command, dispatch, events_read, query, Handler, Service};
+use vpcroute_service::endpoint::{
+    answer, command, dispatch, events_read, query, status, Handler, Service,
+};
 use vpcroute_service::event::new_events;
 
 const SOURCE: &str = "ipam";
@@ -77,6 +79,7 @@ const ENDPOINTS: &[Row] = &[
     command("tier_set_acl", subjects::ipam::TIER_SET_ACL, |p| {
         decode_request(p).map(Command::TierSetAcl)
     }),
+    status(subjects::ipam::SERVICE_STATUS),
     events_read(subjects::ipam::EVENTS_READ, Reading::AsRecorded),
 ];
 

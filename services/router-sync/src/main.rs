@@ -17,10 +17,11 @@ use clap::Parser;
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 use vpcroute_bus::{connect, decode_request, subjects, Startup};
+use vpcroute_protocol::service::RouterProgress;
 use vpcroute_protocol::sync::{RouterStatus, RouterStatusGet};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 use vpcroute_service::commit::{
-    respond, start_endpoints_with_metadata, Committer, Endpoint, Publisher, Reading,
+    respond, start_endpoints_with_metadata, Committer, Endpoint, Progress, Publisher, Reading,
 };
 use vpcroute_service::{init_tracing, open_and_replay, LogEvent, ServiceArgs};
 
@@ -88,6 +89,7 @@ fn parse_instance(s: &str) -> Result<String, String> {
 enum Route {
     Status(usize),
     EventsRead,
+    ServiceStatus,
 }
 
 /// The instance's name: --instance, else its first router's name.
@@ -101,8 +103,9 @@ fn instance_name(args: &Args) -> Result<String, String> {
     }
 }
 
-/// One endpoint per managed router on its own status subject, and one for
-/// the instance's log: (route, Services API name, subject).
+/// One endpoint per managed router on its own status subject, one for the
+/// instance's log and one for its service status: (route, Services API
+/// name, subject).
 fn endpoints(instance: &str, routers: &[(String, String)]) -> Vec<(Route, String, String)> {
     let mut eps: Vec<_> = routers
         .iter()
@@ -120,7 +123,32 @@ fn endpoints(instance: &str, routers: &[(String, String)]) -> Vec<(Route, String
         "events_read".to_string(),
         subjects::sync::events_read(instance),
     ));
+    eps.push((
+        Route::ServiceStatus,
+        "service_status".to_string(),
+        subjects::sync::service_status(instance),
+    ));
     eps
+}
+
+/// What the instance's status reports of each router: the version last
+/// received from the config-renderer and the one last applied.
+fn progress(instance: &str, statuses: &[watch::Receiver<RouterStatus>]) -> Progress {
+    Progress {
+        instance: Some(instance.to_string()),
+        followed: Vec::new(),
+        routers: statuses
+            .iter()
+            .map(|status| {
+                let s = status.borrow();
+                RouterProgress {
+                    router: s.router.clone(),
+                    desired_version: s.desired_version,
+                    applied_version: s.applied_version,
+                }
+            })
+            .collect(),
+    }
 }
 
 /// The reply to a status request that reached `router`'s subject.
@@ -249,6 +277,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             next = endpoints.requests.next() => match next {
                 None => return Err("NATS subscriptions ended".into()),
                 Some((Route::EventsRead, request)) => committer.serve_events_read(request, Reading::AsRecorded),
+                Some((Route::ServiceStatus, request)) => committer.serve_status(request, progress(&instance, &statuses)),
                 Some((Route::Status(i), request)) => {
                     let reply = status_reply(&request.message.payload, routers[i], &statuses[i]);
                     respond(request, reply);

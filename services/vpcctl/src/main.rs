@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde::{de::DeserializeOwned, Serialize};
-use vpcroute_bus::{connect, request, NatsArgs, Startup};
+use vpcroute_bus::{connect, request, ConnectError, NatsArgs, Startup};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 
-use cmd::{acl, import, log, router, show, tier, vm, vpc, zone};
+use cmd::{acl, import, log, router, service, show, tier, vm, vpc, zone};
 use output::Output;
 
 #[derive(Debug, Parser)]
@@ -71,6 +71,10 @@ enum Cmd {
     /// Virtual routers: desired configuration.
     #[command(subcommand)]
     Router(router::RouterCmd),
+    /// The services themselves: how far each has processed, how its log
+    /// is written.
+    #[command(subcommand)]
+    Service(service::ServiceCmd),
     /// Event log maintenance.
     #[command(subcommand)]
     Log(log::LogCmd),
@@ -129,7 +133,15 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
     let g = cli.global;
     let client = connect(&g.nats, "vpcctl", Startup::FailFast)
         .await
-        .map_err(|e| ErrorBody::new(ErrorCode::Unavailable, e.to_string()))?;
+        .map_err(|e| {
+            // A URL refused for what it holds is bad input; anything else
+            // means the bus cannot be reached.
+            let code = match e {
+                ConnectError::CredentialsInUrl { .. } => ErrorCode::InvalidRequest,
+                _ => ErrorCode::Unavailable,
+            };
+            ErrorBody::new(code, e.to_string())
+        })?;
     let ctx = Ctx {
         client,
         request_id: g
@@ -145,6 +157,7 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
         Cmd::Acl(cmd) => cmd.run(&ctx).await,
         Cmd::Show(cmd) => cmd.run(&ctx).await,
         Cmd::Router(cmd) => cmd.run(&ctx).await,
+        Cmd::Service(cmd) => cmd.run(&ctx).await,
         Cmd::Import(args) => args.run(&ctx).await,
         Cmd::Log(_) => unreachable!("handled above"),
     }

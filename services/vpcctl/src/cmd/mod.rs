@@ -6,6 +6,7 @@ pub mod acl;
 pub mod import;
 pub mod log;
 pub mod router;
+pub mod service;
 pub mod show;
 pub mod tier;
 pub mod vm;
