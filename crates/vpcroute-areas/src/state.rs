@@ -432,8 +432,30 @@ impl AreaState {
             auth: auth.to_string(),
             key_id,
             revision: zone.revision,
-            areas: self.zone_areas(name),
+            areas: Vec::new(),
         }
+    }
+
+    /// A zone's settings without the key (its `areas` left empty), and the
+    /// areas of its VPCs named after `after`, by VPC name: the pages of
+    /// `zone.areas`.
+    pub fn zone_areas_after<'a>(
+        &'a self,
+        zone: &'a str,
+        after: Option<&'a str>,
+    ) -> Result<(ZoneOspfView, impl Iterator<Item = VpcArea> + 'a), AreaError> {
+        let z = self
+            .zones
+            .get(zone)
+            .ok_or_else(|| AreaError::UnknownZone(zone.to_string()))?;
+        let start = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let areas = self
+            .vpcs
+            .range::<str, _>((start, std::ops::Bound::Unbounded))
+            .map(|(_, a)| a)
+            .filter(move |a| a.zone == zone)
+            .cloned();
+        Ok((self.view_of(zone, z), areas))
     }
 
     /// The areas of a zone's VPCs, by VPC name.
@@ -451,7 +473,10 @@ impl AreaState {
             .zones
             .get(zone)
             .ok_or_else(|| AreaError::UnknownZone(zone.to_string()))?;
-        Ok(self.view_of(zone, z))
+        Ok(ZoneOspfView {
+            areas: self.zone_areas(zone),
+            ..self.view_of(zone, z)
+        })
     }
 
     /// One VPC's area.

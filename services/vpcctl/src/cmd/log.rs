@@ -78,5 +78,6 @@ fn verify_logs(dir: &Path) -> Result<Output, ErrorBody> {
     Ok(Output {
         json: serde_json::json!({ "logs": report }),
         human,
+        printed: false,
     })
 }

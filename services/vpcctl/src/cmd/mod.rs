@@ -6,6 +6,7 @@ pub mod acl;
 pub mod log;
 pub mod router;
 pub mod show;
+mod show_zone;
 pub mod tier;
 pub mod vm;
 pub mod vpc;
