@@ -320,9 +320,10 @@ pub struct VmRow {
 
 impl ExportRow {
     /// The row's position in the tree, `vpc`, `vpc/tier` or `vpc/tier/vm`:
-    /// its page token. Positions sort as the rows do, since no name holds
-    /// the separator and a shorter position sorts before the longer ones
-    /// it begins.
+    /// its page token (no name holds the separator). Rows come in the
+    /// order of their positions compared name by name, a position before
+    /// the longer ones it begins (not as plain strings: `a-x` sorts before
+    /// `a/t` as text, but VPC `a`'s tiers come before VPC `a-x`).
     pub fn position(&self) -> String {
         let sep = crate::page::KEY_SEPARATOR;
         match self {
