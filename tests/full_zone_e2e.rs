@@ -103,9 +103,8 @@ fn vm_request(i: usize, j: usize) -> VmAllocate {
     }
 }
 
-/// Creates the zone: VPCs, then tiers, then VMs, each kind pipelined.
-async fn create_zone(client: &Client) -> Duration {
-    let start = Instant::now();
+/// Zone `z1` on 10.0.0.0/8.
+async fn enable_zone(client: &Client) {
     client
         .zone_enable(&ZoneEnable {
             request_id: "enable-z1".into(),
@@ -114,6 +113,12 @@ async fn create_zone(client: &Client) -> Duration {
         })
         .await
         .expect("zone enable");
+}
+
+/// Creates the zone: VPCs, then tiers, then VMs, each kind pipelined.
+async fn create_zone(client: &Client) -> Duration {
+    let start = Instant::now();
+    enable_zone(client).await;
     let vpcs = (0..VPCS).map(vpc_request).collect();
     pipelined::<_, VpcRecord>(client, subjects::ipam::VPC_ALLOCATE, vpcs).await;
     let tiers = (0..VPCS).map(tier_request).collect();
@@ -494,14 +499,7 @@ async fn an_oversize_reply_is_a_structured_error_not_a_timeout() {
         SMALL_PAYLOAD,
         "the server's limit"
     );
-    client
-        .zone_enable(&ZoneEnable {
-            request_id: "enable-z1".into(),
-            zone: "z1".into(),
-            super_cidrs: vec!["10.0.0.0/8".into()],
-        })
-        .await
-        .unwrap();
+    enable_zone(&client).await;
     let few: Vec<_> = (0..5)
         .map(vpc_request)
         .map(|v| VpcAllocate { router: None, ..v })

@@ -129,7 +129,7 @@ impl Printer {
         for (k, v) in h.fields {
             if k.as_str() < "vpcs" {
                 let v = serde_json::to_string_pretty(&v).expect("json");
-                write!(self.out, "  {}: {},\n", Value::from(k), indent(&v, 2))?;
+                writeln!(self.out, "  {}: {},", Value::from(k), indent(&v, 2))?;
             } else {
                 self.tail.push((k, v));
             }
