@@ -420,6 +420,14 @@ impl AreaState {
     }
 
     fn view_of(&self, name: &str, zone: &Zone) -> ZoneOspfView {
+        ZoneOspfView {
+            areas: self.zone_areas(name),
+            ..Self::settings_view(name, zone)
+        }
+    }
+
+    /// [`Self::view_of`] without the areas (a page's header).
+    fn settings_view(name: &str, zone: &Zone) -> ZoneOspfView {
         let s = &zone.settings;
         let (auth, key_id) = auth_name(&s.auth);
         ZoneOspfView {
@@ -455,7 +463,7 @@ impl AreaState {
             .map(|(_, a)| a)
             .filter(move |a| a.zone == zone)
             .cloned();
-        Ok((self.view_of(zone, z), areas))
+        Ok((Self::settings_view(zone, z), areas))
     }
 
     /// The areas of a zone's VPCs, by VPC name.
@@ -473,10 +481,7 @@ impl AreaState {
             .zones
             .get(zone)
             .ok_or_else(|| AreaError::UnknownZone(zone.to_string()))?;
-        Ok(ZoneOspfView {
-            areas: self.zone_areas(zone),
-            ..self.view_of(zone, z)
-        })
+        Ok(self.view_of(zone, z))
     }
 
     /// One VPC's area.

@@ -45,7 +45,6 @@ const ENDPOINTS: &[Row] = &[
     query("vpc_show", subjects::areas::VPC_SHOW, |s, p| {
         answer(p, |q: Show| s.vpc_area(&q.name))
     }),
-    events_read(subjects::areas::EVENTS_READ, Reading::AsRecorded),
     paged("zone_areas", subjects::areas::ZONE_AREAS, |s, p, max| {
         paged_answer(p, max, |q: PagedShow, budget| {
             let (settings, areas) = s.zone_areas_after(&q.name, q.after.as_deref())?;
@@ -58,6 +57,7 @@ const ENDPOINTS: &[Row] = &[
             ))
         })
     }),
+    events_read(subjects::areas::EVENTS_READ, Reading::AsRecorded),
 ];
 
 /// A random MD5 key: 16 characters of [A-Za-z0-9] (about 95 bits).

@@ -81,7 +81,6 @@ const ENDPOINTS: &[Row] = &[
     command("tier_set_acl", subjects::ipam::TIER_SET_ACL, |p| {
         decode_request(p).map(Command::TierSetAcl)
     }),
-    events_read(subjects::ipam::EVENTS_READ, Reading::AsRecorded),
     query("zone_summary", subjects::ipam::ZONE_SUMMARY, |s, p| {
         answer(p, |q: msg::Show| s.zone_summary(&q.name))
     }),
@@ -107,6 +106,7 @@ const ENDPOINTS: &[Row] = &[
             }))
         })
     }),
+    events_read(subjects::ipam::EVENTS_READ, Reading::AsRecorded),
 ];
 
 /// A page of export rows; each row's position is its token.
