@@ -5,7 +5,8 @@
 //! is lost or returned twice, and no page exceeds the server's
 //! `max_payload`. A second test gives NATS a small `max_payload` and shows
 //! a reply too large for it answered `reply_too_large`, not left to time
-//! out, while the paged reads of the same zone still work.
+//! out, while the paged reads of the same zone still work. `vpcctl show
+//! zone` prints a zone of that size, the first VPC before the last page.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,7 +22,8 @@ use vpcroute_protocol::config::{RouterPage, RouterSummary};
 use vpcroute_protocol::ipam::*;
 use vpcroute_protocol::page::PagedRequest;
 use vpcroute_protocol::{ErrorCode, Page, PagedShow, Reply};
-use vpcroute_tests::{nats_or_skip, vpcctl, Client, NatsServer, Service, ServiceKind};
+use vpcroute_tests::wiretap::Direction;
+use vpcroute_tests::{nats_or_skip, vpcctl, Client, NatsServer, Service, ServiceKind, Wiretap};
 
 const VPCS: usize = 12_000;
 const VMS_PER_TIER: usize = 3;
@@ -232,9 +234,11 @@ async fn allocate_during(
     during: Arc<AtomicU64>,
 ) -> Vec<String> {
     let mut made = Vec::new();
-    let mut i = 0;
-    while !stop.load(Ordering::SeqCst) && i < VPCS {
-        let name = format!("{}-late", vpc(i));
+    let mut k = 0;
+    while !stop.load(Ordering::SeqCst) {
+        // Spread over the zone, so they land before and after the cursor.
+        let i = (k * 97) % VPCS;
+        let name = format!("{}-late{k}", vpc(i));
         let mut v = vpc_request(i);
         (v.vpc, v.request_id, v.router) = (name.clone(), format!("late-{name}"), None);
         client.vpc_allocate(&v).await.expect("late vpc");
@@ -249,7 +253,7 @@ async fn allocate_during(
             during.fetch_add(1, Ordering::SeqCst);
         }
         made.push(name);
-        i += 97;
+        k += 1;
     }
     made
 }
@@ -363,6 +367,7 @@ async fn a_full_zone_reads_completely_in_pages_while_allocations_continue() {
 
     check_other_pages(&client).await;
     check_vpcctl(&url, VPCS + late.len()).await;
+    check_streaming(&url, VPCS + late.len()).await;
     eprintln!("test took {:.1?}", test_start.elapsed());
 }
 
@@ -477,6 +482,50 @@ async fn check_vpcctl(url: &str, vpcs: usize) {
         text.lines().filter(|l| l.starts_with("  vpc ")).count(),
         vpcs
     );
+}
+
+/// `vpcctl show zone` prints the first VPC before it asks for the last
+/// page. Its output goes to a pipe read no further than that first VPC,
+/// so it blocks writing the first page's VPCs (far more than a pipe
+/// holds) and cannot ask for more meanwhile; the pages asked for by then
+/// are counted on the wire once it is quiet. Reading on, every page is
+/// asked (the positive control).
+async fn check_streaming(url: &str, vpcs: usize) {
+    use tokio::io::AsyncBufReadExt;
+    let export_requests = |tap: &Wiretap| {
+        tap.captured()
+            .iter()
+            .filter(|c| {
+                c.direction == Direction::Request && c.subject == subjects::ipam::ZONE_EXPORT
+            })
+            .count()
+    };
+    let tap = Wiretap::start_on(url, &[subjects::ipam::ZONE_EXPORT]).await;
+    let mut child = tokio::process::Command::new(vpcroute_tests::binary("vpcctl"))
+        .args(["--nats-url", url, "show", "zone", "z1"])
+        .env_remove("VPCROUTE_NATS_URL")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("vpcctl");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let is_vpc = |l: &str| l.starts_with("  vpc ");
+    while !is_vpc(&lines.next_line().await.unwrap().expect("a VPC line")) {}
+    tap.settle().await;
+    let asked_at_first_vpc = export_requests(&tap);
+    let mut shown = 1;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        shown += usize::from(is_vpc(&line));
+    }
+    assert!(child.wait().await.unwrap().success());
+    tap.settle().await;
+    let asked = export_requests(&tap);
+    assert_eq!(shown, vpcs);
+    assert!(
+        asked_at_first_vpc < asked,
+        "the first VPC came only after {asked_at_first_vpc} of the {asked} pages were asked"
+    );
+    eprintln!("first VPC printed after {asked_at_first_vpc} of {asked} pages");
 }
 
 /// A NATS server whose `max_payload` is 64 KiB.

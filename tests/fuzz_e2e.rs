@@ -4,7 +4,7 @@
 //! A small valid world is seeded first (two zones, three VPCs, a tier and a
 //! VM in each, OSPF settings for one zone, network ACL lists with rules
 //! attached to tiers), then well over 100,000 fuzz cases are sent, 32 in
-//! flight, spread evenly over the 26 request subjects: malformed JSON
+//! flight, spread evenly over the 32 request subjects: malformed JSON
 //! (truncated, random bytes, non-UTF-8, trailing garbage, duplicate keys,
 //! ...), wrong JSON types for every field, missing
 //! required fields, unknown extra fields, huge payloads (> 64 KiB, ~1 MiB),
@@ -54,8 +54,8 @@ use vpcroute_protocol::{ErrorBody, ErrorCode};
 use vpcroute_tests::{nats_or_skip, vpcctl, Service, ServiceKind};
 
 const DEFAULT_SEED: u64 = 0x5eed_f022_0000_0001;
-/// 5,100 cases for each of the 26 subjects.
-const DEFAULT_CASES: usize = 132_600;
+/// 5,100 cases for each of the 32 subjects.
+const DEFAULT_CASES: usize = 163_200;
 const IN_FLIGHT: usize = 32;
 const REPLY_TIMEOUT: Duration = Duration::from_secs(15);
 /// The most characters of a request an error message may repeat.
@@ -422,6 +422,57 @@ const SPECS: &[Spec] = &[
         subject: subjects::config::EVENTS_READ,
         writes: false,
         fields: EVENTS_READ_FIELDS,
+    },
+    // The paged reads (issue 14).
+    Spec {
+        subject: subjects::ipam::ZONE_SUMMARY,
+        writes: false,
+        fields: &[f("name", Fk::Zone, true)],
+    },
+    Spec {
+        subject: subjects::ipam::ZONE_EXPORT,
+        writes: false,
+        fields: &[
+            f("name", Fk::Zone, true),
+            f("after", Fk::Vpc, false),
+            f("limit", Fk::Limit, false),
+        ],
+    },
+    Spec {
+        subject: subjects::ipam::VPC_EXPORT,
+        writes: false,
+        fields: &[
+            f("name", Fk::Vpc, true),
+            f("after", Fk::Vpc, false),
+            f("limit", Fk::Limit, false),
+        ],
+    },
+    Spec {
+        subject: subjects::ipam::ACL_LIST,
+        writes: false,
+        fields: &[
+            f("name", Fk::Zone, true),
+            f("after", Fk::Acl, false),
+            f("limit", Fk::Limit, false),
+        ],
+    },
+    Spec {
+        subject: subjects::areas::ZONE_AREAS,
+        writes: false,
+        fields: &[
+            f("name", Fk::Zone, true),
+            f("after", Fk::Vpc, false),
+            f("limit", Fk::Limit, false),
+        ],
+    },
+    Spec {
+        subject: subjects::config::ROUTER_PAGE,
+        writes: false,
+        fields: &[
+            f("zone", Fk::Zone, false),
+            f("after", Fk::Router, false),
+            f("limit", Fk::Limit, false),
+        ],
     },
     Spec {
         subject: R1_STATUS,
