@@ -23,7 +23,9 @@
 use bytes::Bytes;
 use serde::{de::DeserializeOwned, Serialize};
 use std::time::Duration;
-use vpcroute_protocol::page::{PageReply, PagedRequest, MAX_PAGE_ITEMS, MAX_TOKEN_BYTES};
+use vpcroute_protocol::page::{
+    PageReply, PagedRequest, KEY_SEPARATOR, MAX_PAGE_ITEMS, MAX_TOKEN_BYTES,
+};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 
 use crate::request::{encode_reply, request, RequestError};
@@ -47,9 +49,7 @@ impl PageBudget {
     pub fn of(request: &impl PagedRequest, max_payload: usize) -> Result<PageBudget, ErrorBody> {
         let bad = |m: String| Err(ErrorBody::new(ErrorCode::InvalidRequest, m));
         if let Some(after) = request.after() {
-            if after.is_empty() || after.len() > MAX_TOKEN_BYTES {
-                return bad(format!("page token must be 1-{MAX_TOKEN_BYTES} bytes"));
-            }
+            check_token(after).map_err(|m| ErrorBody::new(ErrorCode::InvalidRequest, m))?;
         }
         let max_items = match request.limit() {
             None => MAX_PAGE_ITEMS,
@@ -61,6 +61,25 @@ impl PageBudget {
             max_items: max_items as usize,
         })
     }
+}
+
+/// A token is what a page's `next` can be: the position of an item, one
+/// to three names (`vpc/tier/vm`, `router`, ...) by the names' own rule.
+fn check_token(token: &str) -> Result<(), String> {
+    let parts: Vec<&str> = token.split(KEY_SEPARATOR).collect();
+    let bad = || {
+        format!(
+            "bad page token {:?}: give back a page's `next`",
+            vpcroute_protocol::error::clip(token, 64)
+        )
+    };
+    if token.len() > MAX_TOKEN_BYTES || parts.len() > 3 {
+        return Err(bad());
+    }
+    for part in parts {
+        vpcroute_protocol::names::check_name("page token", part).map_err(|_| bad())?;
+    }
+    Ok(())
 }
 
 /// Writes one page reply, `{"ok":{<header fields>,"<key>":[items],
@@ -141,8 +160,9 @@ impl PageWriter {
         self.buf.into()
     }
 
-    /// The error for an item that fits in no page at all.
-    fn too_large(&self, position: &str) -> ErrorBody {
+    /// The error for an item (at `position`) that fits in no page at all,
+    /// once `push` has refused it into an empty page.
+    pub fn too_large(&self, position: &str) -> ErrorBody {
         ErrorBody::new(
             ErrorCode::ReplyTooLarge,
             format!(
@@ -296,6 +316,18 @@ mod tests {
             ..PagedShow::first("z")
         };
         assert!(PageBudget::of(&empty, 1 << 20).is_err());
+        for bad in ["a b", "a//b", "a/b/c/d", "/a", "zöne"] {
+            let q = PagedShow {
+                after: Some(bad.into()),
+                ..PagedShow::first("z")
+            };
+            assert!(PageBudget::of(&q, 1 << 20).is_err(), "{bad}");
+        }
+        let q = PagedShow {
+            after: Some("vpc-1/tier-1/vm-1".into()),
+            ..PagedShow::first("z")
+        };
+        assert!(PageBudget::of(&q, 1 << 20).is_ok());
     }
 
     #[test]

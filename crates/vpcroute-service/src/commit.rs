@@ -442,11 +442,7 @@ fn encode_events_page(
     for ev in &page.events {
         if !writer.push(ev) {
             if writer.is_empty() {
-                let e = vpcroute_bus::reply::too_large(
-                    &format!("event {}", ev.seq),
-                    serde_json::to_vec(ev).map(|v| v.len()).unwrap_or(0),
-                    max_payload,
-                );
+                let e = writer.too_large(&format!("event {}", ev.seq));
                 return encode_reply::<()>(&Err(e));
             }
             break;
