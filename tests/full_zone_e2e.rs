@@ -265,22 +265,15 @@ async fn a_full_zone_reads_completely_in_pages_while_allocations_continue() {
     let url = nats.url();
     let dir = tempfile::tempdir().unwrap();
     let fast = ["--unsafe-no-fsync"];
-    let _ipam =
-        Service::start_with_args(ServiceKind::Ipam, &url, &dir.path().join("i"), &fast).await;
-    let _areas = Service::start_with_args(
-        ServiceKind::AreaRegistry,
-        &url,
-        &dir.path().join("a"),
-        &fast,
-    )
-    .await;
-    let _config = Service::start_with_args(
-        ServiceKind::ConfigRenderer,
-        &url,
-        &dir.path().join("c"),
-        &fast,
-    )
-    .await;
+    let mut services = Vec::new();
+    for (kind, sub) in [
+        (ServiceKind::Ipam, "i"),
+        (ServiceKind::AreaRegistry, "a"),
+        (ServiceKind::ConfigRenderer, "c"),
+    ] {
+        let data = dir.path().join(sub);
+        services.push(Service::start_with_args(kind, &url, &data, &fast).await);
+    }
     let client = Client::connect(&url)
         .await
         .with_timeout(Duration::from_secs(60));
