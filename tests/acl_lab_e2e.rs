@@ -25,28 +25,8 @@ impl Stack {
         vpcctl(&self.nats.url(), args).await.expect_ok()
     }
 
-    /// Waits until router-sync reports the router's current version applied
-    /// and its firewall verified, and returns that version.
     async fn synced(&self, router: &str) -> u64 {
-        let start = Instant::now();
-        loop {
-            let want: Value = self.ctl(&["router", "config", router, "--json"]).await;
-            let st = vpcctl(&self.nats.url(), &["router", "status", router, "--json"])
-                .await
-                .json;
-            let v = &want["version"];
-            if st["state"] == "in_sync"
-                && &st["applied_version"] == v
-                && &st["firewall_version"] == v
-            {
-                return v.as_u64().unwrap();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "{router} not in sync with version {v}: {st}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        firewall_synced(&self.nats.url(), router).await
     }
 
     async fn repairs(&self, router: &str) -> u64 {
@@ -80,11 +60,7 @@ fn adjacencies_undisturbed(before: (u64, u64), since: Instant) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acls_between_routed_vpcs_are_enforced_on_the_vrs() {
-    let nft_present = std::process::Command::new("nft")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !lab_possible() || !nft_present {
+    if !nft_lab_possible() {
         vpcroute_testkit::skip_unless_ci("root, FRR, ping and nft (the namespace lab)");
         return;
     }
@@ -134,19 +110,11 @@ async fn acls_between_routed_vpcs_are_enforced_on_the_vrs() {
         || full_since_ms(LEFT, CORE_ID).is_some() && full_since_ms(RIGHT, CORE_ID).is_some(),
     )
     .await;
-    wait_for(
-        "inter-VPC routes in both kernels",
-        Duration::from_secs(60),
-        || {
-            ospf_routes(LEFT).contains("10.1.4.0/22 nhid")
-                && ospf_routes(RIGHT).contains("10.1.0.0/22 nhid")
-        },
-    )
-    .await;
+    inter_vpc_routes(Duration::from_secs(60)).await;
     s.synced("left-vr").await;
     s.synced("right-vr").await;
     assert!(s.table_is_desired("right-vr", RIGHT).await);
-    let (_, table) = sh(RIGHT, &["nft", "list", "table", "inet", "vpcroute"]);
+    let table = sh_ok(RIGHT, &["nft", "list", "table", "inet", "vpcroute"]);
     assert!(table.contains("oifname \"eth2\" jump in_eth2"), "{table}");
     assert!(!pings("left-vm1", &rvm), "ICMP got through with no rule");
     assert!(
@@ -155,7 +123,7 @@ async fn acls_between_routed_vpcs_are_enforced_on_the_vrs() {
     );
     // The tier with no list still reaches out (egress allowed by default):
     // the left VR forwards the echo; it is the right VR that drops it.
-    let (_, counters) = sh(
+    let counters = sh_ok(
         LEFT,
         &["nft", "list", "chain", "inet", "vpcroute", "forward"],
     );

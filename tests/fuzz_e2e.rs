@@ -4,7 +4,7 @@
 //! A small valid world is seeded first (two zones, three VPCs, a tier and a
 //! VM in each, OSPF settings for one zone, network ACL lists with rules
 //! attached to tiers), then well over 100,000 fuzz cases are sent, 32 in
-//! flight, spread evenly over the 32 request subjects: malformed JSON
+//! flight, spread evenly over the 33 request subjects: malformed JSON
 //! (truncated, random bytes, non-UTF-8, trailing garbage, duplicate keys,
 //! ...), wrong JSON types for every field, missing
 //! required fields, unknown extra fields, huge payloads (> 64 KiB, ~1 MiB),
@@ -13,6 +13,14 @@
 //! names and request ids, bad ACL rules (rule numbers, protocols, ports,
 //! ICMP types and codes, traffic types, actions), and valid-shaped
 //! requests with random values.
+//!
+//! First, every line of `schemas/*.request.invalid.jsonl` (each indexed
+//! subject's invalid examples) is sent as it is: `invalid_request` where
+//! the line says serde refuses it, an error in any case. The random cases'
+//! wrong JSON types, missing required fields (nested ones too), integer
+//! values out of range and near misses of enum values come from the request
+//! schemas (`FieldShape`); the values only the services refuse (names,
+//! CIDRs, ports, keys, ...) are generated here.
 //!
 //! Every case that could change state is built to fail: each carries a
 //! "poison" (an existing name where a new one is needed, an unknown parent,
@@ -42,7 +50,7 @@
 //! named categories as tolerated bugs instead of failing, for use while a
 //! known bug is being fixed; state changes, stalls and crashes always fail.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,11 +59,13 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 use vpcroute_bus::subjects;
 use vpcroute_protocol::{ErrorBody, ErrorCode};
+use vpcroute_testkit::schemas::{resolve_ref, RefusedBy};
+use vpcroute_testkit::Schemas;
 use vpcroute_tests::{nats_or_skip, vpcctl, Service, ServiceKind};
 
 const DEFAULT_SEED: u64 = 0x5eed_f022_0000_0001;
-/// 5,100 cases for each of the 32 subjects.
-const DEFAULT_CASES: usize = 163_200;
+/// 5,100 cases for each of the 33 subjects.
+const DEFAULT_CASES: usize = 168_300;
 const IN_FLIGHT: usize = 32;
 const REPLY_TIMEOUT: Duration = Duration::from_secs(15);
 /// The most characters of a request an error message may repeat.
@@ -153,6 +163,8 @@ struct World {
     acl_info: BTreeMap<String, AclInfo>,
     /// Seed requests: (subject, body, recorded reply).
     seeds: Vec<(&'static str, Value, Value)>,
+    /// Each subject's request shape, from its schema.
+    shapes: BTreeMap<&'static str, ObjectShape>,
 }
 
 #[derive(Debug, Clone)]
@@ -209,14 +221,16 @@ enum Fk {
     Action,
 }
 
+/// A field of a request: its name, and what plausible values it takes.
+/// Its JSON type and whether it is required are the schema's
+/// ([`FieldShape`]).
 struct F {
     name: &'static str,
     fk: Fk,
-    required: bool,
 }
 
-const fn f(name: &'static str, fk: Fk, required: bool) -> F {
-    F { name, fk, required }
+const fn f(name: &'static str, fk: Fk) -> F {
+    F { name, fk }
 }
 
 struct Spec {
@@ -226,10 +240,7 @@ struct Spec {
     fields: &'static [F],
 }
 
-const EVENTS_READ_FIELDS: &[F] = &[
-    f("from_seq", Fk::FromSeq, true),
-    f("limit", Fk::Limit, false),
-];
+const EVENTS_READ_FIELDS: &[F] = &[f("from_seq", Fk::FromSeq), f("limit", Fk::Limit)];
 
 /// The one router-sync instance manages r1 only, and is named after it
 /// (its default): `subjects::sync::router_status("r1")` and
@@ -242,133 +253,138 @@ const SPECS: &[Spec] = &[
         subject: subjects::ipam::ZONE_ENABLE,
         writes: true,
         fields: &[
-            f("request_id", Fk::ReqId, true),
-            f("zone", Fk::Zone, true),
-            f("super_cidrs", Fk::Cidrs, true),
+            f("request_id", Fk::ReqId),
+            f("zone", Fk::Zone),
+            f("super_cidrs", Fk::Cidrs),
         ],
     },
     Spec {
         subject: subjects::ipam::ZONE_UPDATE,
         writes: true,
         fields: &[
-            f("request_id", Fk::ReqId, true),
-            f("zone", Fk::Zone, true),
-            f("super_cidrs", Fk::Cidrs, true),
+            f("request_id", Fk::ReqId),
+            f("zone", Fk::Zone),
+            f("super_cidrs", Fk::Cidrs),
         ],
     },
     Spec {
         subject: subjects::ipam::ZONE_SHOW,
         writes: false,
-        fields: &[f("name", Fk::Zone, true)],
+        fields: &[f("name", Fk::Zone)],
     },
     Spec {
         subject: subjects::ipam::VPC_ALLOCATE,
         writes: true,
         fields: &[
-            f("request_id", Fk::ReqId, true),
-            f("vpc", Fk::Vpc, true),
-            f("zone", Fk::Zone, true),
-            f("netmask", Fk::Netmask, false),
-            f("prefix_length", Fk::Prefix, false),
-            f("family", Fk::Family, false),
-            f("router", Fk::RouterSpec, false),
+            f("request_id", Fk::ReqId),
+            f("vpc", Fk::Vpc),
+            f("zone", Fk::Zone),
+            f("netmask", Fk::Netmask),
+            f("prefix_length", Fk::Prefix),
+            f("family", Fk::Family),
+            f("router", Fk::RouterSpec),
         ],
     },
     Spec {
         subject: subjects::ipam::VPC_RELEASE,
         writes: true,
-        fields: &[f("request_id", Fk::ReqId, true), f("name", Fk::Vpc, true)],
+        fields: &[f("request_id", Fk::ReqId), f("name", Fk::Vpc)],
     },
     Spec {
         subject: subjects::ipam::VPC_SHOW,
         writes: false,
-        fields: &[f("name", Fk::Vpc, true)],
+        fields: &[f("name", Fk::Vpc)],
+    },
+    Spec {
+        subject: subjects::ipam::VM_SHOW,
+        writes: false,
+        fields: &[f("vm", Fk::Vm)],
     },
     Spec {
         subject: subjects::ipam::TIER_ALLOCATE,
         writes: true,
         fields: &[
-            f("request_id", Fk::ReqId, true),
-            f("tier", Fk::Tier, true),
-            f("vpc", Fk::Vpc, true),
-            f("gateway", Fk::Gateway, false),
-            f("netmask", Fk::Netmask, false),
-            f("prefix_length", Fk::Prefix, false),
-            f("interface", Fk::Iface, false),
-            f("acl", Fk::Acl, false),
+            f("request_id", Fk::ReqId),
+            f("tier", Fk::Tier),
+            f("vpc", Fk::Vpc),
+            f("gateway", Fk::Gateway),
+            f("netmask", Fk::Netmask),
+            f("prefix_length", Fk::Prefix),
+            f("interface", Fk::Iface),
+            f("acl", Fk::Acl),
         ],
     },
     Spec {
         subject: subjects::ipam::TIER_RELEASE,
         writes: true,
-        fields: &[f("request_id", Fk::ReqId, true), f("name", Fk::Tier, true)],
+        fields: &[f("request_id", Fk::ReqId), f("name", Fk::Tier)],
     },
     Spec {
         subject: subjects::ipam::VM_ALLOCATE,
         writes: true,
         fields: &[
-            f("request_id", Fk::ReqId, true),
-            f("vm", Fk::Vm, true),
-            f("tier", Fk::Tier, true),
-            f("ip", Fk::Ip, false),
+            f("request_id", Fk::ReqId),
+            f("vm", Fk::Vm),
+            f("tier", Fk::Tier),
+            f("ip", Fk::Ip),
         ],
     },
     Spec {
         subject: subjects::ipam::VM_RELEASE,
         writes: true,
-        fields: &[f("request_id", Fk::ReqId, true), f("name", Fk::Vm, true)],
+        fields: &[f("request_id", Fk::ReqId), f("name", Fk::Vm)],
     },
     Spec {
         subject: subjects::ipam::ACL_CREATE,
         writes: true,
         fields: &[
-            f("request_id", Fk::ReqId, true),
-            f("acl", Fk::Acl, true),
-            f("vpc", Fk::Vpc, true),
+            f("request_id", Fk::ReqId),
+            f("acl", Fk::Acl),
+            f("vpc", Fk::Vpc),
         ],
     },
     Spec {
         subject: subjects::ipam::ACL_DELETE,
         writes: true,
-        fields: &[f("request_id", Fk::ReqId, true), f("name", Fk::Acl, true)],
+        fields: &[f("request_id", Fk::ReqId), f("name", Fk::Acl)],
     },
     Spec {
         subject: subjects::ipam::ACL_SHOW,
         writes: false,
-        fields: &[f("name", Fk::Acl, true)],
+        fields: &[f("name", Fk::Acl)],
     },
     Spec {
         subject: subjects::ipam::ACL_RULE_ADD,
         writes: true,
         fields: &[
-            f("request_id", Fk::ReqId, true),
-            f("acl", Fk::Acl, true),
-            f("number", Fk::RuleNo, true),
-            f("cidrs", Fk::RuleCidrs, true),
-            f("protocol", Fk::Protocol, true),
-            f("ports", Fk::Ports, false),
-            f("icmp_type", Fk::Icmp, false),
-            f("icmp_code", Fk::Icmp, false),
-            f("traffic", Fk::Traffic, true),
-            f("action", Fk::Action, true),
+            f("request_id", Fk::ReqId),
+            f("acl", Fk::Acl),
+            f("number", Fk::RuleNo),
+            f("cidrs", Fk::RuleCidrs),
+            f("protocol", Fk::Protocol),
+            f("ports", Fk::Ports),
+            f("icmp_type", Fk::Icmp),
+            f("icmp_code", Fk::Icmp),
+            f("traffic", Fk::Traffic),
+            f("action", Fk::Action),
         ],
     },
     Spec {
         subject: subjects::ipam::ACL_RULE_DELETE,
         writes: true,
         fields: &[
-            f("request_id", Fk::ReqId, true),
-            f("acl", Fk::Acl, true),
-            f("number", Fk::RuleNo, true),
+            f("request_id", Fk::ReqId),
+            f("acl", Fk::Acl),
+            f("number", Fk::RuleNo),
         ],
     },
     Spec {
         subject: subjects::ipam::TIER_SET_ACL,
         writes: true,
         fields: &[
-            f("request_id", Fk::ReqId, true),
-            f("tier", Fk::Tier, true),
-            f("acl", Fk::Acl, true),
+            f("request_id", Fk::ReqId),
+            f("tier", Fk::Tier),
+            f("acl", Fk::Acl),
         ],
     },
     Spec {
@@ -380,25 +396,25 @@ const SPECS: &[Spec] = &[
         subject: subjects::areas::ZONE_SET,
         writes: true,
         fields: &[
-            f("request_id", Fk::ReqId, true),
-            f("zone", Fk::Zone, true),
-            f("backbone", Fk::Backbone, false),
-            f("hello_interval", Fk::Hello, false),
-            f("dead_interval", Fk::Dead, false),
-            f("retransmit_interval", Fk::Retrans, false),
-            f("transmit_delay", Fk::Transmit, false),
-            f("auth", Fk::Auth, false),
+            f("request_id", Fk::ReqId),
+            f("zone", Fk::Zone),
+            f("backbone", Fk::Backbone),
+            f("hello_interval", Fk::Hello),
+            f("dead_interval", Fk::Dead),
+            f("retransmit_interval", Fk::Retrans),
+            f("transmit_delay", Fk::Transmit),
+            f("auth", Fk::Auth),
         ],
     },
     Spec {
         subject: subjects::areas::ZONE_SHOW,
         writes: false,
-        fields: &[f("name", Fk::Zone, true)],
+        fields: &[f("name", Fk::Zone)],
     },
     Spec {
         subject: subjects::areas::VPC_SHOW,
         writes: false,
-        fields: &[f("name", Fk::Vpc, true)],
+        fields: &[f("name", Fk::Vpc)],
     },
     Spec {
         subject: subjects::areas::EVENTS_READ,
@@ -408,15 +424,12 @@ const SPECS: &[Spec] = &[
     Spec {
         subject: subjects::config::ROUTER_GET,
         writes: false,
-        fields: &[
-            f("router", Fk::Router, true),
-            f("dialect", Fk::Dialect, false),
-        ],
+        fields: &[f("router", Fk::Router), f("dialect", Fk::Dialect)],
     },
     Spec {
         subject: subjects::config::ROUTER_LIST,
         writes: false,
-        fields: &[f("zone", Fk::Zone, false)],
+        fields: &[f("zone", Fk::Zone)],
     },
     Spec {
         subject: subjects::config::EVENTS_READ,
@@ -427,57 +440,57 @@ const SPECS: &[Spec] = &[
     Spec {
         subject: subjects::ipam::ZONE_SUMMARY,
         writes: false,
-        fields: &[f("name", Fk::Zone, true)],
+        fields: &[f("name", Fk::Zone)],
     },
     Spec {
         subject: subjects::ipam::ZONE_EXPORT,
         writes: false,
         fields: &[
-            f("name", Fk::Zone, true),
-            f("after", Fk::Vpc, false),
-            f("limit", Fk::Limit, false),
+            f("name", Fk::Zone),
+            f("after", Fk::Vpc),
+            f("limit", Fk::Limit),
         ],
     },
     Spec {
         subject: subjects::ipam::VPC_EXPORT,
         writes: false,
         fields: &[
-            f("name", Fk::Vpc, true),
-            f("after", Fk::Vpc, false),
-            f("limit", Fk::Limit, false),
+            f("name", Fk::Vpc),
+            f("after", Fk::Vpc),
+            f("limit", Fk::Limit),
         ],
     },
     Spec {
         subject: subjects::ipam::ACL_LIST,
         writes: false,
         fields: &[
-            f("name", Fk::Zone, true),
-            f("after", Fk::Acl, false),
-            f("limit", Fk::Limit, false),
+            f("name", Fk::Zone),
+            f("after", Fk::Acl),
+            f("limit", Fk::Limit),
         ],
     },
     Spec {
         subject: subjects::areas::ZONE_AREAS,
         writes: false,
         fields: &[
-            f("name", Fk::Zone, true),
-            f("after", Fk::Vpc, false),
-            f("limit", Fk::Limit, false),
+            f("name", Fk::Zone),
+            f("after", Fk::Vpc),
+            f("limit", Fk::Limit),
         ],
     },
     Spec {
         subject: subjects::config::ROUTER_PAGE,
         writes: false,
         fields: &[
-            f("zone", Fk::Zone, false),
-            f("after", Fk::Router, false),
-            f("limit", Fk::Limit, false),
+            f("zone", Fk::Zone),
+            f("after", Fk::Router),
+            f("limit", Fk::Limit),
         ],
     },
     Spec {
         subject: R1_STATUS,
         writes: false,
-        fields: &[f("router", Fk::Router, true)],
+        fields: &[f("router", Fk::Router)],
     },
     Spec {
         subject: SYNC_EVENTS_READ,
@@ -496,6 +509,204 @@ const PAGE_TOKEN: &str = "after";
 /// `zone` only a filter (a zone of no router lists none).
 fn is_router_list(subject: &str) -> bool {
     subject == subjects::config::ROUTER_LIST || subject == subjects::config::ROUTER_PAGE
+}
+
+// ---------------------------------------------------------- schema shapes
+
+/// What a request schema (`schemas/`) says about one field: the JSON
+/// types it takes, its `enum`, its integer bounds, and for an object the
+/// same about its own fields (one [`ObjectShape`] per `oneOf` variant,
+/// keyed by the variant's `type` const, `""` for a plain object). The
+/// wrong types, missing fields and out-of-range values of the fuzz cases
+/// are derived from these, not written again here.
+#[derive(Debug, Clone, Default)]
+struct FieldShape {
+    types: BTreeSet<String>,
+    enumeration: Vec<String>,
+    bounds: Option<(i128, i128)>,
+    objects: Vec<(String, ObjectShape)>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ObjectShape {
+    fields: BTreeMap<String, FieldShape>,
+    required: BTreeSet<String>,
+}
+
+/// The request shape of every subject of [`SPECS`], from its schema; the
+/// field names must be the schema's (a field added to one and not the
+/// other fails here).
+fn request_shapes(schemas: &Schemas) -> BTreeMap<&'static str, ObjectShape> {
+    let mut out = BTreeMap::new();
+    for spec in SPECS {
+        let rel = schemas
+            .request_schema(spec.subject)
+            .unwrap_or_else(|| panic!("no request schema for {}", spec.subject));
+        let shape = object_shape(schemas, rel, &schemas.docs[rel]);
+        let named: BTreeSet<&str> = spec.fields.iter().map(|f| f.name).collect();
+        let in_schema: BTreeSet<&str> = shape.fields.keys().map(String::as_str).collect();
+        assert_eq!(
+            named, in_schema,
+            "SPECS and schemas/{rel} name other fields"
+        );
+        out.insert(spec.subject, shape);
+    }
+    out
+}
+
+/// Follows `$ref`s from `node` (in the schema file `doc`); the file and the
+/// node it ends at.
+fn resolve<'a>(schemas: &'a Schemas, doc: &str, node: &'a Value) -> (String, &'a Value) {
+    let Some(r) = node.get("$ref").and_then(Value::as_str) else {
+        return (doc.to_string(), node);
+    };
+    let (file, pointer) = resolve_ref(doc, r);
+    let target = schemas.docs[&file]
+        .pointer(&pointer)
+        .unwrap_or_else(|| panic!("{doc}: $ref {r} points at nothing"));
+    resolve(schemas, &file, target)
+}
+
+fn object_shape(schemas: &Schemas, doc: &str, node: &Value) -> ObjectShape {
+    let (doc, node) = resolve(schemas, doc, node);
+    let mut shape = ObjectShape::default();
+    for (name, sub) in node["properties"].as_object().into_iter().flatten() {
+        shape
+            .fields
+            .insert(name.clone(), field_shape(schemas, &doc, sub));
+    }
+    for r in node["required"].as_array().into_iter().flatten() {
+        shape
+            .required
+            .insert(r.as_str().expect("required names").to_string());
+    }
+    shape
+}
+
+/// A field's shape: `$ref`, `anyOf` and `oneOf` branches merged.
+fn field_shape(schemas: &Schemas, doc: &str, node: &Value) -> FieldShape {
+    let mut shape = FieldShape::default();
+    let add = |doc: &str, node: &Value, shape: &mut FieldShape| {
+        match &node["type"] {
+            Value::String(t) => {
+                shape.types.insert(t.clone());
+            }
+            Value::Array(ts) => shape
+                .types
+                .extend(ts.iter().filter_map(Value::as_str).map(str::to_string)),
+            _ => {}
+        }
+        for e in node["enum"].as_array().into_iter().flatten() {
+            shape.enumeration.extend(e.as_str().map(str::to_string));
+        }
+        let int = |k: &str| {
+            let v = &node[k];
+            v.as_i64()
+                .map(i128::from)
+                .or_else(|| v.as_u64().map(i128::from))
+        };
+        if let (Some(lo), Some(hi)) = (int("minimum"), int("maximum")) {
+            let (l, h) = shape.bounds.unwrap_or((lo, hi));
+            shape.bounds = Some((l.min(lo), h.max(hi)));
+        }
+        if node.get("properties").is_some() {
+            let variant = node["properties"]["type"]["const"].as_str().unwrap_or("");
+            let object = object_shape(schemas, doc, node);
+            shape.objects.push((variant.to_string(), object));
+        }
+    };
+    let (file, target) = resolve(schemas, doc, node);
+    if node.get("$ref").is_some() {
+        // Beside a `$ref`: the field's own keywords.
+        add(doc, node, &mut shape);
+    }
+    add(&file, target, &mut shape);
+    for key in ["anyOf", "oneOf"] {
+        for branch in target[key].as_array().into_iter().flatten() {
+            let (bfile, b) = resolve(schemas, &file, branch);
+            let inner = field_shape(schemas, &bfile, b);
+            shape.types.extend(inner.types);
+            shape.enumeration.extend(inner.enumeration);
+            if let Some((lo, hi)) = inner.bounds {
+                let (l, h) = shape.bounds.unwrap_or((lo, hi));
+                shape.bounds = Some((l.min(lo), h.max(hi)));
+            }
+            shape.objects.extend(inner.objects);
+        }
+    }
+    shape
+}
+
+impl FieldShape {
+    /// Whether the schema takes `v`'s JSON type here (an integer is a
+    /// number too).
+    fn takes_type_of(&self, v: &Value) -> bool {
+        let t = match v {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_f64() => "number",
+            Value::Number(_) => {
+                if self.types.contains("number") {
+                    return true;
+                }
+                "integer"
+            }
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        self.types.contains(t)
+    }
+
+    /// The fields of the object `v` holds here: the `oneOf` variant whose
+    /// `type` `v` names, or the only one.
+    fn object_for(&self, v: &Value) -> Option<&ObjectShape> {
+        let named = v.get("type").and_then(Value::as_str).unwrap_or("");
+        self.objects
+            .iter()
+            .find(|(variant, _)| variant == named)
+            .or_else(|| self.objects.iter().find(|(variant, _)| variant.is_empty()))
+            .map(|(_, o)| o)
+    }
+
+    /// A value of the field's type the schema refuses: an integer out of
+    /// its bounds (just out or far out, or not an integer at all), or a
+    /// near miss of one of its `enum` strings. None for other fields.
+    fn out_of_range(&self, rng: &mut Rng) -> Option<Value> {
+        if let Some((lo, hi)) = self.bounds.filter(|_| self.types.contains("integer")) {
+            let far = rng.range(2, 1 << 40) as i128;
+            let n = match rng.below(6) {
+                0 => lo - 1,
+                1 => hi + 1,
+                2 => lo - far,
+                3 => hi + far,
+                4 => return Some(json!(1e99)),
+                _ => return Some(json!(lo as f64 + 0.5)),
+            };
+            return Some(match (i64::try_from(n), u64::try_from(n)) {
+                (Ok(i), _) => json!(i),
+                (_, Ok(u)) => json!(u),
+                _ => json!(n as f64),
+            });
+        }
+        if self.enumeration.is_empty() {
+            return None;
+        }
+        let good = rng.pick(&self.enumeration).clone();
+        loop {
+            let bad = match rng.below(6) {
+                0 => format!("{good} "),
+                1 => format!(" {good}"),
+                2 => format!("{good}\u{0}"),
+                3 => good.to_uppercase(),
+                4 => good[..good.len() - 1].to_string(),
+                _ => format!("{good}{}", rng.alnum(2)),
+            };
+            if !self.enumeration.contains(&bad) {
+                return Some(json!(bad));
+            }
+        }
+    }
 }
 
 // ------------------------------------------------------------ values
@@ -909,16 +1120,6 @@ fn rule_number(rng: &mut Rng, world: &World) -> u64 {
     }
 }
 
-/// A rule number ipam refuses, still a u32.
-fn bad_rule_number(rng: &mut Rng) -> u64 {
-    match rng.below(4) {
-        0 => 0,
-        1 => 65_536,
-        2 => u32::MAX as u64,
-        _ => rng.range(65_536, u32::MAX as u64),
-    }
-}
-
 /// A rule's CIDR list that ipam accepts (overlaps are folded, white space
 /// trimmed, families mixed).
 fn rule_cidrs(rng: &mut Rng) -> Vec<Value> {
@@ -1052,18 +1253,6 @@ fn icmp_value(rng: &mut Rng) -> i64 {
     }
 }
 
-/// An ICMP type or code ipam refuses whatever the protocol, still an i32.
-fn bad_icmp_value(rng: &mut Rng) -> i64 {
-    match rng.below(6) {
-        0 => -2,
-        1 => 256,
-        2 => i32::MIN as i64,
-        3 => i32::MAX as i64,
-        4 => -(rng.range(2, i32::MAX as u64) as i64),
-        _ => rng.range(256, i32::MAX as u64) as i64,
-    }
-}
-
 /// A field value of the right JSON type, from the plausible range.
 fn good_value(fk: Fk, rng: &mut Rng, world: &World) -> Value {
     match fk {
@@ -1144,78 +1333,64 @@ fn good_value(fk: Fk, rng: &mut Rng, world: &World) -> Value {
 
 /// A value of the right JSON type that the field must not accept (or, for
 /// lookups, that names nothing). Second: a key no message may repeat.
-fn bad_value(fk: Fk, rng: &mut Rng, world: &World) -> (Value, Option<String>) {
-    let v = match fk {
+fn bad_value(spec: &Spec, fd: &F, rng: &mut Rng, world: &World) -> (Value, Option<String>) {
+    if bad_from_schema(fd.fk) {
+        let shape = field(world, spec, fd.name);
+        let v = shape.out_of_range(rng);
+        return (
+            v.expect("the schema bounds the field or lists its values"),
+            None,
+        );
+    }
+    let v = match fd.fk {
         Fk::ReqId => json!(bad_request_id(rng)),
         Fk::Zone | Fk::Vpc | Fk::Tier | Fk::Vm | Fk::Router => json!(bad_name(rng)),
         Fk::Cidrs => Value::Array(bad_cidr_list(rng)),
         Fk::Netmask => json!(bad_netmask(rng)),
-        Fk::Prefix => json!(rng.pick(&[33u64, 64, 128, 129, 200, 255])),
-        Fk::Family => json!(rng.pick(&["IPv4", "ipv5", "", "inet6", "ipv4 "])),
         Fk::RouterSpec => bad_router_spec(rng, world),
         Fk::Gateway | Fk::Ip => json!(bad_ip(rng)),
         Fk::Iface => json!(bad_iface(rng)),
-        Fk::Hello | Fk::Retrans | Fk::Transmit => rng
-            .pick(&[json!(0), json!(65536), json!(-1), json!(1e99), json!(1.5)])
-            .clone(),
-        Fk::Dead => rng
-            .pick(&[
-                json!(0),
-                json!(65536),
-                json!(4_294_967_296u64),
-                json!(-1),
-                json!(1e99),
-            ])
-            .clone(),
         Fk::Backbone => bad_backbone(rng),
         Fk::Auth => return bad_auth(rng),
-        Fk::FromSeq => rng
-            .pick(&[
-                json!(-1),
-                json!(1.5),
-                json!(1e99),
-                json!("18446744073709551616"),
-            ])
-            .clone(),
-        Fk::Limit => rng
-            .pick(&[json!(-1), json!(4_294_967_296u64), json!(1e99), json!(0.5)])
-            .clone(),
-        Fk::Dialect => json!(rng.pick(&["FRR", "", "vyos", "frr "])),
         Fk::Acl => json!(bad_acl(rng)),
-        Fk::RuleNo => json!(bad_rule_number(rng)),
         Fk::RuleCidrs => Value::Array(bad_rule_cidrs(rng)),
         Fk::Protocol => json!(bad_protocol(rng)),
         Fk::Ports => json!(bad_ports(rng)),
-        Fk::Icmp => json!(bad_icmp_value(rng)),
-        Fk::Traffic => json!(rng.pick(&["Ingress", "", "both", "ingress ", "in", "EGRESS"])),
-        Fk::Action => json!(rng.pick(&["Allow", "reject", "", "drop", "accept", "deny\u{0}"])),
+        _ => unreachable!("{:?}: its bad values are the schema's", fd.fk),
     };
     (v, None)
 }
 
-/// The JSON type each field holds: 's'tring, 'n'umber, 'a'rray, 'o'bject,
-/// or 'x' (string or number).
-fn json_type(fk: Fk) -> char {
-    match fk {
-        Fk::Cidrs | Fk::RuleCidrs => 'a',
-        Fk::RouterSpec | Fk::Auth => 'o',
+/// Fields whose refused values follow from their schema alone (integer
+/// bounds, an `enum`): [`FieldShape::out_of_range`] makes them.
+fn bad_from_schema(fk: Fk) -> bool {
+    matches!(
+        fk,
         Fk::Prefix
-        | Fk::RuleNo
-        | Fk::Icmp
-        | Fk::Hello
-        | Fk::Dead
-        | Fk::Retrans
-        | Fk::Transmit
-        | Fk::FromSeq
-        | Fk::Limit => 'n',
-        Fk::Backbone => 'x',
-        _ => 's',
-    }
+            | Fk::Family
+            | Fk::Hello
+            | Fk::Retrans
+            | Fk::Transmit
+            | Fk::Dead
+            | Fk::FromSeq
+            | Fk::Limit
+            | Fk::Dialect
+            | Fk::RuleNo
+            | Fk::Icmp
+            | Fk::Traffic
+            | Fk::Action
+    )
 }
 
-/// A value of a JSON type the field does not take. `null` only for
-/// required fields (an absent optional field is valid).
-fn wrong_type_for(ty: char, required: bool, rng: &mut Rng) -> Value {
+/// The schema's shape of one field of a subject's request.
+fn field<'a>(world: &'a World, spec: &Spec, name: &str) -> &'a FieldShape {
+    &world.shapes[spec.subject].fields[name]
+}
+
+/// A value of a JSON type the field does not take (any type for `None`:
+/// a field the schema does not have). `null` only for required fields (an
+/// absent optional field is valid).
+fn wrong_type_for(shape: Option<&FieldShape>, required: bool, rng: &mut Rng) -> Value {
     loop {
         let v = match rng.below(13) {
             0 => json!(null),
@@ -1232,19 +1407,10 @@ fn wrong_type_for(ty: char, required: bool, rng: &mut Rng) -> Value {
             11 => json!({"name": "z1"}),
             _ => json!([[1, 2], {"a": null}]),
         };
-        let ok = match (&v, ty) {
+        let ok = match (&v, shape) {
             (Value::Null, _) => required,
-            (Value::Bool(_), _) => true,
-            (Value::Number(_), 'n') => false,
-            // Backbone: a float or negative number is still refused.
-            (Value::Number(n), 'x') => n.as_u64().is_none(),
-            (Value::Number(_), _) => true,
-            (Value::String(_), 's') | (Value::String(_), 'x') => false,
-            (Value::String(_), _) => true,
-            (Value::Array(_), 'a') => false,
-            (Value::Array(_), _) => true,
-            (Value::Object(_), 'o') => false,
-            (Value::Object(_), _) => true,
+            (_, None) => true,
+            (v, Some(shape)) => !shape.takes_type_of(v),
         };
         if ok {
             return v;
@@ -1271,6 +1437,7 @@ enum Expect {
     Conflict,
 }
 
+#[derive(Clone)]
 struct Case {
     subject: &'static str,
     kind: &'static str,
@@ -1282,9 +1449,10 @@ struct Case {
 /// A valid-shaped body: every required field, each optional one half the
 /// time, plausible values.
 fn random_body(spec: &Spec, rng: &mut Rng, world: &World) -> Map<String, Value> {
+    let required = &world.shapes[spec.subject].required;
     let mut m = Map::new();
     for fd in spec.fields {
-        if fd.required || rng.chance(50) {
+        if required.contains(fd.name) || rng.chance(50) {
             m.insert(fd.name.into(), good_value(fd.fk, rng, world));
         }
     }
@@ -1360,7 +1528,8 @@ fn poison(
                 (vec!["netmask", "prefix_length"], None)
             }
             6 => {
-                m.insert("prefix_length".into(), json!(rng.range(129, 255)));
+                let bad = field(world, spec, "prefix_length").out_of_range(rng);
+                m.insert("prefix_length".into(), bad.expect("bounded"));
                 (vec!["prefix_length"], None)
             }
             7 => {
@@ -1532,7 +1701,8 @@ fn poison(
                 (vec!["acl", "number"], None)
             }
             3 => {
-                m.insert("number".into(), json!(bad_rule_number(rng)));
+                let bad = field(world, spec, "number").out_of_range(rng);
+                m.insert("number".into(), bad.expect("bounded"));
                 (vec!["number"], None)
             }
             4 => {
@@ -1576,7 +1746,8 @@ fn poison(
             _ => {
                 // An ICMP type or code out of range, for any protocol.
                 let f = *rng.pick(&["icmp_type", "icmp_code"]);
-                m.insert(f.into(), json!(bad_icmp_value(rng)));
+                let bad = field(world, spec, f).out_of_range(rng);
+                m.insert(f.into(), bad.expect("bounded"));
                 (vec![f], None)
             }
         }
@@ -1594,14 +1765,16 @@ fn poison(
             // An own list and a number it does not have.
             let a = rng.pick(&world.acls).clone();
             let have = &world.acl_info[&a].rules;
-            let n = loop {
-                let n = if rng.chance(20) {
-                    bad_rule_number(rng)
-                } else {
-                    rule_number(rng, world)
-                };
-                if !have.contains(&(n as u32)) {
-                    break n;
+            let n = if rng.chance(20) {
+                field(world, spec, "number")
+                    .out_of_range(rng)
+                    .expect("bounded")
+            } else {
+                loop {
+                    let n = rule_number(rng, world);
+                    if !have.contains(&(n as u32)) {
+                        break json!(n);
+                    }
                 }
             };
             m.insert("acl".into(), json!(a));
@@ -1632,30 +1805,24 @@ fn poison(
         }
     } else if s == subjects::areas::ZONE_SET {
         match rng.below(9) {
-            0 => {
-                m.insert("hello_interval".into(), json!(0));
-                (vec!["hello_interval"], None)
-            }
-            1 => {
-                m.insert(
-                    "dead_interval".into(),
-                    json!(*rng.pick(&[0u64, 65536, 100_000, u32::MAX as u64])),
-                );
-                (vec!["dead_interval"], None)
+            0 | 1 | 3 | 4 => {
+                // A timer out of the schema's range.
+                let timers = [
+                    "hello_interval",
+                    "dead_interval",
+                    "retransmit_interval",
+                    "transmit_delay",
+                ];
+                let t = *rng.pick(&timers);
+                let bad = field(world, spec, t).out_of_range(rng);
+                m.insert(t.into(), bad.expect("bounded"));
+                (vec![t], None)
             }
             2 => {
                 let hello = rng.range(1, 65535);
                 m.insert("hello_interval".into(), json!(hello));
                 m.insert("dead_interval".into(), json!(rng.range(1, hello)));
                 (vec!["hello_interval", "dead_interval"], None)
-            }
-            3 => {
-                m.insert("retransmit_interval".into(), json!(0));
-                (vec!["retransmit_interval"], None)
-            }
-            4 => {
-                m.insert("transmit_delay".into(), json!(0));
-                (vec!["transmit_delay"], None)
             }
             5 => {
                 let (a, key) = bad_auth(rng);
@@ -1698,32 +1865,24 @@ fn foreign_acl(rng: &mut Rng, world: &World, vpc: &str) -> String {
     }
 }
 
-/// Fields (top-level, or nested `router.x` / `auth.x`) that may be given
-/// a wrong type or removed, with their JSON type and whether required.
-fn paths(spec: &Spec, m: &Map<String, Value>) -> Vec<(String, Option<String>, char, bool)> {
+/// Fields (top-level, or nested in an object the body holds: `router.x`,
+/// `auth.x`) that may be given a wrong type or removed, with their schema
+/// shape and whether the schema requires them.
+fn paths<'a>(
+    spec: &Spec,
+    m: &Map<String, Value>,
+    world: &'a World,
+) -> Vec<(String, Option<String>, &'a FieldShape, bool)> {
+    let shape = &world.shapes[spec.subject];
     let mut out = Vec::new();
-    for fd in spec.fields {
-        out.push((fd.name.to_string(), None, json_type(fd.fk), fd.required));
-        match (fd.fk, m.get(fd.name)) {
-            (Fk::RouterSpec, Some(Value::Object(_))) => {
-                for n in ["name", "router_id", "uplink_interface", "uplink_address"] {
-                    out.push((fd.name.to_string(), Some(n.to_string()), 's', true));
-                }
+    for (name, fs) in &shape.fields {
+        out.push((name.clone(), None, fs, shape.required.contains(name)));
+        let value = m.get(name).filter(|v| v.is_object());
+        if let Some(inner) = value.and_then(|v| fs.object_for(v)) {
+            for (sub, sub_shape) in &inner.fields {
+                let required = inner.required.contains(sub);
+                out.push((name.clone(), Some(sub.clone()), sub_shape, required));
             }
-            (Fk::Auth, Some(Value::Object(a))) => {
-                out.push((fd.name.to_string(), Some("type".into()), 's', true));
-                match a.get("type").and_then(Value::as_str) {
-                    Some("plaintext") => {
-                        out.push((fd.name.to_string(), Some("key".into()), 's', true))
-                    }
-                    Some("md5") => {
-                        out.push((fd.name.to_string(), Some("key".into()), 's', false));
-                        out.push((fd.name.to_string(), Some("key_id".into()), 'n', false));
-                    }
-                    _ => {}
-                }
-            }
-            _ => {}
         }
     }
     out
@@ -1799,6 +1958,40 @@ fn decodes(subject: &str, payload: &[u8]) -> bool {
     }
 }
 
+/// Every invalid example of `schemas/` (each request subject's
+/// `*.request.invalid.jsonl`), as a case: each must be refused with a
+/// structured error (`invalid_request` when serde refuses it, as the
+/// line's `refused_by` says) and change nothing. Every subject of the
+/// index must be one of [`SPECS`] (router-sync's are indexed as patterns).
+fn schema_invalid_cases(schemas: &Schemas) -> Vec<Case> {
+    let mut out = Vec::new();
+    for (pattern, request, _) in schemas.subjects() {
+        let subject = SPECS
+            .iter()
+            .map(|spec| spec.subject)
+            .find(|s| subjects::subject_matches(pattern, s))
+            .unwrap_or_else(|| {
+                panic!("{pattern} (schemas/index.json) is not fuzzed: add it to SPECS")
+            });
+        for ex in schemas.invalid_examples(request) {
+            let expect = match (&ex.example, ex.refused_by) {
+                (Value::Array(_), _) => Expect::ArrayBody,
+                (_, RefusedBy::Serde) => Expect::DecodeFail,
+                (_, RefusedBy::Parser | RefusedBy::Service) => Expect::Fail,
+            };
+            let key = ex.example.pointer("/auth/key").and_then(Value::as_str);
+            out.push(Case {
+                subject,
+                kind: "schema_invalid",
+                payload: serde_json::to_vec(&ex.example).expect("json"),
+                expect,
+                secret: key.filter(|k| k.len() >= 6).map(str::to_string),
+            });
+        }
+    }
+    out
+}
+
 fn make_case(seed: u64, i: usize, world: &World) -> Case {
     let mut rng = Rng::for_case(seed, i);
     let spec = &SPECS[i % SPECS.len()];
@@ -1828,7 +2021,7 @@ fn make_case(seed: u64, i: usize, world: &World) -> Case {
                 ("valid_shaped", to_bytes(&m), semantic_expect)
             } else {
                 let fd = *rng.pick(&fields_free);
-                let (v, key) = bad_value(fd.fk, &mut rng, world);
+                let (v, key) = bad_value(spec, fd, &mut rng, world);
                 if key.is_some() {
                     secret = key;
                 }
@@ -1845,18 +2038,15 @@ fn make_case(seed: u64, i: usize, world: &World) -> Case {
         }
         // A wrong JSON type (top-level or nested field).
         450..=589 => {
-            let ps = paths(spec, &m);
-            let (top, sub, ty, req) = rng.pick(&ps).clone();
-            if sub.is_some() && !m.contains_key(&top) {
-                m.insert(top.clone(), wrong_type_for(ty, false, &mut rng));
-            } else {
-                set_path(&mut m, &top, &sub, Some(wrong_type_for(ty, req, &mut rng)));
-            }
+            let ps = paths(spec, &m, world);
+            let (top, sub, shape, req) = rng.pick(&ps).clone();
+            let v = wrong_type_for(Some(shape), req, &mut rng);
+            set_path(&mut m, &top, &sub, Some(v));
             ("wrong_type", to_bytes(&m), Expect::DecodeFail)
         }
         // A required field missing.
         590..=659 => {
-            let ps: Vec<_> = paths(spec, &m)
+            let ps: Vec<_> = paths(spec, &m, world)
                 .into_iter()
                 .filter(|(top, sub, _, req)| {
                     *req && (sub.is_none()
@@ -1881,7 +2071,7 @@ fn make_case(seed: u64, i: usize, world: &World) -> Case {
                 3 => "x_fz\u{0}nul".to_string(),
                 _ => format!("x_fz_{}", rng.alnum(8)),
             };
-            let v = wrong_type_for('?', true, &mut rng);
+            let v = wrong_type_for(None, true, &mut rng);
             let nested_in = spec.fields.iter().find(|fd| {
                 matches!(fd.fk, Fk::RouterSpec | Fk::Auth)
                     && m.get(fd.name).is_some_and(Value::is_object)
@@ -2012,7 +2202,7 @@ fn make_case(seed: u64, i: usize, world: &World) -> Case {
                     let f = spec
                         .fields
                         .iter()
-                        .find(|fd| json_type(fd.fk) == 'n')
+                        .find(|fd| field(world, spec, fd.name).types.contains("integer"))
                         .map_or(spec.fields[0].name, |fd| fd.name);
                     (with_raw_field(&m, f, p), Expect::DecodeFail)
                 }
@@ -2085,7 +2275,7 @@ fn make_case(seed: u64, i: usize, world: &World) -> Case {
             let text_fields: Vec<&F> = fields_free
                 .iter()
                 .copied()
-                .filter(|fd| json_type(fd.fk) == 's')
+                .filter(|fd| field(world, spec, fd.name).types.contains("string"))
                 .collect();
             if text_fields.is_empty() {
                 let name = rng.long_in(20_000, 60_000);
@@ -2125,7 +2315,12 @@ fn make_case(seed: u64, i: usize, world: &World) -> Case {
                     let mut m2 = m.clone();
                     let room = size.saturating_sub(to_bytes(&m).len() + 64);
                     m2.insert(fd.name.into(), json!(rng.long(room)));
-                    to_bytes(&m2)
+                    // The field's old value, replaced, may leave it just
+                    // under the limit (seen: 65,514 bytes): pad it over.
+                    let mut t = to_bytes(&m2);
+                    let short = (DECODE_LIMIT + 1).saturating_sub(t.len());
+                    t.splice(0..0, std::iter::repeat_n(b' ', short));
+                    t
                 }
                 2 => {
                     // A huge array of small values.
@@ -2641,6 +2836,7 @@ async fn seed_world(nc: &async_nats::Client) -> World {
         acls: acl_info.keys().cloned().collect(),
         acl_info,
         seeds,
+        shapes: request_shapes(&Schemas::load()),
     }
 }
 
@@ -2678,11 +2874,18 @@ async fn every_subject_survives_fuzzing_without_a_state_change() {
                 .expect("VPCROUTE_FUZZ_SEED is a number")
         })
         .unwrap_or(DEFAULT_SEED);
-    let cases: usize = std::env::var("VPCROUTE_FUZZ_CASES")
+    let random_cases: usize = std::env::var("VPCROUTE_FUZZ_CASES")
         .ok()
         .map(|s| s.parse().expect("VPCROUTE_FUZZ_CASES is a number"))
         .unwrap_or(DEFAULT_CASES);
-    eprintln!("fuzz seed: {seed:#x} ({cases} cases; rerun with VPCROUTE_FUZZ_SEED={seed:#x})");
+    // The schemas' invalid examples first, then the random cases.
+    let examples = Arc::new(schema_invalid_cases(&Schemas::load()));
+    let cases = examples.len() + random_cases;
+    eprintln!(
+        "fuzz seed: {seed:#x} ({} schema examples, {random_cases} random cases; \
+         rerun with VPCROUTE_FUZZ_SEED={seed:#x})",
+        examples.len()
+    );
 
     let test_started = Instant::now();
     let dir = tempfile::Builder::new()
@@ -2722,13 +2925,17 @@ async fn every_subject_survives_fuzzing_without_a_state_change() {
     let mut workers = Vec::new();
     for _ in 0..IN_FLIGHT {
         let (nc, next, stats, world) = (nc.clone(), next.clone(), stats.clone(), world.clone());
+        let examples = examples.clone();
         workers.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= cases {
                     return;
                 }
-                let case = make_case(seed, i, &world);
+                let case = match i.checked_sub(examples.len()) {
+                    None => examples[i].clone(),
+                    Some(j) => make_case(seed, j, &world),
+                };
                 let t0 = Instant::now();
                 let res = tokio::time::timeout(
                     REPLY_TIMEOUT,

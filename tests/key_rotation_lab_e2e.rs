@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use vpcroute_tests::lab::*;
 use vpcroute_tests::{nats_or_skip, vpcctl, Service, ServiceKind};
 
@@ -43,16 +42,15 @@ struct Watch {
 
 impl Watch {
     fn sample(&mut self, ns: &str) {
-        let v = vtysh_json(ns, "show ip ospf neighbor json");
+        // vtysh failing panics (the watcher stops and the test with it); a
+        // router with no OSPF instance has no neighbours: all reset.
         let mut seen = BTreeMap::new();
-        if let Some(nbrs) = v.get("neighbors").and_then(Value::as_object) {
-            for (id, entries) in nbrs {
-                let Some(n) = entries.as_array().and_then(|a| a.first()) else {
-                    continue;
-                };
-                if n["converged"] == "Full" {
-                    seen.insert(id.clone(), n["upTimeInMsec"].as_u64().unwrap_or(0));
-                }
+        for (id, entries) in ospf_neighbors(ns).unwrap_or_default() {
+            let Some(n) = entries.as_array().and_then(|a| a.first()) else {
+                continue;
+            };
+            if n["converged"] == "Full" {
+                seen.insert(id, n["upTimeInMsec"].as_u64().unwrap_or(0));
             }
         }
         for ((router, nbr), up) in self.up.iter_mut() {
@@ -98,8 +96,8 @@ fn keys(ns: &str) -> Vec<String> {
 fn core(cmds: &[&str]) {
     let mut all = vec!["configure terminal", "interface eth1"];
     all.extend_from_slice(cmds);
-    let out = vtysh(CORE, &all);
-    assert!(!out.contains('%'), "core: {out}");
+    // vtysh panics if the core refuses a line.
+    vtysh(CORE, &all);
 }
 
 /// Full with both others, on every router.
@@ -298,7 +296,7 @@ async fn md5_key_rotation_with_an_unmanaged_core_resets_no_adjacency() {
     // another key under the key id in use (router-sync stopped, or it
     // would put the zone's key back within a second).
     drop(sync);
-    let out = vtysh(
+    vtysh(
         LEFT,
         &[
             "configure terminal",
@@ -306,7 +304,6 @@ async fn md5_key_rotation_with_an_unmanaged_core_resets_no_adjacency() {
             "ip ospf message-digest-key 2 md5 Other-Key_44",
         ],
     );
-    assert!(!out.contains('%'), "{out}");
     wait_for(
         "the watcher sees left-vr's adjacencies reset",
         Duration::from_secs(30),

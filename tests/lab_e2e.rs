@@ -60,7 +60,7 @@ async fn the_design_articles_network_routes_end_to_end() {
     };
 
     // ---- 1. Figure 3 through vpcctl; CloudStack plugs the NICs (lab.sh).
-    let (_lvm, rvm) = figure3(&s.nats.url(), key_path).await;
+    let (lvm, rvm) = figure3(&s.nats.url(), key_path).await;
 
     // Each VR reaches Full with the core (the first election waits out the
     // 40 s dead interval), as router-sync reports it too.
@@ -86,15 +86,7 @@ async fn the_design_articles_network_routes_end_to_end() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Each VR holds the other VPC's CIDR as an OSPF route in its kernel.
-    wait_for(
-        "inter-VPC routes in both kernels",
-        Duration::from_secs(60),
-        || {
-            ospf_routes(LEFT).contains("10.1.4.0/22 nhid")
-                && ospf_routes(RIGHT).contains("10.1.0.0/22 nhid")
-        },
-    )
-    .await;
+    inter_vpc_routes(Duration::from_secs(60)).await;
     let route = vtysh_json(LEFT, "show ip ospf route json");
     assert_eq!(
         route["10.1.4.0/22"]["routeType"], "N IA",
@@ -223,10 +215,11 @@ async fn the_design_articles_network_routes_end_to_end() {
 
     // ---- 4a. A VM running ospfd on a tier never becomes a neighbour.
     lab(&["frr", "start", "left-vm1"]);
-    sh(
+    sh_ok(
         "vpcr-left-vm1",
         &["ip", "addr", "add", "10.99.0.1/32", "dev", "lo"],
     );
+    // vtysh panics if any line is refused: the rogue is configured.
     vtysh(
         "vpcr-left-vm1",
         &[
@@ -242,26 +235,46 @@ async fn the_design_articles_network_routes_end_to_end() {
         ],
     );
     // ---- 4b. A router on the physical segment with the wrong key.
+    // Priority 0: it may never be DR, so that once given the right key
+    // below it joins the segment without taking over the core's DR role.
     lab(&["router", "add", "bad", "192.168.100.9/24"]);
-    vtysh(
-        "vpcr-bad",
-        &[
-            "configure terminal",
-            "interface eth1",
-            "ip ospf area 0.0.0.0",
-            "ip ospf authentication message-digest",
-            "ip ospf message-digest-key 1 md5 WRONG-key",
-            "exit",
-            "router ospf",
-            "ospf router-id 10.255.9.9",
-        ],
-    );
-    // Three hello intervals: time enough for any adjacency to start.
-    tokio::time::sleep(Duration::from_secs(32)).await;
-    let left_nbrs = vtysh_json(LEFT, "show ip ospf neighbor json");
+    let bad_interface = |key: &str| {
+        vtysh(
+            "vpcr-bad",
+            &[
+                "configure terminal",
+                "interface eth1",
+                "ip ospf area 0.0.0.0",
+                "ip ospf priority 0",
+                "ip ospf authentication message-digest",
+                &format!("ip ospf message-digest-key 1 md5 {key}"),
+                "exit",
+                "router ospf",
+                "ospf router-id 10.255.9.9",
+            ],
+        );
+    };
+    bad_interface("WRONG-key");
+    // Positive controls, and the time the negative checks wait: three
+    // hellos of each, sent after its configuration, seen where they would
+    // be heard (left-vr's tier, the core's uplink), the wrong key's signed
+    // with MD5. That is time enough for any adjacency to start.
+    let three_hellos = Duration::from_secs(60);
+    let rogue = OspfCapture::start(LEFT, "eth2", &lvm, 3, three_hellos);
+    let bad = OspfCapture::start(CORE, "eth1", "192.168.100.9", 3, three_hellos);
+    rogue.hellos_from("10.1.1.200");
+    let seen = bad.hellos_from("10.255.9.9");
+    assert!(seen.contains("Authentication Type: MD5"), "{seen}");
+    // The rogue does announce 10.99.0.1: its own OSPF routes have it.
+    let rogue_routes = vtysh_json("vpcr-left-vm1", "show ip ospf route json");
     assert!(
-        left_nbrs["neighbors"].get("10.1.1.200").is_none(),
-        "the VM became a neighbour: {left_nbrs}"
+        rogue_routes.get("10.99.0.1/32").is_some(),
+        "the rogue does not announce 10.99.0.1: {rogue_routes}"
+    );
+    let left_nbrs = ospf_neighbors(LEFT).expect("left-vr runs OSPF");
+    assert!(
+        left_nbrs.contains_key(CORE_ID) && !left_nbrs.contains_key("10.1.1.200"),
+        "the VM became a neighbour (or the core is gone): {left_nbrs:?}"
     );
     assert!(
         !ospf_routes(LEFT).contains("10.99.0.1"),
@@ -271,12 +284,23 @@ async fn the_design_articles_network_routes_end_to_end() {
         !ospf_routes(CORE).contains("10.99.0.1"),
         "the VM's route reached the core"
     );
-    let core_nbrs = vtysh_json(CORE, "show ip ospf neighbor json");
+    let core_nbrs = ospf_neighbors(CORE).expect("the core runs OSPF");
     assert!(
-        core_nbrs["neighbors"].get("10.255.9.9").is_none(),
-        "wrong key got a neighbour: {core_nbrs}"
+        core_nbrs.contains_key("10.255.0.1") && !core_nbrs.contains_key("10.255.9.9"),
+        "wrong key got a neighbour (or left-vr is gone): {core_nbrs:?}"
     );
     assert!(full_since_ms("vpcr-bad", CORE_ID).is_none());
+    // Positive control: the same router with the zone's key becomes Full.
+    bad_interface(KEY);
+    wait_for(
+        "the router given the right key Full with the core",
+        Duration::from_secs(90),
+        || {
+            full_since_ms("vpcr-bad", CORE_ID).is_some()
+                && full_since_ms(CORE, "10.255.9.9").is_some()
+        },
+    )
+    .await;
 
     // ---- 2b. Deleting a VPC withdraws its route from every other router.
     for vm in ["right-vm1", "right-vm2"] {
@@ -291,6 +315,9 @@ async fn the_design_articles_network_routes_end_to_end() {
         || !ospf_routes(LEFT).contains("10.1.4.0/22") && !ospf_routes(CORE).contains("10.1.4.0/22"),
     )
     .await;
+    // Positive control: only that VPC went; the core still routes the left one.
+    let core_routes = ospf_routes(CORE);
+    assert!(core_routes.contains("10.1.0.0/22"), "{core_routes}");
     // Its router is cleared of vpcroute's configuration too.
     wait_for(
         "the deleted VPC's router cleared of OSPF",

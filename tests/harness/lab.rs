@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::bins::workspace_root;
+pub use crate::packets::tcp_listen_in;
 
 /// The lab's namespaces and the core router's OSPF router id.
 pub const LEFT: &str = "vpcr-left-vr";
@@ -125,117 +126,213 @@ pub fn lab_possible() -> bool {
     root && std::path::Path::new("/usr/lib/frr/ospfd").exists() && ping
 }
 
-/// Runs a command in a namespace: (success, stdout + stderr).
+/// [`lab_possible`], and nft is installed (the ACL lab tests).
+pub fn nft_lab_possible() -> bool {
+    lab_possible() && Command::new("nft").arg("--version").output().is_ok()
+}
+
+/// Runs a command in a namespace: (success, stdout + stderr). For callers
+/// that expect the command may fail and look at why; [`sh_ok`] for the rest.
 pub fn sh(ns: &str, args: &[&str]) -> (bool, String) {
+    let (status, out) = sh_status(ns, args);
+    (status.success(), out)
+}
+
+/// Runs a command in a namespace: (exit status, stdout + stderr).
+fn sh_status(ns: &str, args: &[&str]) -> (std::process::ExitStatus, String) {
     let out = Command::new("ip")
         .args(["netns", "exec", ns])
         .args(args)
+        .stdin(std::process::Stdio::null())
         .output()
         .expect("ip netns exec");
     (
-        out.status.success(),
+        out.status,
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
-/// vtysh of the router in `ns`, one `-c` per command.
+/// Runs a command in a namespace that must succeed; its stdout + stderr.
+/// Panics with the command, namespace, exit status and output otherwise:
+/// a probe that could not run must fail the test, never read as "absent".
+pub fn sh_ok(ns: &str, args: &[&str]) -> String {
+    let (status, out) = sh_status(ns, args);
+    assert!(
+        status.success(),
+        "in {ns}: {args:?} failed ({status}):\n{out}"
+    );
+    out
+}
+
+/// vtysh of the router in `ns`, one `-c` per command; its output. Panics
+/// (naming the namespace, commands, exit status and output) if vtysh
+/// fails, a command is refused (a `%` line: vtysh 8.4 exits 0 for some
+/// refusals, 1 for others) or a daemon is not running: a check such as
+/// "no `router ospf` in the running configuration" must not pass because
+/// vtysh printed an error instead of the configuration.
 pub fn vtysh(ns: &str, cmds: &[&str]) -> String {
     let mut args = vec!["vtysh", "-N", ns];
     for c in cmds {
         args.push("-c");
         args.push(c);
     }
-    sh(ns, &args).1
+    let (status, out) = sh_status(ns, &args);
+    let refused = vpcroute_sync::session::rejected(&out);
+    let disturbed = vpcroute_sync::session::disturbance(&out);
+    assert!(
+        status.success() && refused.is_empty() && disturbed.is_none(),
+        "vtysh in {ns} failed ({status}; refused {refused:?}; {disturbed:?}) for {cmds:?}:\n{out}"
+    );
+    out
 }
 
-/// A vtysh `show ... json` command, parsed (Null if not JSON).
+/// A vtysh `show ... json` command, parsed. Panics if vtysh fails (see
+/// [`vtysh`]) or prints no JSON object: FRR prints nothing at all for
+/// some commands when ospfd has no instance (`show ip ospf json`).
 pub fn vtysh_json(ns: &str, cmd: &str) -> Value {
     let text = vtysh(ns, &[cmd]);
-    let start = text.find('{').unwrap_or(0);
-    serde_json::from_str(&text[start..]).unwrap_or(Value::Null)
+    let parsed = text
+        .find('{')
+        .and_then(|start| serde_json::from_str::<Value>(&text[start..]).ok());
+    match parsed {
+        Some(v @ Value::Object(_)) => v,
+        _ => panic!("vtysh in {ns}: {cmd:?} printed no JSON object:\n{text}"),
+    }
 }
 
-/// Kernel routes installed by OSPF in a namespace.
+/// The OSPF neighbours of the router in `ns` (`neighbors` of `show ip ospf
+/// neighbor json`: router id -> its adjacencies), or None when ospfd runs
+/// but has no OSPF instance (it then answers `{}`: a VR router-sync has
+/// not configured yet). Panics if vtysh fails.
+pub fn ospf_neighbors(ns: &str) -> Option<serde_json::Map<String, Value>> {
+    let v = vtysh_json(ns, "show ip ospf neighbor json");
+    match v.get("neighbors") {
+        Some(Value::Object(n)) => Some(n.clone()),
+        None if v.as_object().is_some_and(|o| o.is_empty()) => None,
+        _ => panic!("vtysh in {ns}: unexpected `show ip ospf neighbor json`: {v}"),
+    }
+}
+
+/// Kernel routes installed by OSPF in a namespace (panics if `ip` fails).
 pub fn ospf_routes(ns: &str) -> String {
-    sh(ns, &["ip", "route", "show", "proto", "ospf"]).1
+    sh_ok(ns, &["ip", "route", "show", "proto", "ospf"])
 }
 
-/// Whether VM `from_vm` (short name) gets an answer from `to`.
+/// Whether VM `from_vm` (short name) gets an answer from `to`. ping exits 1
+/// when no reply came; anything else (2: an error, 255: no namespace, 127:
+/// no ping) is a failed probe and panics.
 pub fn pings(from_vm: &str, to: &str) -> bool {
-    sh(
-        &format!("vpcr-{from_vm}"),
-        &["ping", "-c", "1", "-W", "1", to],
-    )
-    .0
+    let ns = format!("vpcr-{from_vm}");
+    let (status, out) = sh_status(&ns, &["ping", "-c", "1", "-W", "1", to]);
+    match status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        _ => panic!("in {ns}: ping {to} failed ({status}):\n{out}"),
+    }
 }
 
 /// Whether VM `from_vm` (short name) can open a TCP connection to
-/// `to:port` within a second (bash's /dev/tcp: no netcat needed).
+/// `to:port` within a second (bash's /dev/tcp: no netcat needed). No
+/// answer (timeout's 124) or a refusal (bash's `connect:` error) is "no";
+/// any other failure of the probe panics.
 pub fn tcp_connects(from_vm: &str, to: &str, port: u16) -> bool {
-    sh(
-        &format!("vpcr-{from_vm}"),
-        &[
-            "timeout",
-            "1",
-            "bash",
-            "-c",
-            &format!("exec 3<>/dev/tcp/{to}/{port}"),
-        ],
-    )
-    .0
+    let ns = format!("vpcr-{from_vm}");
+    let script = format!("exec 3<>/dev/tcp/{to}/{port}");
+    let (status, out) = sh_status(&ns, &["timeout", "1", "bash", "-c", &script]);
+    match status.code() {
+        Some(0) => true,
+        Some(124) => false,
+        Some(1) if out.contains("connect: ") => false,
+        _ => panic!("in {ns}: TCP probe of {to}:{port} failed ({status}):\n{out}"),
+    }
 }
 
-/// Listens on TCP `ports` inside namespace `ns` (e.g. a VM's), accepting
-/// and closing every connection, for as long as the test process lives.
-///
-/// A thread enters the namespace (`setns` changes only the calling
-/// thread's network namespace) and binds there; the sockets stay in that
-/// namespace whichever thread uses them.
-pub fn tcp_listen_in(ns: &str, ports: &[u16]) {
-    use std::os::fd::AsRawFd;
-    let path = format!("/var/run/netns/{ns}");
-    let ports = ports.to_vec();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let f = std::fs::File::open(&path).expect("open the namespace");
-        // SAFETY: setns on a valid namespace fd affects only this thread.
-        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        let listeners: Vec<std::net::TcpListener> = ports
-            .iter()
-            .map(|p| std::net::TcpListener::bind(("0.0.0.0", *p)).expect("bind"))
-            .collect();
-        tx.send(()).unwrap();
-        for l in listeners {
-            std::thread::spawn(move || {
-                for conn in l.incoming() {
-                    drop(conn);
-                }
-            });
-        }
-    });
-    rx.recv().expect("listeners bound");
-}
-
-/// The pid of the ospfd running in `ns`.
+/// The pid of the ospfd running in `ns` (panics if there is none).
 pub fn ospfd_pid(ns: &str) -> String {
-    std::fs::read_to_string(format!("/var/run/frr/{ns}/ospfd.pid"))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+    let path = format!("/var/run/frr/{ns}/ospfd.pid");
+    let pid = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let pid = pid.trim().to_string();
+    assert!(!pid.is_empty(), "{path} is empty");
+    pid
 }
 
-/// Milliseconds the adjacency of `ns` with `neighbor` has been up (None if
-/// not Full).
+/// Milliseconds the adjacency of `ns` with `neighbor` has been up; None if
+/// it is not Full (or `ns` has no OSPF instance yet). Panics if vtysh fails.
 pub fn full_since_ms(ns: &str, neighbor: &str) -> Option<u64> {
-    let v = vtysh_json(ns, "show ip ospf neighbor json");
-    let n = v
-        .get("neighbors")?
+    let n = ospf_neighbors(ns)?
         .get(neighbor)?
         .as_array()?
         .first()?
         .clone();
     (n.get("converged")?.as_str()? == "Full").then(|| n.get("upTimeInMsec")?.as_u64())?
+}
+
+/// OSPF packets seen by tcpdump on one interface of a lab namespace: the
+/// evidence that a router's hellos really reach a segment (the positive
+/// control of "it never became a neighbour").
+pub struct OspfCapture {
+    child: std::process::Child,
+    what: String,
+}
+
+impl OspfCapture {
+    /// Starts tcpdump in `ns` on `iface` for the next `count` OSPF packets
+    /// from `src`, giving up after `timeout`.
+    pub fn start(ns: &str, iface: &str, src: &str, count: u32, timeout: Duration) -> OspfCapture {
+        let filter = format!("ip proto 89 and src host {src}");
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "timeout",
+                &timeout.as_secs().to_string(),
+            ])
+            .args([
+                "tcpdump",
+                "-i",
+                iface,
+                "-n",
+                "-l",
+                "-v",
+                "-c",
+                &count.to_string(),
+            ])
+            .arg(&filter)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run tcpdump (scripts/install-deps.sh installs it)");
+        OspfCapture {
+            child,
+            what: format!("{count} packets `{filter}` on {iface} in {ns}"),
+        }
+    }
+
+    /// Waits for the packets; panics unless all of them came (tcpdump
+    /// exits 0 only then) and each is an OSPF hello from `router_id`.
+    /// Returns tcpdump's decoding of them.
+    pub fn hellos_from(self, router_id: &str) -> String {
+        let out = self.child.wait_with_output().expect("wait for tcpdump");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "tcpdump did not see {} ({}):\n{text}{err}",
+            self.what,
+            out.status
+        );
+        let packets = text.matches("proto OSPF (89)").count();
+        let hellos = text.matches("OSPFv2, Hello").count();
+        let from = text.matches(&format!("Router-ID {router_id},")).count();
+        assert!(
+            packets > 0 && hellos == packets && from == packets,
+            "not all of {} are hellos from {router_id}:\n{text}",
+            self.what
+        );
+        text
+    }
 }
 
 /// The lab's two VRs as Figure 3 has them: (VPC, router, router id, uplink
@@ -264,6 +361,29 @@ pub fn sync_args(vrs: &[&str], nft: bool) -> Vec<String> {
     args
 }
 
+/// Waits until router-sync reports `router`'s current version applied and
+/// its firewall verified (read back from nft), and returns that version.
+pub async fn firewall_synced(nats_url: &str, router: &str) -> u64 {
+    let start = Instant::now();
+    loop {
+        let want = crate::vpcctl(nats_url, &["router", "config", router, "--json"])
+            .await
+            .expect_ok();
+        let st = crate::vpcctl(nats_url, &["router", "status", router, "--json"])
+            .await
+            .json;
+        let v = &want["version"];
+        if st["state"] == "in_sync" && &st["applied_version"] == v && &st["firewall_version"] == v {
+            return v.as_u64().expect("a version number");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{router} not in sync with version {v}: {st}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// `vpcctl vpc create VPC` in zone z1 as a /22 behind router `vr` with its
 /// uplink on eth1, as the lab expects (see [`VRS`]).
 pub async fn create_vpc(nats_url: &str, (vpc, vr, router_id, uplink): (&str, &str, &str, &str)) {
@@ -288,6 +408,16 @@ pub async fn create_vpc(nats_url: &str, (vpc, vr, router_id, uplink): (&str, &st
     )
     .await
     .expect_ok();
+}
+
+/// Waits until each VR's kernel holds the other VPC's /22 as an OSPF
+/// route (Figure 3's inter-VPC routes).
+pub async fn inter_vpc_routes(timeout: Duration) {
+    wait_for("inter-VPC routes in both kernels", timeout, || {
+        ospf_routes(LEFT).contains("10.1.4.0/22 nhid")
+            && ospf_routes(RIGHT).contains("10.1.0.0/22 nhid")
+    })
+    .await;
 }
 
 /// Polls `f` until it holds; panics after `timeout` naming `what`.

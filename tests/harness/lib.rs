@@ -22,7 +22,8 @@
 //! (the real `vpcctl --json`), [`client`] (typed requests for workloads),
 //! [`wiretap`] (records requests, replies and events on the wire),
 //! [`schema`] (validates captured messages against `schemas/`), [`diff`]
-//! (line diffs for golden files).
+//! (line diffs for golden files), [`lab`] (the namespace lab), [`packets`]
+//! (real TCP, UDP and ICMP probes between the lab's VMs).
 //!
 //! Tests need `nats-server` on `PATH` (or `NATS_SERVER_BIN`). Without it a
 //! test prints why and returns early (`NatsServer::start()` gives `None`),
@@ -31,9 +32,11 @@
 pub mod bins;
 pub mod cli;
 pub mod client;
+pub mod cloudstack_sim;
 pub mod diff;
 pub mod lab;
 pub mod nats;
+pub mod packets;
 pub mod schema;
 pub mod service;
 pub mod wiretap;

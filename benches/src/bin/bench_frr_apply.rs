@@ -39,7 +39,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vpcroute_tests::lab::{lab, lab_possible, lab_up, LabRun};
+use vpcroute_tests::lab::{lab, lab_possible, lab_up, ospf_neighbors, vtysh, LabRun};
 
 use serde_json::{json, Value};
 use vpcroute_benches::{emit, loadavg, ms, ms_stats, say, time_ms};
@@ -64,21 +64,6 @@ fn vtysh_cmd(ns: &str) -> Command {
     c
 }
 
-fn vtysh_show(ns: &str, cmd: &str) -> String {
-    let out = vtysh_cmd(ns)
-        .args(["-c", cmd])
-        .stdin(Stdio::null())
-        .output()
-        .expect("vtysh");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn vtysh_json(ns: &str, cmd: &str) -> Value {
-    let text = vtysh_show(ns, cmd);
-    let start = text.find('{').unwrap_or(text.len());
-    serde_json::from_str(&text[start..]).unwrap_or(Value::Null)
-}
-
 /// Feeds a script on stdin (router-sync's `Vtysh::configure`); returns the
 /// `%` lines (rejections).
 fn vtysh_configure(ns: &str, script: &str) -> Vec<String> {
@@ -101,14 +86,11 @@ fn vtysh_configure(ns: &str, script: &str) -> Vec<String> {
         .collect()
 }
 
-/// (converged == Full, upTimeInMsec) of `ns`'s adjacency with `nbr`.
+/// (converged == Full, upTimeInMsec) of `ns`'s adjacency with `nbr`
+/// (None: no such neighbour). The harness's probe: vtysh failing panics.
 fn adjacency(ns: &str, nbr: &str) -> Option<(bool, u64)> {
-    let v = vtysh_json(ns, "show ip ospf neighbor json");
-    let n = v.get("neighbors")?.get(nbr)?.as_array()?.first()?.clone();
-    Some((
-        n.get("converged")?.as_str()? == "Full",
-        n.get("upTimeInMsec")?.as_u64()?,
-    ))
+    let n = ospf_neighbors(ns)?.get(nbr)?.as_array()?.first()?.clone();
+    Some((n["converged"] == "Full", n["upTimeInMsec"].as_u64()?))
 }
 
 /// The desired configuration, in the config-renderer's FRR text format,
@@ -198,7 +180,7 @@ fn session_apply(
 /// parse, plan, apply, one vtysh process per call, no read-back.
 fn planner_apply(desired: &FrrConfig) -> PlannerRun {
     let t0 = Instant::now();
-    let running_text = vtysh_show(NS, "show running-config");
+    let running_text = vtysh(NS, &["show running-config"]);
     let t1 = Instant::now();
     let running = FrrConfig::parse(&running_text);
     let p = plan(desired, &running);
@@ -225,7 +207,7 @@ fn planner_apply(desired: &FrrConfig) -> PlannerRun {
 fn remaining(desired: &FrrConfig) -> usize {
     plan(
         desired,
-        &FrrConfig::parse(&vtysh_show(NS, "show running-config")),
+        &FrrConfig::parse(&vtysh(NS, &["show running-config"])),
     )
     .steps
     .len()
@@ -234,7 +216,7 @@ fn remaining(desired: &FrrConfig) -> usize {
 /// The router's running config, without vtysh's header lines, as a file
 /// frr-reload.py can take as its target.
 fn running_as_file() -> String {
-    vtysh_show(NS, "show running-config")
+    vtysh(NS, &["show running-config"])
         .lines()
         .filter(|l| *l != "Building configuration..." && *l != "Current configuration:")
         .collect::<Vec<_>>()
@@ -660,7 +642,7 @@ fn reference_costs(t: &Targets) -> Value {
         t.rt.block_on(fresh.show("show version")).unwrap();
     });
     let show_only = time_ms(10, || {
-        vtysh_show(NS, "show running-config");
+        vtysh(NS, &["show running-config"]);
     });
     let noop = time_ms(10, || {
         vtysh_configure(NS, "configure terminal\nend\n");

@@ -34,7 +34,11 @@
 //!   interface vpcroute does not know, a NIC plugged early).
 //! * Rule order is the rule number; the first match decides; ingress ends
 //!   with a drop; egress ends with a drop only when the list has egress
-//!   rules (see `vpcroute_protocol::acl`).
+//!   rules (see `vpcroute_protocol::acl`). [`verdict`] computes the same
+//!   decision from the rules alone: the oracle the rendered table is tested
+//!   against, in unit tests and with real packets in the lab.
+
+mod reference;
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -42,6 +46,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use vpcroute_protocol::acl::{AclAction, AclProtocol, AclRule, Traffic};
+
+pub use reference::{verdict, Packet};
 
 /// The table's family and name, as `nft` addresses it.
 pub const TABLE: &str = "inet vpcroute";

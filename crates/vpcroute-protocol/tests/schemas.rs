@@ -14,7 +14,7 @@ use vpcroute_protocol::acl::{
 use vpcroute_protocol::ipam::*;
 use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode, Page, PagedShow, Reply};
 use vpcroute_service::LogEvent;
-use vpcroute_testkit::schemas::{Schemas, BASE_URI};
+use vpcroute_testkit::schemas::{resolve_ref, Schemas};
 
 const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 
@@ -80,31 +80,6 @@ fn refs(v: &Value, out: &mut Vec<String>) {
         Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
         _ => {}
     }
-}
-
-/// Resolves `reference` (relative to the document `rel`) to a document path
-/// and a JSON pointer, by hand, independently of the validator.
-fn resolve_ref(rel: &str, reference: &str) -> (String, String) {
-    let (path, fragment) = reference.split_once('#').unwrap_or((reference, ""));
-    let doc = if path.is_empty() {
-        rel.to_string()
-    } else if let Some(abs) = path.strip_prefix(BASE_URI) {
-        abs.to_string()
-    } else {
-        let mut parts: Vec<&str> = rel.split('/').collect();
-        parts.pop();
-        for seg in path.split('/') {
-            match seg {
-                ".." => {
-                    assert!(parts.pop().is_some(), "{rel}: {reference} leaves schemas/");
-                }
-                "." => {}
-                s => parts.push(s),
-            }
-        }
-        parts.join("/")
-    };
-    (doc, fragment.to_string())
 }
 
 // ------------------------------------------------------------------- 1

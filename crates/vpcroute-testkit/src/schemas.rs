@@ -275,6 +275,31 @@ impl Schemas {
     }
 }
 
+/// Resolves `reference` (relative to the document `rel`) to a document path
+/// and a JSON pointer, by hand, independently of the validator.
+pub fn resolve_ref(rel: &str, reference: &str) -> (String, String) {
+    let (path, fragment) = reference.split_once('#').unwrap_or((reference, ""));
+    let doc = if path.is_empty() {
+        rel.to_string()
+    } else if let Some(abs) = path.strip_prefix(BASE_URI) {
+        abs.to_string()
+    } else {
+        let mut parts: Vec<&str> = rel.split('/').collect();
+        parts.pop();
+        for seg in path.split('/') {
+            match seg {
+                ".." => {
+                    assert!(parts.pop().is_some(), "{rel}: {reference} leaves schemas/");
+                }
+                "." => {}
+                s => parts.push(s),
+            }
+        }
+        parts.join("/")
+    };
+    (doc, fragment.to_string())
+}
+
 /// The string field `key` of an index entry (`""` if missing: no file has
 /// that name, so a lookup of it fails and says so).
 fn text<'a>(entry: &'a Value, key: &str) -> &'a str {

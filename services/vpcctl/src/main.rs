@@ -17,7 +17,7 @@ use vpcroute_bus::{connect, request, NatsArgs, Pager, Startup};
 use vpcroute_protocol::page::PagedRequest;
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 
-use cmd::{acl, log, router, show, tier, vm, vpc, zone};
+use cmd::{acl, import, log, router, show, tier, vm, vpc, zone};
 use output::Output;
 
 #[derive(Debug, Parser)]
@@ -75,6 +75,9 @@ enum Cmd {
     /// Event log maintenance.
     #[command(subcommand)]
     Log(log::LogCmd),
+    /// Create many VPCs, lists, tiers and VMs from a JSON Lines file of
+    /// ipam requests (a migration), pipelined; safe to run again.
+    Import(import::ImportArgs),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -84,7 +87,11 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(out) => {
             output::print_ok(&out, json);
-            ExitCode::SUCCESS
+            if out.failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             output::print_err(&e, json);
@@ -151,6 +158,7 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
         Cmd::Acl(cmd) => cmd.run(&ctx).await,
         Cmd::Show(cmd) => cmd.run(&ctx).await,
         Cmd::Router(cmd) => cmd.run(&ctx).await,
+        Cmd::Import(args) => args.run(&ctx).await,
         Cmd::Log(_) => unreachable!("handled above"),
     }
 }

@@ -11,6 +11,9 @@ pub struct Output {
     pub human: String,
     /// Printed already, as it was read (`show zone`).
     pub printed: bool,
+    /// Printed as a result, but some of the work failed (an import with
+    /// refused items): vpcctl exits non-zero.
+    pub failed: bool,
 }
 
 impl Output {
@@ -20,6 +23,7 @@ impl Output {
             json: serde_json::Value::Null,
             human: String::new(),
             printed: true,
+            failed: false,
         }
     }
 }
@@ -54,5 +58,6 @@ pub fn record<T: Serialize>(r: &T, human: String) -> Output {
         json: serde_json::to_value(r).expect("json"),
         human,
         printed: false,
+        failed: false,
     }
 }

@@ -9,6 +9,14 @@ impl IpamState {
                 "at least one super-CIDR is required".into(),
             ));
         }
+        // The schema's CIDR has no blanks (parse_canonical_cidr would trim
+        // them): `" 10.0.0.0/8"` is refused, as
+        // schemas/ipam/zone.enable.request.invalid.jsonl says.
+        if list.iter().any(|s| s.trim() != s) {
+            return Err(IpamError::InvalidCidr(
+                "a super-CIDR has blanks around it".into(),
+            ));
+        }
         let cidrs = list
             .iter()
             .map(|s| parse_cidr(s))

@@ -79,5 +79,6 @@ fn verify_logs(dir: &Path) -> Result<Output, ErrorBody> {
         json: serde_json::json!({ "logs": report }),
         human,
         printed: false,
+        failed: false,
     })
 }

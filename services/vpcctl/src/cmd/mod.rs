@@ -3,6 +3,7 @@
 //! how it prints the answers.
 
 pub mod acl;
+pub mod import;
 pub mod log;
 pub mod router;
 pub mod show;
