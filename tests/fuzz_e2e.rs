@@ -4,7 +4,7 @@
 //! A small valid world is seeded first (two zones, three VPCs, a tier and a
 //! VM in each, OSPF settings for one zone, network ACL lists with rules
 //! attached to tiers), then well over 100,000 fuzz cases are sent, 32 in
-//! flight, spread evenly over the 27 request subjects: malformed JSON
+//! flight, spread evenly over the 33 request subjects: malformed JSON
 //! (truncated, random bytes, non-UTF-8, trailing garbage, duplicate keys,
 //! ...), wrong JSON types for every field, missing
 //! required fields, unknown extra fields, huge payloads (> 64 KiB, ~1 MiB),
@@ -64,8 +64,8 @@ use vpcroute_testkit::Schemas;
 use vpcroute_tests::{nats_or_skip, vpcctl, wait_processed, Running, Service, ServiceKind};
 
 const DEFAULT_SEED: u64 = 0x5eed_f022_0000_0001;
-/// 5,100 cases for each of the 27 subjects.
-const DEFAULT_CASES: usize = 137_700;
+/// 5,100 cases for each of the 33 subjects.
+const DEFAULT_CASES: usize = 168_300;
 const IN_FLIGHT: usize = 32;
 const REPLY_TIMEOUT: Duration = Duration::from_secs(15);
 /// The most characters of a request an error message may repeat.
@@ -439,6 +439,57 @@ const SPECS: &[Spec] = &[
         writes: false,
         fields: EVENTS_READ_FIELDS,
     },
+    // The paged reads (issue 14).
+    Spec {
+        subject: subjects::ipam::ZONE_SUMMARY,
+        writes: false,
+        fields: &[f("name", Fk::Zone)],
+    },
+    Spec {
+        subject: subjects::ipam::ZONE_EXPORT,
+        writes: false,
+        fields: &[
+            f("name", Fk::Zone),
+            f("after", Fk::Vpc),
+            f("limit", Fk::Limit),
+        ],
+    },
+    Spec {
+        subject: subjects::ipam::VPC_EXPORT,
+        writes: false,
+        fields: &[
+            f("name", Fk::Vpc),
+            f("after", Fk::Vpc),
+            f("limit", Fk::Limit),
+        ],
+    },
+    Spec {
+        subject: subjects::ipam::ACL_LIST,
+        writes: false,
+        fields: &[
+            f("name", Fk::Zone),
+            f("after", Fk::Acl),
+            f("limit", Fk::Limit),
+        ],
+    },
+    Spec {
+        subject: subjects::areas::ZONE_AREAS,
+        writes: false,
+        fields: &[
+            f("name", Fk::Zone),
+            f("after", Fk::Vpc),
+            f("limit", Fk::Limit),
+        ],
+    },
+    Spec {
+        subject: subjects::config::ROUTER_PAGE,
+        writes: false,
+        fields: &[
+            f("zone", Fk::Zone),
+            f("after", Fk::Router),
+            f("limit", Fk::Limit),
+        ],
+    },
     Spec {
         subject: R1_STATUS,
         writes: false,
@@ -471,6 +522,18 @@ const SPECS: &[Spec] = &[
         fields: &[],
     },
 ];
+
+/// A paged request's `after`: the position of the last item of the page
+/// before, which need not exist any more (the read goes on after where it
+/// was), so a well-formed one naming nothing is answered `ok`; a malformed
+/// one is refused (`vpcroute_bus::page`, its tests and the schemas').
+const PAGE_TOKEN: &str = "after";
+
+/// `router.list` and its paged form `router.page`: every field optional,
+/// `zone` only a filter (a zone of no router lists none).
+fn is_router_list(subject: &str) -> bool {
+    subject == subjects::config::ROUTER_LIST || subject == subjects::config::ROUTER_PAGE
+}
 
 // ---------------------------------------------------------- schema shapes
 
@@ -2009,8 +2072,10 @@ fn make_case(seed: u64, i: usize, world: &World) -> Case {
                     secret = key;
                 }
                 m.insert(fd.name.into(), v);
-                let e = if spec.writes || spec.subject == subjects::config::ROUTER_LIST {
+                let e = if spec.writes || is_router_list(spec.subject) {
                     semantic_expect
+                } else if fd.name == PAGE_TOKEN {
+                    Expect::MayOk
                 } else {
                     Expect::Fail
                 };
@@ -2207,7 +2272,7 @@ fn make_case(seed: u64, i: usize, world: &World) -> Case {
             };
             // An empty or blank router.list request is valid (no filter),
             // and so is any JSON that is not an array.
-            let e = if spec.subject == subjects::config::ROUTER_LIST
+            let e = if is_router_list(spec.subject)
                 && (p.iter().all(u8::is_ascii_whitespace)
                     || (!matches!(e, Expect::ArrayBody)
                         && serde_json::from_slice::<Value>(&p).is_ok()))
@@ -2268,7 +2333,7 @@ fn make_case(seed: u64, i: usize, world: &World) -> Case {
                 m.insert(fd.name.into(), json!(rng.long(len)));
                 let e = if spec.writes {
                     Expect::Fail
-                } else if spec.subject == subjects::config::ROUTER_LIST {
+                } else if is_router_list(spec.subject) || fd.name == PAGE_TOKEN {
                     Expect::MayOk
                 } else {
                     Expect::Fail

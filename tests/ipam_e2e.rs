@@ -796,6 +796,10 @@ async fn registers_with_the_nats_services_api() {
         ("tier_set_acl", subj::TIER_SET_ACL),
         ("service_status", subj::SERVICE_STATUS),
         ("events_read", subj::EVENTS_READ),
+        ("zone_summary", subj::ZONE_SUMMARY),
+        ("zone_export", subj::ZONE_EXPORT),
+        ("vpc_export", subj::VPC_EXPORT),
+        ("acl_list", subj::ACL_LIST),
     ]
     .into_iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -1005,6 +1009,14 @@ async fn every_message_on_the_wire_matches_its_schema() {
     w.ctl(&["show", "zone", "z1"]).await.expect_ok();
     // IPv6 counts beyond 2^64 must fit the schema too.
     w.ctl(&["show", "zone", "z6"]).await.expect_ok();
+    // vpcctl reads zones and VPCs in pages (zone.export, vpc.export); the
+    // whole views are still served, and must match their schemas too.
+    client.zone_show("z1").await.unwrap();
+    client.zone_show("z6").await.unwrap();
+    client.vpc_show("v6").await.unwrap();
+    w.ctl(&["show", "zone", "z1", "--summary"])
+        .await
+        .expect_ok();
     w.ctl(&["vm", "delete", "right-vm"]).await.expect_ok();
     w.ctl(&["tier", "delete", "right-tier"]).await.expect_ok();
     w.ctl(&["vpc", "delete", "right"]).await.expect_ok();
@@ -1080,6 +1092,9 @@ async fn every_message_on_the_wire_matches_its_schema() {
         subj::VM_ALLOCATE,
         subj::VM_RELEASE,
         subj::EVENTS_READ,
+        subj::ZONE_SUMMARY,
+        subj::ZONE_EXPORT,
+        subj::VPC_EXPORT,
     ] {
         for dir in ["request", "reply"] {
             assert!(

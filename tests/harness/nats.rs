@@ -17,6 +17,8 @@ pub struct NatsServer {
     child: Option<Child>,
     /// Holds the server's log file.
     dir: tempfile::TempDir,
+    /// Holds the configuration file given with `-c`, if any.
+    config_dir: Option<tempfile::TempDir>,
 }
 
 /// `nats-server`, from `NATS_SERVER_BIN` or `PATH`.
@@ -66,12 +68,27 @@ impl NatsServer {
             port: 0,
             child: None,
             dir,
+            config_dir: None,
         };
         // `-p -1` lets the server pick a free port itself (no probe-then-
         // bind race); its ports file tells us which.
         if let Err(e) = server.spawn(None) {
             panic!("nats-server did not start: {e}");
         }
+        Some(server)
+    }
+
+    /// Like [`NatsServer::start`], with a configuration file of `config`
+    /// (e.g. `max_payload: 65536`, which has no command-line option).
+    pub fn start_with_config(config: &str) -> Option<NatsServer> {
+        let dir = tempfile::Builder::new()
+            .prefix("vpcroute-nats-conf-")
+            .tempdir()
+            .expect("tempdir");
+        let path = dir.path().join("nats-server.conf");
+        std::fs::write(&path, config).expect("write nats-server.conf");
+        let mut server = Self::start_with_args(&["-c", path.to_str().expect("utf-8 path")])?;
+        server.config_dir = Some(dir);
         Some(server)
     }
 

@@ -420,6 +420,14 @@ impl AreaState {
     }
 
     fn view_of(&self, name: &str, zone: &Zone) -> ZoneOspfView {
+        ZoneOspfView {
+            areas: self.zone_areas(name),
+            ..Self::settings_view(name, zone)
+        }
+    }
+
+    /// [`Self::view_of`] without the areas (a page's header).
+    fn settings_view(name: &str, zone: &Zone) -> ZoneOspfView {
         let s = &zone.settings;
         let (auth, key_id) = auth_name(&s.auth);
         ZoneOspfView {
@@ -432,8 +440,30 @@ impl AreaState {
             auth: auth.to_string(),
             key_id,
             revision: zone.revision,
-            areas: self.zone_areas(name),
+            areas: Vec::new(),
         }
+    }
+
+    /// A zone's settings without the key (its `areas` left empty), and the
+    /// areas of its VPCs named after `after`, by VPC name: the pages of
+    /// `zone.areas`.
+    pub fn zone_areas_after<'a>(
+        &'a self,
+        zone: &'a str,
+        after: Option<&'a str>,
+    ) -> Result<(ZoneOspfView, impl Iterator<Item = VpcArea> + 'a), AreaError> {
+        let z = self
+            .zones
+            .get(zone)
+            .ok_or_else(|| AreaError::UnknownZone(zone.to_string()))?;
+        let start = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let areas = self
+            .vpcs
+            .range::<str, _>((start, std::ops::Bound::Unbounded))
+            .map(|(_, a)| a)
+            .filter(move |a| a.zone == zone)
+            .cloned();
+        Ok((Self::settings_view(zone, z), areas))
     }
 
     /// The areas of a zone's VPCs, by VPC name.

@@ -33,6 +33,16 @@ pub mod ipam {
     pub const TIER_SET_ACL: &str = "vpcroute.ipam.tier.set_acl";
     /// Catch-up reads of the ipam event log by consumers.
     pub const EVENTS_READ: &str = "vpcroute.ipam.events.read";
+    // Paged reads (`vpcroute_bus::page`): what grows with a zone.
+    /// A zone's utilisation and counts, listing nothing.
+    pub const ZONE_SUMMARY: &str = "vpcroute.ipam.zone.summary";
+    /// Every VPC, tier and VM of a zone, paged (the CloudStack reconciler's
+    /// read, and `vpcctl show zone`).
+    pub const ZONE_EXPORT: &str = "vpcroute.ipam.zone.export";
+    /// One VPC with its tiers and VMs, paged.
+    pub const VPC_EXPORT: &str = "vpcroute.ipam.vpc.export";
+    /// The ACL lists of a zone's VPCs, paged.
+    pub const ACL_LIST: &str = "vpcroute.ipam.acl.list";
     /// Where ipam publishes its events; the event type is the last token.
     pub const EVENTS_PREFIX: &str = "vpcroute.events.ipam";
     /// How far the service has processed its inputs and how its log is
@@ -49,6 +59,8 @@ pub mod areas {
     pub const ZONE_SHOW: &str = "vpcroute.areas.zone.show";
     /// One VPC's area.
     pub const VPC_SHOW: &str = "vpcroute.areas.vpc.show";
+    /// A zone's settings (without key) and its VPCs' areas, paged.
+    pub const ZONE_AREAS: &str = "vpcroute.areas.zone.areas";
     /// Catch-up reads of the registry's log. Replies hold OSPF keys: only
     /// the config-renderer is allowed this subject.
     pub const EVENTS_READ: &str = "vpcroute.areas.events.read";
@@ -66,6 +78,8 @@ pub mod config {
     pub const ROUTER_GET: &str = "vpcroute.config.router.get";
     /// Every router with its current version.
     pub const ROUTER_LIST: &str = "vpcroute.config.router.list";
+    /// `router.list`, paged.
+    pub const ROUTER_PAGE: &str = "vpcroute.config.router.page";
     pub const EVENTS_READ: &str = "vpcroute.config.events.read";
     pub const EVENTS_PREFIX: &str = "vpcroute.events.config";
     /// `vpcroute.config.updated.<router>`: a router has a new version.

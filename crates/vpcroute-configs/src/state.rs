@@ -888,6 +888,20 @@ impl RendererState {
             .collect()
     }
 
+    /// The routers named after `after` (of `zone`, if given), by name:
+    /// the pages of `router.page`.
+    pub fn routers_after<'a>(
+        &'a self,
+        zone: Option<&'a str>,
+        after: Option<&'a str>,
+    ) -> impl Iterator<Item = RouterSummary> + 'a {
+        let start = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        self.routers
+            .range::<str, _>((start, std::ops::Bound::Unbounded))
+            .filter(move |(_, r)| zone.is_none_or(|z| r.zone == z))
+            .filter_map(|(name, _)| self.summary(name))
+    }
+
     /// A router's summary, if it has a configuration.
     pub fn summary(&self, router: &str) -> Option<RouterSummary> {
         self.routers.get(router).map(|r| RouterSummary {

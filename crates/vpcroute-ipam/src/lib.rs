@@ -11,4 +11,4 @@ mod error;
 mod state;
 
 pub use error::IpamError;
-pub use state::{Command, Decision, IpamState};
+pub use state::{Command, Decision, IpamState, Position};

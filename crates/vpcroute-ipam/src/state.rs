@@ -5,6 +5,8 @@
 //! the types, the helpers they share, and the two dispatches.
 
 mod acl_list;
+mod export;
+pub use export::Position;
 mod tier;
 mod vm;
 mod vpc;
@@ -19,8 +21,8 @@ use vpcroute_allocator::{
     default_gateway, netmask_to_prefix, parse_canonical_cidr, BlockPool, Family, HostPool,
 };
 use vpcroute_protocol::ipam::{
-    self as msg, IpamEvent, Released, RouterSpec, TierRecord, TierView, Usage, VmRecord, VmView,
-    VpcRecord, VpcView, ZoneRecord, ZoneView,
+    self as msg, IpamEvent, Released, RouterSpec, TierRecord, Usage, VmRecord, VmView, VpcRecord,
+    VpcView, ZoneRecord, ZoneView,
 };
 
 use vpcroute_protocol::acl::{self, AclRule, AclView, TierAclRecord};

@@ -81,6 +81,23 @@ pub struct ZoneOspfView {
     pub areas: Vec<VpcArea>,
 }
 
+/// Reply to `vpcroute.areas.zone.areas`: the zone's settings as
+/// `zone.show` gives them, with one page of its areas (by VPC name) in
+/// `areas`, and `next` (see [`crate::page`]) unless it is the last page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneOspfPage {
+    #[serde(flatten)]
+    pub view: ZoneOspfView,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+impl crate::page::PageReply for ZoneOspfPage {
+    fn next_token(&self) -> Option<&str> {
+        self.next.as_deref()
+    }
+}
+
 /// A VPC and its OSPF area.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VpcArea {

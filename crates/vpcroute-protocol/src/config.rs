@@ -110,6 +110,31 @@ pub struct RouterList {
     pub zone: Option<String>,
 }
 
+/// `vpcroute.config.router.page`: [`RouterList`] one page at a time, by
+/// router name (see [`crate::page`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterPage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl crate::page::PagedRequest for RouterPage {
+    fn after(&self) -> Option<&str> {
+        self.after.as_deref()
+    }
+    fn limit(&self) -> Option<u32> {
+        self.limit
+    }
+    fn set_after(&mut self, after: Option<String>) {
+        self.after = after;
+    }
+}
+
 /// Published on `vpcroute.config.updated.<router>` when a router's
 /// configuration gets a new version. Carries no text (and so no key): the
 /// router's syncer fetches it with `router.get`.

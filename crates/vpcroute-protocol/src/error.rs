@@ -62,6 +62,10 @@ pub enum ErrorCode {
     CorruptLog,
     /// No service answered (vpcctl side: nothing listening, or timeout).
     Unavailable,
+    /// The reply would exceed the NATS server's `max_payload`, so it was
+    /// not sent; the message names the subject, the size and the limit.
+    /// Ask for it in pages (the paged subjects, `vpcroute_protocol::page`).
+    ReplyTooLarge,
     /// Anything else; the message says what, the service log says more.
     Internal,
 }
@@ -94,6 +98,7 @@ impl ErrorCode {
             ErrorCode::RenderFailed => "render_failed",
             ErrorCode::CorruptLog => "corrupt_log",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::ReplyTooLarge => "reply_too_large",
             ErrorCode::Internal => "internal",
         }
     }

@@ -250,6 +250,162 @@ pub struct TierView {
     pub vms: Vec<VmRecord>,
 }
 
+/// Reply to `vpcroute.ipam.zone.summary`: a zone's utilisation and
+/// counts, without listing anything (its size does not grow with the zone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneSummary {
+    pub zone: String,
+    pub super_cidrs: Vec<IpNet>,
+    pub usage_ipv4: Usage,
+    pub usage_ipv6: Usage,
+    pub vpcs: u64,
+    pub tiers: u64,
+    pub vms: u64,
+    /// The VPCs' own ACL lists.
+    pub acls: u64,
+}
+
+/// One item of `vpcroute.ipam.zone.export` and `vpcroute.ipam.vpc.export`
+/// pages: a zone's VPCs, tiers and VMs as a flat list in tree order (each
+/// VPC, then each of its tiers followed by the tier's VMs), so that a page
+/// can end anywhere, even inside a VPC of a million VMs. Names are the
+/// CloudStack ids (see `IpamState`). [`VpcView`]s are these rows nested.
+///
+/// Externally tagged (`{"vpc": {...}}`, `{"tier": {...}}`, `{"vm": {...}}`):
+/// serde reads an internally tagged enum through a buffer that cannot hold
+/// the u128 address counts of `usage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportRow {
+    Vpc(VpcRow),
+    Tier(TierRow),
+    Vm(VmRow),
+}
+
+/// A VPC as exported: [`VpcView`] without its tiers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpcRow {
+    pub vpc: String,
+    pub zone: String,
+    pub cidr: IpNet,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<RouterSpec>,
+    pub usage: Usage,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acls: Vec<String>,
+}
+
+/// A tier as exported: [`TierView`] without its VMs, with its VPC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierRow {
+    pub tier: String,
+    pub vpc: String,
+    pub cidr: IpNet,
+    pub gateway: IpAddr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<String>,
+    pub usage: Usage,
+}
+
+/// A VM as exported: its address, tier and VPC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmRow {
+    pub vm: String,
+    pub tier: String,
+    pub vpc: String,
+    pub ip: IpAddr,
+}
+
+impl ExportRow {
+    /// The row's position in the tree, `vpc`, `vpc/tier` or `vpc/tier/vm`:
+    /// its page token (no name holds the separator). Rows come in the
+    /// order of their positions compared name by name, a position before
+    /// the longer ones it begins (not as plain strings: `a-x` sorts before
+    /// `a/t` as text, but VPC `a`'s tiers come before VPC `a-x`).
+    pub fn position(&self) -> String {
+        let sep = crate::page::KEY_SEPARATOR;
+        match self {
+            ExportRow::Vpc(v) => v.vpc.clone(),
+            ExportRow::Tier(t) => format!("{}{sep}{}", t.vpc, t.tier),
+            ExportRow::Vm(m) => format!("{}{sep}{}{sep}{}", m.vpc, m.tier, m.vm),
+        }
+    }
+}
+
+impl VpcView {
+    /// A VPC's view from its row, before its tiers are added.
+    pub fn from_row(r: VpcRow) -> VpcView {
+        VpcView {
+            vpc: r.vpc,
+            zone: r.zone,
+            cidr: r.cidr,
+            router: r.router,
+            usage: r.usage,
+            tiers: Vec::new(),
+            acls: r.acls,
+        }
+    }
+}
+
+impl TierView {
+    /// A tier's view from its row, before its VMs are added.
+    pub fn from_row(r: TierRow) -> TierView {
+        TierView {
+            tier: r.tier,
+            cidr: r.cidr,
+            gateway: r.gateway,
+            interface: r.interface,
+            acl: r.acl,
+            usage: r.usage,
+            vms: Vec::new(),
+        }
+    }
+}
+
+/// Nests export rows back into [`VpcView`]s, handing out each VPC once its
+/// last row has been seen (when the next VPC starts, or at the end): how
+/// a reader of pages prints a zone VPC by VPC, holding one VPC at a time.
+#[derive(Debug, Default)]
+pub struct VpcAssembler {
+    current: Option<VpcView>,
+}
+
+impl VpcAssembler {
+    /// Takes the next row; returns the VPC it completes, if any. Rows come
+    /// in tree order from one walk, so a tier or VM row always follows
+    /// its VPC's row (and a VM its tier's); anything else is an error
+    /// rather than a VPC made up.
+    pub fn push(&mut self, row: ExportRow) -> Result<Option<VpcView>, String> {
+        let current = self.current.as_mut();
+        match (row, current) {
+            (ExportRow::Vpc(v), _) => Ok(self.current.replace(VpcView::from_row(v))),
+            (ExportRow::Tier(t), Some(vpc)) if vpc.vpc == t.vpc => {
+                vpc.tiers.push(TierView::from_row(t));
+                Ok(None)
+            }
+            (ExportRow::Vm(m), Some(vpc)) if vpc.vpc == m.vpc => {
+                match vpc.tiers.last_mut() {
+                    Some(t) if t.tier == m.tier => t.vms.push(VmRecord {
+                        vm: m.vm,
+                        tier: m.tier,
+                        ip: m.ip,
+                    }),
+                    _ => return Err(format!("vm {} came before its tier {}", m.vm, m.tier)),
+                }
+                Ok(None)
+            }
+            (row, _) => Err(format!("row {} came before its VPC", row.position())),
+        }
+    }
+
+    /// The last VPC, once every row has been pushed.
+    pub fn finish(&mut self) -> Option<VpcView> {
+        self.current.take()
+    }
+}
+
 /// Reply to `events.read`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventsPage {

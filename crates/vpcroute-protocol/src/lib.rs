@@ -12,8 +12,10 @@ pub mod error;
 pub mod event;
 pub mod ipam;
 pub mod names;
+pub mod page;
 pub mod service;
 pub mod sync;
 
 pub use error::{ErrorBody, ErrorCode, Reply};
 pub use event::BusEvent;
+pub use page::{Page, PagedShow};

@@ -20,10 +20,11 @@ use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use vpcroute_protocol::acl::{AclCreate, AclRuleAdd, AclRuleDelete, TierSetAcl};
 use vpcroute_protocol::areas::ZoneOspfSet;
-use vpcroute_protocol::config::{RouterConfigGet, RouterList};
+use vpcroute_protocol::config::{RouterConfigGet, RouterList, RouterPage};
 use vpcroute_protocol::ipam::*;
 use vpcroute_protocol::service::ServiceStatusGet;
 use vpcroute_protocol::sync::RouterStatusGet;
+use vpcroute_protocol::PagedShow;
 use vpcroute_testkit::schemas::{examples_file, RefusedBy, Schemas};
 
 /// Reads a message as its Rust type and writes it back.
@@ -88,6 +89,12 @@ fn rust_type(request_schema: &str) -> Option<ReadBack> {
         "areas/zone.set.request.json" => read_back::<ZoneOspfSet>,
         "config/router.get.request.json" => read_back::<RouterConfigGet>,
         "config/router.list.request.json" => read_back::<RouterList>,
+        "config/router.page.request.json" => read_back::<RouterPage>,
+        "ipam/zone.summary.request.json" => read_back::<Show>,
+        "ipam/zone.export.request.json"
+        | "ipam/vpc.export.request.json"
+        | "ipam/acl.list.request.json"
+        | "areas/zone.areas.request.json" => read_back::<PagedShow>,
         "sync/router.status.request.json" => read_back::<RouterStatusGet>,
         "ipam/service.status.request.json"
         | "areas/service.status.request.json"

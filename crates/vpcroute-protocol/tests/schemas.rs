@@ -15,7 +15,7 @@ use vpcroute_protocol::ipam::*;
 use vpcroute_protocol::service::{
     Durability, JournalMode, LogStatus, ServiceStatus, ServiceStatusGet, Synchronous,
 };
-use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode, Reply};
+use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode, Page, PagedShow, Reply};
 use vpcroute_service::LogEvent;
 use vpcroute_testkit::schemas::{resolve_ref, Schemas};
 
@@ -255,6 +255,10 @@ fn examples_deserialise_into_the_rust_types() {
         examples_as::<ServiceStatusGet>(&s, &format!("{service}/service.status.request.json"));
         examples_as::<Reply<ServiceStatus>>(&s, &format!("{service}/service.status.reply.json"));
     }
+    examples_as::<Reply<ZoneSummary>>(&s, "ipam/zone.summary.reply.json");
+    examples_as::<Reply<Page<ExportRow>>>(&s, "ipam/zone.export.reply.json");
+    examples_as::<Reply<Page<ExportRow>>>(&s, "ipam/vpc.export.reply.json");
+    examples_as::<Reply<Page<AclView>>>(&s, "ipam/acl.list.reply.json");
 
     let errors: Vec<Value> = s.docs["error.json"]["examples"]
         .as_array()
@@ -480,6 +484,36 @@ fn requests() -> Vec<(&'static str, Value)> {
                 limit: 1000,
             }),
         ),
+        (
+            subjects::ipam::ZONE_SUMMARY,
+            wire(&Show {
+                name: "zone-1".into(),
+            }),
+        ),
+        (
+            subjects::ipam::ZONE_EXPORT,
+            wire(&PagedShow::first("zone-1")),
+        ),
+        (
+            subjects::ipam::ZONE_EXPORT,
+            wire(&PagedShow {
+                after: Some("vpc-blue/tier-web/vm-1".into()),
+                limit: Some(100_000),
+                ..PagedShow::first("zone-1")
+            }),
+        ),
+        (
+            subjects::ipam::VPC_EXPORT,
+            wire(&PagedShow::first("vpc-blue")),
+        ),
+        (
+            subjects::ipam::ACL_LIST,
+            wire(&PagedShow {
+                after: Some("web-acl".into()),
+                limit: Some(1),
+                ..PagedShow::first("zone-1")
+            }),
+        ),
     ]
 }
 
@@ -509,7 +543,7 @@ fn real_requests_are_valid() {
         assert_valid(&s, schema, &msg);
         seen.insert(subject);
     }
-    assert_eq!(seen.len(), 18, "a request subject is not exercised");
+    assert_eq!(seen.len(), 22, "a request subject is not exercised");
     // Defaults may be left out, as serde allows.
     assert_valid(&s, "ipam/events.read.request.json", &json!({"from_seq": 7}));
 }
@@ -702,6 +736,38 @@ fn err(code: ErrorCode) -> ErrorBody {
     ErrorBody::new(code, format!("something is {code}"))
 }
 
+/// A VPC view as `zone.export` and `vpc.export` send it: flat rows.
+fn export_rows(v: &VpcView) -> Vec<ExportRow> {
+    let mut rows = vec![ExportRow::Vpc(VpcRow {
+        vpc: v.vpc.clone(),
+        zone: v.zone.clone(),
+        cidr: v.cidr,
+        router: v.router.clone(),
+        usage: v.usage.clone(),
+        acls: v.acls.clone(),
+    })];
+    for t in &v.tiers {
+        rows.push(ExportRow::Tier(TierRow {
+            tier: t.tier.clone(),
+            vpc: v.vpc.clone(),
+            cidr: t.cidr,
+            gateway: t.gateway,
+            interface: t.interface.clone(),
+            acl: t.acl.clone(),
+            usage: t.usage.clone(),
+        }));
+        rows.extend(t.vms.iter().map(|m| {
+            ExportRow::Vm(VmRow {
+                vm: m.vm.clone(),
+                tier: m.tier.clone(),
+                vpc: v.vpc.clone(),
+                ip: m.ip,
+            })
+        }));
+    }
+    rows
+}
+
 #[test]
 fn real_replies_are_valid() {
     let s = schemas();
@@ -842,93 +908,128 @@ fn real_replies_are_valid() {
         ..tier_acl.clone()
     };
 
-    let ok: Vec<(&str, Value)> = vec![
-        (subjects::ipam::ZONE_ENABLE, wire(&Reply::Ok(zone.clone()))),
-        (subjects::ipam::ZONE_UPDATE, wire(&Reply::Ok(zone))),
-        (subjects::ipam::ZONE_SHOW, wire(&Reply::Ok(zone_view))),
-        (subjects::ipam::ZONE_SHOW, wire(&Reply::Ok(empty_zone))),
-        (subjects::ipam::VPC_ALLOCATE, wire(&Reply::Ok(vpc))),
-        (subjects::ipam::VPC_ALLOCATE, wire(&Reply::Ok(vpc6))),
+    let rows = export_rows(&vpc_view);
+    let mut nest = VpcAssembler::default();
+    for row in rows.clone() {
+        assert_eq!(nest.push(row), Ok(None), "one VPC's rows");
+    }
+    assert_eq!(nest.finish().as_ref(), Some(&vpc_view), "rows nest back");
+    let summary = ZoneSummary {
+        zone: zone_view.zone.clone(),
+        super_cidrs: zone_view.super_cidrs.clone(),
+        usage_ipv4: zone_view.usage_ipv4.clone(),
+        usage_ipv6: zone_view.usage_ipv6.clone(),
+        vpcs: 2,
+        tiers: 2,
+        vms: 2,
+        acls: 1,
+    };
+    let paged: Vec<(&str, Value)> = vec![
+        (subjects::ipam::ZONE_SUMMARY, wire(&Reply::Ok(summary))),
         (
-            subjects::ipam::VPC_RELEASE,
-            wire(&Reply::Ok(released("vpc-blue", "10.1.0.0/16"))),
-        ),
-        (subjects::ipam::VPC_SHOW, wire(&Reply::Ok(vpc_view))),
-        (subjects::ipam::VPC_SHOW, wire(&Reply::Ok(vpc6_view))),
-        (subjects::ipam::TIER_ALLOCATE, wire(&Reply::Ok(tier))),
-        (subjects::ipam::TIER_ALLOCATE, wire(&Reply::Ok(tier6))),
-        (
-            subjects::ipam::TIER_RELEASE,
-            wire(&Reply::Ok(released("tier-web", "10.1.0.0/24"))),
-        ),
-        (subjects::ipam::VM_ALLOCATE, wire(&Reply::Ok(vm))),
-        (subjects::ipam::VM_ALLOCATE, wire(&Reply::Ok(vm6))),
-        (
-            subjects::ipam::VM_RELEASE,
-            wire(&Reply::Ok(released("vm-2", "fd00:0:1:2::a/128"))),
-        ),
-        (
-            subjects::ipam::VM_SHOW,
-            wire(&Reply::Ok(VmView {
-                vm: "vm-1".into(),
-                tier: "tier-web".into(),
-                ip: ip("10.1.0.10"),
-                vpc: "vpc-blue".into(),
-                zone: "zone-1".into(),
+            subjects::ipam::ZONE_EXPORT,
+            wire(&Reply::Ok(Page {
+                next: Some(rows[rows.len() - 1].position()),
+                items: rows.clone(),
             })),
         ),
         (
-            subjects::ipam::VM_SHOW,
-            wire(&Reply::Ok(VmView {
-                vm: "vm-2".into(),
-                tier: "tier-v6".into(),
-                ip: ip("fd00:0:1:2::a"),
-                vpc: "vpc-v6".into(),
-                zone: "zone-1".into(),
+            subjects::ipam::ZONE_EXPORT,
+            wire(&Reply::Ok(Page::<ExportRow> {
+                items: vec![],
+                next: None,
             })),
         ),
         (
-            subjects::ipam::ACL_CREATE,
-            wire(&Reply::Ok(empty_acl.clone())),
-        ),
-        (
-            subjects::ipam::ACL_DELETE,
-            wire(&Reply::Ok(empty_acl.clone())),
-        ),
-        (subjects::ipam::ACL_SHOW, wire(&Reply::Ok(acl_view.clone()))),
-        (subjects::ipam::ACL_SHOW, wire(&Reply::Ok(builtin))),
-        (
-            subjects::ipam::ACL_RULE_ADD,
-            wire(&Reply::Ok(acl_view.clone())),
-        ),
-        (subjects::ipam::ACL_RULE_DELETE, wire(&Reply::Ok(acl_view))),
-        (subjects::ipam::ACL_RULE_DELETE, wire(&Reply::Ok(empty_acl))),
-        (subjects::ipam::TIER_SET_ACL, wire(&Reply::Ok(tier_acl))),
-        (subjects::ipam::TIER_SET_ACL, wire(&Reply::Ok(first_acl))),
-        (subjects::ipam::EVENTS_READ, wire(&Reply::Ok(page))),
-        (
-            subjects::ipam::EVENTS_READ,
-            wire(&Reply::Ok(EventsPage {
-                events: vec![],
-                head: 0,
+            subjects::ipam::VPC_EXPORT,
+            wire(&Reply::Ok(Page {
+                items: rows,
+                next: None,
             })),
         ),
         (
-            subjects::ipam::SERVICE_STATUS,
-            wire(&Reply::Ok(ServiceStatus {
-                service: "ipam".into(),
-                instance: None,
-                log: LogStatus {
-                    head: 7,
-                    journal_mode: JournalMode::Wal,
-                    synchronous: Synchronous::Full,
-                    durability: Durability::Full,
-                },
-                followed: vec![],
-                routers: vec![],
+            subjects::ipam::ACL_LIST,
+            wire(&Reply::Ok(Page {
+                items: vec![acl_view.clone()],
+                next: Some(acl_view.acl.clone()),
             })),
         ),
     ];
+    let ok: Vec<(&str, Value)> = paged
+        .into_iter()
+        .chain(vec![
+            (subjects::ipam::ZONE_ENABLE, wire(&Reply::Ok(zone.clone()))),
+            (subjects::ipam::ZONE_UPDATE, wire(&Reply::Ok(zone))),
+            (subjects::ipam::ZONE_SHOW, wire(&Reply::Ok(zone_view))),
+            (subjects::ipam::ZONE_SHOW, wire(&Reply::Ok(empty_zone))),
+            (subjects::ipam::VPC_ALLOCATE, wire(&Reply::Ok(vpc))),
+            (subjects::ipam::VPC_ALLOCATE, wire(&Reply::Ok(vpc6))),
+            (
+                subjects::ipam::VPC_RELEASE,
+                wire(&Reply::Ok(released("vpc-blue", "10.1.0.0/16"))),
+            ),
+            (subjects::ipam::VPC_SHOW, wire(&Reply::Ok(vpc_view))),
+            (subjects::ipam::VPC_SHOW, wire(&Reply::Ok(vpc6_view))),
+            (subjects::ipam::TIER_ALLOCATE, wire(&Reply::Ok(tier))),
+            (subjects::ipam::TIER_ALLOCATE, wire(&Reply::Ok(tier6))),
+            (
+                subjects::ipam::TIER_RELEASE,
+                wire(&Reply::Ok(released("tier-web", "10.1.0.0/24"))),
+            ),
+            (subjects::ipam::VM_ALLOCATE, wire(&Reply::Ok(vm))),
+            (subjects::ipam::VM_ALLOCATE, wire(&Reply::Ok(vm6))),
+            (
+                subjects::ipam::VM_RELEASE,
+                wire(&Reply::Ok(released("vm-2", "fd00:0:1:2::a/128"))),
+            ),
+            (
+                subjects::ipam::VM_SHOW,
+                wire(&Reply::Ok(VmView {
+                    vm: "vm-1".into(),
+                    tier: "tier-web".into(),
+                    ip: ip("10.1.0.10"),
+                    vpc: "vpc-blue".into(),
+                    zone: "zone-1".into(),
+                })),
+            ),
+            (
+                subjects::ipam::VM_SHOW,
+                wire(&Reply::Ok(VmView {
+                    vm: "vm-2".into(),
+                    tier: "tier-v6".into(),
+                    ip: ip("fd00:0:1:2::a"),
+                    vpc: "vpc-v6".into(),
+                    zone: "zone-1".into(),
+                })),
+            ),
+            (
+                subjects::ipam::ACL_CREATE,
+                wire(&Reply::Ok(empty_acl.clone())),
+            ),
+            (
+                subjects::ipam::ACL_DELETE,
+                wire(&Reply::Ok(empty_acl.clone())),
+            ),
+            (subjects::ipam::ACL_SHOW, wire(&Reply::Ok(acl_view.clone()))),
+            (subjects::ipam::ACL_SHOW, wire(&Reply::Ok(builtin))),
+            (
+                subjects::ipam::ACL_RULE_ADD,
+                wire(&Reply::Ok(acl_view.clone())),
+            ),
+            (subjects::ipam::ACL_RULE_DELETE, wire(&Reply::Ok(acl_view))),
+            (subjects::ipam::ACL_RULE_DELETE, wire(&Reply::Ok(empty_acl))),
+            (subjects::ipam::TIER_SET_ACL, wire(&Reply::Ok(tier_acl))),
+            (subjects::ipam::TIER_SET_ACL, wire(&Reply::Ok(first_acl))),
+            (subjects::ipam::EVENTS_READ, wire(&Reply::Ok(page))),
+            (
+                subjects::ipam::EVENTS_READ,
+                wire(&Reply::Ok(EventsPage {
+                    events: vec![],
+                    head: 0,
+                })),
+            ),
+        ])
+        .collect();
     for (subject, msg) in &ok {
         s.check_reply(subject, msg)
             .unwrap_or_else(|e| panic!("{subject}: {msg}\n  {}", e.join("\n  ")));
@@ -1307,6 +1408,10 @@ fn index_covers_every_ipam_subject_and_names_existing_files() {
         subjects::ipam::TIER_SET_ACL,
         subjects::ipam::EVENTS_READ,
         subjects::ipam::SERVICE_STATUS,
+        subjects::ipam::ZONE_SUMMARY,
+        subjects::ipam::ZONE_EXPORT,
+        subjects::ipam::VPC_EXPORT,
+        subjects::ipam::ACL_LIST,
     ];
     // Subjects added to `subjects::ipam` later are caught from the source.
     let source = include_str!("../../vpcroute-bus/src/subjects.rs");
@@ -1421,6 +1526,7 @@ fn all_error_codes() -> Vec<ErrorCode> {
         RenderFailed,
         CorruptLog,
         Unavailable,
+        ReplyTooLarge,
         Internal,
     ];
     for c in &all {
@@ -1429,7 +1535,7 @@ fn all_error_codes() -> Vec<ErrorCode> {
             | UnknownTier | UnknownVm | UnknownAcl | UnknownAclRule | AlreadyExists | NoSpace
             | OutsideParent | Overlap | NotEmpty | InUse | RequestIdConflict | VersionConflict
             | ReservedAddress | SubnetTooSmall | InvalidSettings | UnknownRouter | NotReady
-            | RenderFailed | CorruptLog | Unavailable | Internal => {}
+            | RenderFailed | CorruptLog | Unavailable | ReplyTooLarge | Internal => {}
         }
     }
     all
@@ -1481,12 +1587,12 @@ fn error_schema_lists_every_error_code() {
 // serialises it. SyncEvent is serialised from its type.
 
 use vpcroute_protocol::areas::{
-    AreaEvent, AreaId, AuthRequest, OspfAuth, OspfSettings, Secret, VpcArea, ZoneOspfSet,
-    ZoneOspfView,
+    AreaEvent, AreaId, AuthRequest, OspfAuth, OspfSettings, Secret, VpcArea, ZoneOspfPage,
+    ZoneOspfSet, ZoneOspfView,
 };
 use vpcroute_protocol::config::{
     ConfigText, DialectName, FirewallRuleset, KeyRotationPhase, KeyRotationView, RouterConfig,
-    RouterConfigGet, RouterConfigUpdated, RouterList, RouterSummary,
+    RouterConfigGet, RouterConfigUpdated, RouterList, RouterPage, RouterSummary,
 };
 use vpcroute_protocol::sync::{OspfNeighbor, RouterState, RouterStatus, RouterStatusGet};
 
@@ -1515,6 +1621,10 @@ fn service_subjects() -> Vec<(&'static str, Vec<&'static str>)> {
                 subjects::ipam::TIER_SET_ACL,
                 subjects::ipam::EVENTS_READ,
                 subjects::ipam::SERVICE_STATUS,
+                subjects::ipam::ZONE_SUMMARY,
+                subjects::ipam::ZONE_EXPORT,
+                subjects::ipam::VPC_EXPORT,
+                subjects::ipam::ACL_LIST,
             ],
         ),
         (
@@ -1525,6 +1635,7 @@ fn service_subjects() -> Vec<(&'static str, Vec<&'static str>)> {
                 subjects::areas::VPC_SHOW,
                 subjects::areas::EVENTS_READ,
                 subjects::areas::SERVICE_STATUS,
+                subjects::areas::ZONE_AREAS,
             ],
         ),
         (
@@ -1534,6 +1645,7 @@ fn service_subjects() -> Vec<(&'static str, Vec<&'static str>)> {
                 subjects::config::ROUTER_LIST,
                 subjects::config::EVENTS_READ,
                 subjects::config::SERVICE_STATUS,
+                subjects::config::ROUTER_PAGE,
             ],
         ),
         (
@@ -1779,6 +1891,8 @@ fn examples_of_the_other_services_deserialise_into_the_rust_types() {
     examples_as::<EventsRead>(&s, "config/events.read.request.json");
     examples_as::<Reply<RouterConfig>>(&s, "config/router.get.reply.json");
     examples_as::<Reply<Vec<RouterSummary>>>(&s, "config/router.list.reply.json");
+    examples_as::<Reply<Page<RouterSummary>>>(&s, "config/router.page.reply.json");
+    examples_as::<Reply<ZoneOspfPage>>(&s, "areas/zone.areas.reply.json");
     examples_as::<Reply<EventsPage>>(&s, "config/events.read.reply.json");
     examples_as::<RouterConfigUpdated>(&s, "config/updated.json");
     for ev in examples_as::<BusEvent>(&s, "events/config.event.json") {
@@ -2024,6 +2138,27 @@ fn zone_ospf_set(auth: Option<AuthRequest>) -> ZoneOspfSet {
 
 fn other_requests() -> Vec<(&'static str, Value)> {
     vec![
+        (
+            subjects::areas::ZONE_AREAS,
+            wire(&PagedShow::first("zone-1")),
+        ),
+        (
+            subjects::areas::ZONE_AREAS,
+            wire(&PagedShow {
+                after: Some("vpc-blue".into()),
+                limit: Some(10),
+                ..PagedShow::first("zone-1")
+            }),
+        ),
+        (subjects::config::ROUTER_PAGE, wire(&RouterPage::default())),
+        (
+            subjects::config::ROUTER_PAGE,
+            wire(&RouterPage {
+                zone: Some("zone-1".into()),
+                after: Some("r-vpc-blue".into()),
+                limit: Some(1),
+            }),
+        ),
         (subjects::areas::ZONE_SET, wire(&zone_ospf_set(None))),
         (
             subjects::areas::ZONE_SET,
@@ -2289,6 +2424,20 @@ fn real_replies_of_the_other_services_are_valid() {
         head: 6,
     };
     let ok: Vec<(&str, Value)> = vec![
+        (
+            subjects::areas::ZONE_AREAS,
+            wire(&Reply::Ok(ZoneOspfPage {
+                view: view.clone(),
+                next: Some("vpc-blue".into()),
+            })),
+        ),
+        (
+            subjects::config::ROUTER_PAGE,
+            wire(&Reply::Ok(Page {
+                items: summaries.clone(),
+                next: None,
+            })),
+        ),
         (subjects::areas::ZONE_SET, wire(&Reply::Ok(view.clone()))),
         (subjects::areas::ZONE_SET, wire(&Reply::Ok(plain_view))),
         (subjects::areas::ZONE_SHOW, wire(&Reply::Ok(view))),
@@ -2314,6 +2463,21 @@ fn real_replies_of_the_other_services_are_valid() {
             wire(&Reply::Ok(EventsPage {
                 events: vec![],
                 head: 0,
+            })),
+        ),
+        (
+            subjects::ipam::SERVICE_STATUS,
+            wire(&Reply::Ok(ServiceStatus {
+                service: "ipam".into(),
+                instance: None,
+                log: LogStatus {
+                    head: 7,
+                    journal_mode: JournalMode::Wal,
+                    synchronous: Synchronous::Full,
+                    durability: Durability::Full,
+                },
+                followed: vec![],
+                routers: vec![],
             })),
         ),
     ];

@@ -36,18 +36,22 @@ use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode};
 
 use crate::event::LogEvent;
 
-/// Sends a reply without holding up the event loop.
+/// Sends a reply without holding up the event loop. Where the
+/// connection's limit is not at hand, a reply over it is caught by the
+/// client library's own check, and still answered `reply_too_large`
+/// (`vpcroute_bus::reply::send`).
 pub fn respond<T: serde::Serialize>(request: Request, reply: Result<T, ErrorBody>) {
     respond_encoded(request, encode_reply(&reply));
 }
 
 /// [`respond`] with a reply already encoded.
 pub fn respond_encoded(request: Request, reply: bytes::Bytes) {
-    tokio::spawn(async move {
-        if let Err(e) = request.respond(Ok(reply)).await {
-            tracing::warn!("could not send reply: {e}");
-        }
-    });
+    respond_within(request, reply, usize::MAX);
+}
+
+/// [`respond_encoded`] on a connection whose server allows `max_payload`.
+fn respond_within(request: Request, reply: bytes::Bytes, max_payload: usize) {
+    tokio::spawn(async move { vpcroute_bus::reply::send(&request, reply, max_payload).await });
 }
 
 /// Where a service publishes its events, and how they look when they
@@ -106,6 +110,8 @@ enum Ack {
 }
 
 pub struct Committer {
+    /// The service's connection: its server's `max_payload` bounds replies.
+    client: async_nats::Client,
     log: Arc<EventLog>,
     publisher: Publisher,
     acks: mpsc::UnboundedSender<Ack>,
@@ -132,8 +138,14 @@ impl Committer {
     pub fn new(client: async_nats::Client, log: Arc<EventLog>, publisher: Publisher) -> Self {
         let (acks, ack_rx) = mpsc::unbounded_channel();
         let (done_tx, done) = mpsc::unbounded_channel();
-        tokio::spawn(acknowledger(client, publisher.clone(), ack_rx, done_tx));
+        tokio::spawn(acknowledger(
+            client.clone(),
+            publisher.clone(),
+            ack_rx,
+            done_tx,
+        ));
         Committer {
+            client,
             log,
             publisher,
             acks,
@@ -146,6 +158,12 @@ impl Committer {
 
     pub fn log(&self) -> &Arc<EventLog> {
         &self.log
+    }
+
+    /// The largest message the server takes, from its INFO (it may change
+    /// with a reconnect, so it is read at each use).
+    pub fn max_payload(&self) -> usize {
+        self.client.max_payload()
     }
 
     /// Waits for the next append to become durable and forgets it as in
@@ -179,7 +197,7 @@ impl Committer {
     /// [`Committer::reply`] with a reply already encoded.
     pub fn reply_encoded(&self, request: Request, reply: bytes::Bytes) {
         if self.unsettled == 0 {
-            return respond_encoded(request, reply);
+            return respond_within(request, reply, self.max_payload());
         }
         let acks = self.acks.clone();
         self.log.after_queued(Box::new(move || {
@@ -323,9 +341,7 @@ async fn acknowledger(
                 outcome,
             } => (request, request_id, outcome),
             Ack::Held { request, reply } => {
-                if let Err(e) = request.respond(Ok(reply)).await {
-                    tracing::warn!("could not send reply: {e}");
-                }
+                vpcroute_bus::reply::send(&request, reply, client.max_payload()).await;
                 continue;
             }
         };
@@ -352,9 +368,7 @@ async fn acknowledger(
         if let Some(request) = request {
             // In order, from this task: a reply is only a queued publish on
             // the connection, no task of its own needed.
-            if let Err(e) = request.respond(Ok(encode_reply(&reply))).await {
-                tracing::warn!("could not send reply: {e}");
-            }
+            vpcroute_bus::reply::send(&request, encode_reply(&reply), client.max_payload()).await;
         }
     }
 }
@@ -374,89 +388,71 @@ async fn publish(client: &async_nats::Client, publisher: &Publisher, events: Vec
 
 impl Committer {
     /// Answers a consumer's catch-up read (`<service>.events.read`) off the
-    /// event loop, since it reads SQLite.
+    /// event loop, since it reads SQLite. The page is cut by count (the
+    /// request's `limit`) and by bytes (the server's `max_payload`): the
+    /// reader goes on from the seq after the last event it got, up to
+    /// `head`, so a shorter page costs it only another request.
     pub fn serve_events_read(&self, request: Request, reading: Reading) {
         let log = self.log.clone();
         let publisher = self.publisher.clone();
+        let max_payload = self.max_payload();
         tokio::spawn(async move {
             let reply = match vpcroute_bus::decode_request::<vpcroute_protocol::ipam::EventsRead>(
                 &request.message.payload,
             ) {
-                Err(e) => Err(e),
+                Err(e) => encode_reply::<()>(&Err(e)),
                 Ok(q) => tokio::task::spawn_blocking(move || {
-                    let mut page = crate::events_page(&log, publisher.source, q.from_seq, q.limit)
-                        .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))?;
+                    let mut page =
+                        match crate::events_page(&log, publisher.source, q.from_seq, q.limit) {
+                            Ok(page) => page,
+                            Err(e) => {
+                                let e = ErrorBody::new(ErrorCode::Internal, e.to_string());
+                                return encode_reply::<()>(&Err(e));
+                            }
+                        };
                     if reading == Reading::Redacted {
                         for ev in &mut page.events {
                             ev.payload = (publisher.redact)(std::mem::take(&mut ev.payload));
                         }
                     }
-                    Ok(page)
+                    encode_events_page(page, max_payload)
                 })
                 .await
-                .unwrap_or_else(|e| Err(ErrorBody::new(ErrorCode::Internal, e.to_string()))),
+                .unwrap_or_else(|e| {
+                    encode_reply::<()>(&Err(ErrorBody::new(ErrorCode::Internal, e.to_string())))
+                }),
             };
-            respond(request, reply);
+            vpcroute_bus::reply::send(&request, reply, max_payload).await;
         });
     }
 }
 
-/// What a service has processed of its inputs, for its status reply
-/// (`<service>.service.status`): the event loop's own account, taken when
-/// the request is handled.
-#[derive(Debug, Clone, Default)]
-pub struct Progress {
-    /// A router-sync instance's name.
-    pub instance: Option<String>,
-    /// The last seq handled of each log followed.
-    pub followed: Vec<FollowedLog>,
-    pub routers: Vec<RouterProgress>,
-}
-
-impl Committer {
-    /// Answers `<service>.service.status`: `progress` as the event loop
-    /// has it now, with the log's head and its writer connection's live
-    /// pragmas read once every append decided so far is durable (or has
-    /// failed: then the process stops before this reply goes out, as
-    /// behind any append in flight, see [`Committer::reply`]). So the
-    /// seqs it reports as handled have had all their effects recorded.
-    pub fn serve_status(&self, request: Request, progress: Progress) {
-        if let Err(e) = vpcroute_bus::decode_request::<ServiceStatusGet>(&request.message.payload) {
-            return respond::<()>(request, Err(e));
-        }
-        let acks = self.acks.clone();
-        let service = self.publisher.source;
-        let durability = match self.log.durability() {
-            vpcroute_eventlog::Durability::Full => Durability::Full,
-            vpcroute_eventlog::Durability::Relaxed => Durability::Relaxed,
-        };
-        self.log.inspect(Box::new(move |settings| {
-            let internal = |what: String| ErrorBody::new(ErrorCode::Internal, what);
-            let reply = settings.map_err(|e| internal(e.to_string())).and_then(|w| {
-                let log = LogStatus {
-                    head: w.head,
-                    journal_mode: JournalMode::parse(&w.journal_mode).ok_or_else(|| {
-                        internal(format!("unknown journal mode {:?}", w.journal_mode))
-                    })?,
-                    synchronous: Synchronous::from_level(w.synchronous).ok_or_else(|| {
-                        internal(format!("unknown synchronous level {}", w.synchronous))
-                    })?,
-                    durability,
-                };
-                Ok(ServiceStatus {
-                    service: service.to_string(),
-                    instance: progress.instance,
-                    log,
-                    followed: progress.followed,
-                    routers: progress.routers,
-                })
-            });
-            let _ = acks.send(Ack::Held {
-                request,
-                reply: encode_reply(&reply),
-            });
-        }));
+/// An `events.read` page as it goes out: `{"events": [...], "head": N}`
+/// with as many of its events as fit in `max_payload`.
+fn encode_events_page(
+    page: vpcroute_protocol::ipam::EventsPage,
+    max_payload: usize,
+) -> bytes::Bytes {
+    #[derive(serde::Serialize)]
+    struct Head {
+        head: u64,
     }
+    let budget = vpcroute_bus::PageBudget {
+        max_bytes: max_payload,
+        max_items: page.events.len().max(1),
+    };
+    let mut writer =
+        vpcroute_bus::PageWriter::new(budget, Some(&Head { head: page.head }), "events");
+    for ev in &page.events {
+        if !writer.push(ev) {
+            if writer.is_empty() {
+                let e = writer.too_large(&format!("event {}", ev.seq));
+                return encode_reply::<()>(&Err(e));
+            }
+            break;
+        }
+    }
+    writer.finish(None)
 }
 
 /// A service registered with the NATS Services API (so `$SRV.PING`,
@@ -520,4 +516,62 @@ pub async fn start_endpoints_with_metadata<K: Clone + Send + 'static>(
         service,
         requests: futures::stream::select_all(streams),
     })
+}
+
+/// What a service has processed of its inputs, for its status reply
+/// (`<service>.service.status`): the event loop's own account, taken when
+/// the request is handled.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// A router-sync instance's name.
+    pub instance: Option<String>,
+    /// The last seq handled of each log followed.
+    pub followed: Vec<FollowedLog>,
+    pub routers: Vec<RouterProgress>,
+}
+
+impl Committer {
+    /// Answers `<service>.service.status`: `progress` as the event loop
+    /// has it now, with the log's head and its writer connection's live
+    /// pragmas read once every append decided so far is durable (or has
+    /// failed: then the process stops before this reply goes out, as
+    /// behind any append in flight, see [`Committer::reply`]). So the
+    /// seqs it reports as handled have had all their effects recorded.
+    pub fn serve_status(&self, request: Request, progress: Progress) {
+        if let Err(e) = vpcroute_bus::decode_request::<ServiceStatusGet>(&request.message.payload) {
+            return respond::<()>(request, Err(e));
+        }
+        let acks = self.acks.clone();
+        let service = self.publisher.source;
+        let durability = match self.log.durability() {
+            vpcroute_eventlog::Durability::Full => Durability::Full,
+            vpcroute_eventlog::Durability::Relaxed => Durability::Relaxed,
+        };
+        self.log.inspect(Box::new(move |settings| {
+            let internal = |what: String| ErrorBody::new(ErrorCode::Internal, what);
+            let reply = settings.map_err(|e| internal(e.to_string())).and_then(|w| {
+                let log = LogStatus {
+                    head: w.head,
+                    journal_mode: JournalMode::parse(&w.journal_mode).ok_or_else(|| {
+                        internal(format!("unknown journal mode {:?}", w.journal_mode))
+                    })?,
+                    synchronous: Synchronous::from_level(w.synchronous).ok_or_else(|| {
+                        internal(format!("unknown synchronous level {}", w.synchronous))
+                    })?,
+                    durability,
+                };
+                Ok(ServiceStatus {
+                    service: service.to_string(),
+                    instance: progress.instance,
+                    log,
+                    followed: progress.followed,
+                    routers: progress.routers,
+                })
+            });
+            let _ = acks.send(Ack::Held {
+                request,
+                reply: encode_reply(&reply),
+            });
+        }));
+    }
 }

@@ -7,7 +7,8 @@
 use async_nats::service::Request;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use vpcroute_bus::{decode_request, encode_reply};
+use vpcroute_bus::{decode_request, encode_reply, PageBudget};
+use vpcroute_protocol::page::PagedRequest;
 use vpcroute_protocol::ErrorBody;
 
 use crate::commit::{respond, Committer, Endpoint, Progress, Reading};
@@ -30,6 +31,9 @@ pub enum Handler<S, C> {
     /// `<service>.service.status`: [`Service::progress`] and the log's
     /// head and pragmas ([`Committer::serve_status`]).
     Status,
+    /// A query answered one page at a time: like `Query`, and given the
+    /// largest reply the connection's server takes (`vpcroute_bus::page`).
+    Paged(fn(&S, &[u8], usize) -> EncodedReply),
 }
 
 // By hand: a derive would require `S: Clone` and `C: Clone`.
@@ -66,6 +70,20 @@ pub const fn query<S, C>(
     }
 }
 
+/// A table row for a paged query; `answer` gets the server's
+/// `max_payload` (see [`paged_answer`]).
+pub const fn paged<S, C>(
+    name: &'static str,
+    subject: &'static str,
+    answer: fn(&S, &[u8], usize) -> EncodedReply,
+) -> Endpoint<'static, Handler<S, C>> {
+    Endpoint {
+        name,
+        subject,
+        handler: Handler::Paged(answer),
+    }
+}
+
 /// The table row of `<service>.events.read`.
 pub const fn events_read<S, C>(
     subject: &'static str,
@@ -95,6 +113,25 @@ where
     E: Into<ErrorBody>,
 {
     encode_reply(&decode_request::<Q>(payload).and_then(|q| ask(q).map_err(Into::into)))
+}
+
+/// A paged query's reply: the request decoded as `Q`, its budget from
+/// its `limit` and `max_payload`, and the page `ask` writes (with
+/// `vpcroute_bus::page_reply`).
+pub fn paged_answer<Q, E>(
+    payload: &[u8],
+    max_payload: usize,
+    ask: impl FnOnce(Q, PageBudget) -> Result<EncodedReply, E>,
+) -> EncodedReply
+where
+    Q: DeserializeOwned + PagedRequest,
+    E: Into<ErrorBody>,
+{
+    let page = decode_request::<Q>(payload).and_then(|q| {
+        let budget = PageBudget::of(&q, max_payload)?;
+        ask(q, budget).map_err(Into::into)
+    });
+    page.unwrap_or_else(|e| encode_reply::<()>(&Err(e)))
 }
 
 /// A service's event loop, as its endpoint table sees it.
@@ -127,6 +164,11 @@ pub fn dispatch<S: Service>(
         },
         Handler::Query(ask) => {
             let reply = ask(service.state(), &request.message.payload);
+            service.committer().reply_encoded(request, reply);
+        }
+        Handler::Paged(ask) => {
+            let max_payload = service.committer().max_payload();
+            let reply = ask(service.state(), &request.message.payload, max_payload);
             service.committer().reply_encoded(request, reply);
         }
         Handler::EventsRead(reading) => service.committer().serve_events_read(request, reading),

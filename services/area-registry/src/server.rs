@@ -14,17 +14,17 @@ use std::time::Duration;
 use async_nats::service::Request;
 use futures::StreamExt;
 use vpcroute_areas::{zone_set_fingerprint, AreaState, KEY_LEN};
-use vpcroute_bus::{decode_request, subjects};
+use vpcroute_bus::{decode_request, page_reply, subjects};
 use vpcroute_eventlog::EventLog;
 use vpcroute_protocol::areas::{AreaEvent, ZoneOspfSet};
 use vpcroute_protocol::ipam::{IpamEvent, Show};
 use vpcroute_protocol::service::FollowedLog;
-use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode};
+use vpcroute_protocol::{BusEvent, ErrorBody, ErrorCode, PagedShow};
 use vpcroute_service::commit::{
     respond, start_endpoints, Committer, Endpoint, Progress, Publisher, Reading,
 };
 use vpcroute_service::endpoint::{
-    answer, command, dispatch, events_read, query, status, Handler, Service,
+    answer, command, dispatch, events_read, paged, paged_answer, query, status, Handler, Service,
 };
 use vpcroute_service::event::new_events;
 use vpcroute_service::follow::{follow, FollowConfig, Payloads};
@@ -49,6 +49,18 @@ const ENDPOINTS: &[Row] = &[
         answer(p, |q: Show| s.vpc_area(&q.name))
     }),
     status(subjects::areas::SERVICE_STATUS),
+    paged("zone_areas", subjects::areas::ZONE_AREAS, |s, p, max| {
+        paged_answer(p, max, |q: PagedShow, budget| {
+            let (settings, areas) = s.zone_areas_after(&q.name, q.after.as_deref())?;
+            Ok::<_, vpcroute_areas::AreaError>(page_reply(
+                budget,
+                Some(&settings),
+                "areas",
+                areas,
+                |a| a.vpc.clone(),
+            ))
+        })
+    }),
     events_read(subjects::areas::EVENTS_READ, Reading::AsRecorded),
 ];
 

@@ -25,12 +25,12 @@ use std::sync::Arc;
 
 use async_nats::service::Request;
 use futures::StreamExt;
-use vpcroute_bus::subjects;
+use vpcroute_bus::{page_reply, subjects};
 use vpcroute_configs::{is_redacted, RendererState};
 use vpcroute_eventlog::EventLog;
 use vpcroute_protocol::areas::AreaEvent;
 use vpcroute_protocol::config::ConfigEvent;
-use vpcroute_protocol::config::{RouterConfigGet, RouterConfigUpdated, RouterList};
+use vpcroute_protocol::config::{RouterConfigGet, RouterConfigUpdated, RouterList, RouterPage};
 use vpcroute_protocol::ipam::IpamEvent;
 use vpcroute_protocol::service::{FollowedLog, RouterProgress};
 use vpcroute_protocol::sync::RouterStatus;
@@ -39,7 +39,8 @@ use vpcroute_service::commit::{
     start_endpoints, Committer, Endpoint, Progress, Publisher, Reading,
 };
 use vpcroute_service::endpoint::{
-    answer, dispatch, events_read, query, status, EncodedReply, Handler, Service,
+    answer, dispatch, events_read, paged, paged_answer, query, status, EncodedReply, Handler,
+    Service,
 };
 use vpcroute_service::event::{new_events, LogEvent};
 use vpcroute_service::follow::{follow, FollowConfig, Payloads};
@@ -62,6 +63,14 @@ const ENDPOINTS: &[Row] = &[
     }),
     query("router_list", subjects::config::ROUTER_LIST, router_list),
     status(subjects::config::SERVICE_STATUS),
+    paged("router_page", subjects::config::ROUTER_PAGE, |s, p, max| {
+        paged_answer(p, max, |q: RouterPage, budget| {
+            let routers = s.routers_after(q.zone.as_deref(), q.after.as_deref());
+            Ok::<_, ErrorBody>(page_reply::<_, ()>(budget, None, "items", routers, |r| {
+                r.router.clone()
+            }))
+        })
+    }),
     events_read(subjects::config::EVENTS_READ, Reading::Redacted),
 ];
 

@@ -11,13 +11,15 @@ use std::sync::Arc;
 
 use async_nats::service::Request;
 use futures::StreamExt;
-use vpcroute_bus::{decode_request, subjects};
+use vpcroute_bus::{decode_request, page_reply, subjects, PageBudget};
 use vpcroute_eventlog::EventLog;
-use vpcroute_ipam::{Command, IpamState};
-use vpcroute_protocol::ipam::{self as msg, IpamEvent};
+use vpcroute_ipam::{Command, IpamError, IpamState, Position};
+use vpcroute_protocol::ipam::{self as msg, ExportRow, IpamEvent};
+use vpcroute_protocol::PagedShow;
 use vpcroute_service::commit::{start_endpoints, Committer, Endpoint, Publisher, Reading};
 use vpcroute_service::endpoint::{
-    answer, command, dispatch, events_read, query, status, Handler, Service,
+    answer, command, dispatch, events_read, paged, paged_answer, query, status, EncodedReply,
+    Handler, Service,
 };
 use vpcroute_service::event::new_events;
 
@@ -80,8 +82,38 @@ const ENDPOINTS: &[Row] = &[
         decode_request(p).map(Command::TierSetAcl)
     }),
     status(subjects::ipam::SERVICE_STATUS),
+    query("zone_summary", subjects::ipam::ZONE_SUMMARY, |s, p| {
+        answer(p, |q: msg::Show| s.zone_summary(&q.name))
+    }),
+    paged("zone_export", subjects::ipam::ZONE_EXPORT, |s, p, max| {
+        paged_answer(p, max, |q: PagedShow, budget| {
+            let pos = Position::parse(q.after.as_deref())?;
+            let rows = s.zone_rows(&q.name, &pos)?;
+            Ok::<_, IpamError>(rows_page(budget, rows))
+        })
+    }),
+    paged("vpc_export", subjects::ipam::VPC_EXPORT, |s, p, max| {
+        paged_answer(p, max, |q: PagedShow, budget| {
+            let pos = Position::parse(q.after.as_deref())?;
+            let rows = s.vpc_rows(&q.name, &pos)?;
+            Ok::<_, IpamError>(rows_page(budget, rows))
+        })
+    }),
+    paged("acl_list", subjects::ipam::ACL_LIST, |s, p, max| {
+        paged_answer(p, max, |q: PagedShow, budget| {
+            let lists = s.zone_acls(&q.name, q.after.as_deref())?;
+            Ok::<_, IpamError>(page_reply::<_, ()>(budget, None, "items", lists, |a| {
+                a.acl.clone()
+            }))
+        })
+    }),
     events_read(subjects::ipam::EVENTS_READ, Reading::AsRecorded),
 ];
+
+/// A page of export rows; each row's position is its token.
+fn rows_page(budget: PageBudget, rows: impl Iterator<Item = ExportRow>) -> EncodedReply {
+    page_reply::<_, ()>(budget, None, "items", rows, ExportRow::position)
+}
 
 struct Server {
     state: IpamState,

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde::{de::DeserializeOwned, Serialize};
-use vpcroute_bus::{connect, request, ConnectError, NatsArgs, Startup};
+use vpcroute_bus::{connect, request, ConnectError, NatsArgs, Pager, Startup};
+use vpcroute_protocol::page::PagedRequest;
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 
 use cmd::{acl, import, log, router, service, show, tier, vm, vpc, zone};
@@ -109,6 +110,8 @@ pub struct Ctx {
     pub client: async_nats::Client,
     pub request_id: String,
     pub timeout: Duration,
+    /// `--json`: commands that print as they read need it.
+    pub json: bool,
 }
 
 impl Ctx {
@@ -120,6 +123,15 @@ impl Ctx {
         request(&self.client, subject, req, self.timeout)
             .await
             .map_err(|e| e.into_body())
+    }
+
+    /// The pages of a paged query, starting with `first`.
+    pub fn pages<Req: PagedRequest + Serialize>(
+        &self,
+        subject: &'static str,
+        first: Req,
+    ) -> Pager<'_, Req> {
+        Pager::new(&self.client, subject, first, self.timeout)
     }
 }
 
@@ -148,6 +160,7 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
             .request_id
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         timeout: g.timeout,
+        json: g.json,
     };
     match cli.command {
         Cmd::Zone(cmd) => cmd.run(&ctx).await,

@@ -9,12 +9,29 @@ use vpcroute_protocol::ErrorBody;
 pub struct Output {
     pub json: serde_json::Value,
     pub human: String,
+    /// Printed already, as it was read (`show zone`).
+    pub printed: bool,
     /// Printed as a result, but some of the work failed (an import with
     /// refused items): vpcctl exits non-zero.
     pub failed: bool,
 }
 
+impl Output {
+    /// A command that printed its output itself.
+    pub fn printed() -> Output {
+        Output {
+            json: serde_json::Value::Null,
+            human: String::new(),
+            printed: true,
+            failed: false,
+        }
+    }
+}
+
 pub fn print_ok(out: &Output, json: bool) {
+    if out.printed {
+        return;
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&out.json).expect("json"));
     } else {
@@ -40,6 +57,7 @@ pub fn record<T: Serialize>(r: &T, human: String) -> Output {
     Output {
         json: serde_json::to_value(r).expect("json"),
         human,
+        printed: false,
         failed: false,
     }
 }

@@ -204,46 +204,4 @@ impl IpamState {
         }
         Ok(())
     }
-
-    pub fn vpc_view(&self, name: &str) -> Result<VpcView, IpamError> {
-        let v = self.vpc(name)?;
-        Ok(VpcView {
-            vpc: name.to_string(),
-            zone: v.zone.clone(),
-            cidr: v.cidr,
-            router: v.router.clone(),
-            usage: usage_of(v.pool.usage(Family::of_net(&v.cidr))),
-            tiers: v
-                .tiers
-                .keys()
-                .map(|t| {
-                    let t_ = &self.tiers[t];
-                    let u = t_.hosts.usage();
-                    TierView {
-                        tier: t.clone(),
-                        cidr: t_.cidr,
-                        gateway: t_.gateway,
-                        interface: t_.interface.clone(),
-                        acl: t_.acl.clone(),
-                        usage: Usage {
-                            total: u.total,
-                            used: u.used,
-                            free: u.free,
-                            largest_free: None,
-                        },
-                        vms: t_
-                            .vms
-                            .iter()
-                            .map(|(vm, ip)| VmRecord {
-                                vm: vm.clone(),
-                                tier: t.clone(),
-                                ip: *ip,
-                            })
-                            .collect(),
-                    }
-                })
-                .collect(),
-            acls: v.acls.iter().cloned().collect(),
-        })
-    }
 }

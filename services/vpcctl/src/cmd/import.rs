@@ -127,6 +127,7 @@ impl ImportArgs {
         Ok(Output {
             json: serde_json::to_value(&summary).expect("json"),
             human: human(&summary),
+            printed: false,
             failed: summary.failed > 0,
         })
     }

@@ -78,6 +78,7 @@ fn verify_logs(dir: &Path) -> Result<Output, ErrorBody> {
     Ok(Output {
         json: serde_json::json!({ "logs": report }),
         human,
+        printed: false,
         failed: false,
     })
 }

@@ -8,6 +8,7 @@ pub mod log;
 pub mod router;
 pub mod service;
 pub mod show;
+mod show_zone;
 pub mod tier;
 pub mod vm;
 pub mod vpc;

@@ -5,18 +5,27 @@ use std::fmt::Write;
 
 use clap::Subcommand;
 use vpcroute_bus::subjects;
-use vpcroute_protocol::areas::{AreaId, VpcArea, ZoneOspfView};
-use vpcroute_protocol::config::{self, KeyRotationPhase, KeyRotationView};
-use vpcroute_protocol::ipam::{Show, Usage, VmShow, VmView, VpcView, ZoneView};
-use vpcroute_protocol::ErrorBody;
+use vpcroute_protocol::areas::{AreaId, VpcArea};
+use vpcroute_protocol::config::{KeyRotationPhase, KeyRotationView};
+use vpcroute_protocol::ipam::{ExportRow, Show, Usage, VmShow, VmView, VpcAssembler, VpcView};
+use vpcroute_protocol::{ErrorBody, ErrorCode, Page, PagedShow};
 
 use crate::output::{record, Output};
 use crate::Ctx;
 
 #[derive(Debug, Subcommand)]
 pub enum ShowCmd {
-    /// A zone: super-CIDRs, VPCs, tiers, VMs, utilisation.
-    Zone { zone: String },
+    /// A zone: super-CIDRs, VPCs, tiers, VMs, utilisation. Printed as
+    /// it is read, page by page, so a zone of any size shows.
+    Zone {
+        zone: String,
+        /// Show at most N VPCs (and say how many there are).
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// Only utilisation and counts, listing nothing.
+        #[arg(long, conflicts_with = "limit")]
+        summary: bool,
+    },
     /// One VPC with its tiers and VMs.
     Vpc { vpc: String },
     /// One VM: its address, tier, VPC and zone.
@@ -28,11 +37,14 @@ pub enum ShowCmd {
 impl ShowCmd {
     pub async fn run(self, ctx: &Ctx) -> Result<Output, ErrorBody> {
         match self {
-            ShowCmd::Zone { zone } => show_zone(ctx, zone).await,
+            ShowCmd::Zone {
+                zone,
+                summary: true,
+                ..
+            } => super::show_zone::summary(ctx, zone).await,
+            ShowCmd::Zone { zone, limit, .. } => super::show_zone::stream(ctx, zone, limit).await,
             ShowCmd::Vpc { vpc } => {
-                let v: VpcView = ctx
-                    .call(subjects::ipam::VPC_SHOW, &Show { name: vpc.clone() })
-                    .await?;
+                let v = vpc_pages(ctx, &vpc).await?;
                 let area: Option<VpcArea> = ctx
                     .call(subjects::areas::VPC_SHOW, &Show { name: vpc })
                     .await
@@ -48,32 +60,27 @@ impl ShowCmd {
     }
 }
 
-async fn show_zone(ctx: &Ctx, zone: String) -> Result<Output, ErrorBody> {
-    let v: ZoneView = ctx
-        .call(subjects::ipam::ZONE_SHOW, &Show { name: zone.clone() })
-        .await?;
-    // OSPF settings come from the area registry; show the zone without
-    // them if the registry does not answer.
-    let ospf: Option<ZoneOspfView> = ctx
-        .call(subjects::areas::ZONE_SHOW, &Show { name: zone.clone() })
+/// A VPC read page by page (`vpc.export`), nested into its view.
+async fn vpc_pages(ctx: &Ctx, vpc: &str) -> Result<VpcView, ErrorBody> {
+    let mut pages = ctx.pages(subjects::ipam::VPC_EXPORT, PagedShow::first(vpc));
+    let mut nest = VpcAssembler::default();
+    while let Some(page) = pages
+        .next::<Page<ExportRow>>()
         .await
-        .ok();
-    // A key rotation in progress is the config-renderer's to know (it
-    // follows the routers' reports); any router of the zone carries it.
-    let routers: Vec<config::RouterSummary> = ctx
-        .call(
-            subjects::config::ROUTER_LIST,
-            &config::RouterList { zone: Some(zone) },
-        )
-        .await
-        .unwrap_or_default();
-    let rotation = routers.into_iter().find_map(|r| r.key_rotation);
-    Ok(zone_view(&v, ospf.as_ref(), rotation.as_ref()))
+        .map_err(|e| e.into_body())?
+    {
+        for row in page.items {
+            nest.push(row)
+                .map_err(|e| ErrorBody::new(ErrorCode::Internal, e))?;
+        }
+    }
+    nest.finish()
+        .ok_or_else(|| ErrorBody::new(ErrorCode::UnknownVpc, format!("no VPC {vpc:?}")))
 }
 
 /// What an operator of an unmanaged router (the core) needs: which key
 /// ids to have configured and which one to sign with now.
-fn rotation_line(r: &KeyRotationView) -> String {
+pub(super) fn rotation_line(r: &KeyRotationView) -> String {
     let (phase, core) = match r.phase {
         KeyRotationPhase::AddNew => (
             "1/3 add_new",
@@ -99,7 +106,7 @@ fn rotation_line(r: &KeyRotationView) -> String {
     )
 }
 
-fn usage_line(u: &Usage) -> String {
+pub(super) fn usage_line(u: &Usage) -> String {
     let pct = if u.total == 0 {
         0.0
     } else {
@@ -115,7 +122,7 @@ fn usage_line(u: &Usage) -> String {
     )
 }
 
-fn write_vpc(s: &mut String, v: &VpcView, area: Option<AreaId>) {
+pub(super) fn write_vpc(s: &mut String, v: &VpcView, area: Option<AreaId>) {
     let area = area.map(|a| format!(" area {a}")).unwrap_or_default();
     let _ = writeln!(
         s,
@@ -153,49 +160,6 @@ fn write_vpc(s: &mut String, v: &VpcView, area: Option<AreaId>) {
             let _ = writeln!(s, "      vm {} {}", vm.vm, vm.ip);
         }
     }
-}
-
-/// `show zone`: ipam's view, the OSPF settings, and the MD5 key rotation
-/// in progress (`key_rotation` in JSON; absent when none).
-fn zone_view(
-    z: &ZoneView,
-    ospf: Option<&ZoneOspfView>,
-    rotation: Option<&KeyRotationView>,
-) -> Output {
-    let mut s = String::new();
-    let cidrs: Vec<String> = z.super_cidrs.iter().map(|c| c.to_string()).collect();
-    let _ = writeln!(s, "zone {}  super-CIDRs {}", z.zone, cidrs.join(", "));
-    if let Some(o) = ospf {
-        let _ = writeln!(s, "{}", super::zone::ospf_line(o));
-    }
-    if let Some(r) = rotation {
-        let _ = writeln!(s, "{}", rotation_line(r));
-    }
-    let area_of =
-        |vpc: &str| ospf.and_then(|o| o.areas.iter().find(|a| a.vpc == vpc).map(|a| a.area_id));
-    if z.usage_ipv4.total > 0 {
-        let _ = writeln!(s, "  IPv4: {}", usage_line(&z.usage_ipv4));
-    }
-    if z.usage_ipv6.total > 0 {
-        let _ = writeln!(s, "  IPv6: {}", usage_line(&z.usage_ipv6));
-    }
-    for v in &z.vpcs {
-        write_vpc(&mut s, v, area_of(&v.vpc));
-    }
-    let mut out = record(z, s);
-    if let Some(r) = rotation {
-        out.json["key_rotation"] = serde_json::to_value(r).expect("json");
-    }
-    if let Some(o) = ospf {
-        out.json["ospf"] = serde_json::to_value(o).expect("json");
-        if let Some(vpcs) = out.json["vpcs"].as_array_mut() {
-            for v in vpcs {
-                let area = v["vpc"].as_str().and_then(area_of);
-                v["area_id"] = serde_json::to_value(area).expect("json");
-            }
-        }
-    }
-    out
 }
 
 /// `show vpc`: the ipam view plus `area_id` (null while the area registry
