@@ -1028,6 +1028,21 @@ fn real_replies_are_valid() {
                     head: 0,
                 })),
             ),
+            (
+                subjects::ipam::SERVICE_STATUS,
+                wire(&Reply::Ok(ServiceStatus {
+                    service: "ipam".into(),
+                    instance: None,
+                    log: LogStatus {
+                        head: 7,
+                        journal_mode: JournalMode::Wal,
+                        synchronous: Synchronous::Full,
+                        durability: Durability::Full,
+                    },
+                    followed: vec![],
+                    routers: vec![],
+                })),
+            ),
         ])
         .collect();
     for (subject, msg) in &ok {
@@ -2463,21 +2478,6 @@ fn real_replies_of_the_other_services_are_valid() {
             wire(&Reply::Ok(EventsPage {
                 events: vec![],
                 head: 0,
-            })),
-        ),
-        (
-            subjects::ipam::SERVICE_STATUS,
-            wire(&Reply::Ok(ServiceStatus {
-                service: "ipam".into(),
-                instance: None,
-                log: LogStatus {
-                    head: 7,
-                    journal_mode: JournalMode::Wal,
-                    synchronous: Synchronous::Full,
-                    durability: Durability::Full,
-                },
-                followed: vec![],
-                routers: vec![],
             })),
         ),
     ];
