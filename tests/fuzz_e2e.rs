@@ -2427,7 +2427,7 @@ fn make_case(seed: u64, i: usize, world: &World) -> Case {
                 } else {
                     &ipam_seeds
                 };
-                let (_, body, _) = *rng.pick(pool);
+                let (_, body, reply) = *rng.pick(pool);
                 if poisoned.contains(&"request_id") {
                     m.insert("request_id".into(), json!(format!("fz-{:x}", rng.next())));
                     if spec.subject == subjects::areas::ZONE_SET {
@@ -2441,7 +2441,12 @@ fn make_case(seed: u64, i: usize, world: &World) -> Case {
                 // The request id is looked at only once the body decodes;
                 // a poison may be one it does not (a router id that is no
                 // IPv4 address).
-                let e = if ok_before && decodes(spec.subject, &to_bytes(&m)) {
+                let e = if Value::Object(m.clone()) == *body {
+                    // The poison happened to give the seed's own body back
+                    // (seed 0x5eedf02200000001, case #44455: acl.create
+                    // with the seed's acl name): an exact replay.
+                    Expect::Replay(reply.clone())
+                } else if ok_before && decodes(spec.subject, &to_bytes(&m)) {
                     Expect::Conflict
                 } else {
                     Expect::DecodeFail
