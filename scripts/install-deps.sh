@@ -13,6 +13,8 @@ command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v ping >/dev/null || need+=(iputils-ping)
 # The NATS TLS test makes its CA and certificates with openssl.
 command -v openssl >/dev/null || need+=(openssl)
+# vpcroute-cloudstack's AMQP tests run a private RabbitMQ (tests/harness/rabbitmq.rs).
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
