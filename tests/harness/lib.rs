@@ -32,10 +32,12 @@
 pub mod bins;
 pub mod cli;
 pub mod client;
+pub mod cloudstack;
 pub mod diff;
 pub mod lab;
 pub mod nats;
 pub mod packets;
+pub mod rabbitmq;
 pub mod schema;
 pub mod service;
 pub mod wiretap;
