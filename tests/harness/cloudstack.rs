@@ -145,15 +145,30 @@ impl Drop for Adapter {
 }
 
 /// Runs the adapter with `args` expecting it to refuse to start; returns
-/// its exit code and stderr.
+/// its exit code and stderr. One still running after `REFUSE_TIMEOUT` did
+/// not refuse: it is killed and the code is `None`.
 pub fn run_refused(args: &[String]) -> (Option<i32>, String) {
-    let out = Command::new(binary("vpcroute-cloudstack"))
+    const REFUSE_TIMEOUT: Duration = Duration::from_secs(20);
+    let dir = tempfile::tempdir().unwrap();
+    let err_path = dir.path().join("stderr");
+    let mut child = Command::new(binary("vpcroute-cloudstack"))
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
         .expect("run vpcroute-cloudstack");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let deadline = Instant::now() + REFUSE_TIMEOUT;
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    (code, std::fs::read_to_string(&err_path).unwrap_or_default())
 }
