@@ -34,12 +34,14 @@ use vpcroute_tests::{binary, bins::workspace_root, CliOutput};
 
 /// NATS users of `deploy/nats-server.conf` and the variables their
 /// passwords come from.
-const USERS: [(&str, &str); 5] = [
+const USERS: [(&str, &str); 7] = [
     ("ipam", "VPCROUTE_PW_IPAM"),
     ("area-registry", "VPCROUTE_PW_AREAS"),
     ("config-renderer", "VPCROUTE_PW_CONFIG"),
     ("router-sync", "VPCROUTE_PW_SYNC"),
     ("cloudstack", "VPCROUTE_PW_CLOUDSTACK"),
+    ("cloudstack-adapter", "VPCROUTE_PW_CLOUDSTACK_ADAPTER"),
+    ("cloudstack-events", "VPCROUTE_PW_CLOUDSTACK_EVENTS"),
 ];
 
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
