@@ -158,6 +158,12 @@ struct ReceivedEvent {
     body: String,
 }
 
+/// `127.0.0.1:PORT` with a port free a moment ago (for --webhook-listen).
+fn free_local_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
 async fn subscribe(nats: &async_nats::Client, subject: String) -> Subscriber {
     let sub = nats.subscribe(subject).await.unwrap();
     nats.flush().await.unwrap();
@@ -343,12 +349,7 @@ async fn a_webhook_is_taken_only_with_the_right_signature() {
     let nats = nats_or_skip!();
     let schemas = SchemaSet::workspace();
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_local_addr();
     let secret = secret_file(
         dir.path(),
         "webhook.secret",
@@ -480,4 +481,107 @@ async fn secret_files_must_be_0600() {
     );
     let adapter = Adapter::start(args, dir.path());
     assert_no_secrets(&adapter.stderr());
+}
+
+/// Under the shipped `deploy/nats-server.conf`: the adapter works as user
+/// `cloudstack-adapter` (intake, its requests and answers, its events), a
+/// site publishes as `cloudstack-events`, and that user cannot forge the
+/// adapter's records (sent first, never seen, behind the site's own event).
+#[tokio::test]
+async fn the_shipped_nats_users_carry_every_source() {
+    let pw = |user: &str| format!("pw-{user}-e2e");
+    // nats-server reads the passwords from its environment, ours.
+    for (user, var) in vpcroute_tests::nats::SHIPPED_USERS {
+        std::env::set_var(var, pw(user));
+    }
+    let conf = vpcroute_tests::bins::workspace_root().join("deploy/nats-server.conf");
+    let Some(nats) = vpcroute_tests::NatsServer::start_with_args(&["-c", &conf.to_string_lossy()])
+    else {
+        return;
+    };
+    let schemas = SchemaSet::workspace();
+    let dir = tempfile::tempdir().unwrap();
+    let connect = |user: &'static str| {
+        async_nats::ConnectOptions::with_user_and_password(user.into(), pw(user))
+            .connect(nats.url())
+    };
+    let observer = connect("cloudstack").await.unwrap();
+    let mut received = subscribe(&observer, format!("{}.>", cs::EVENTS_PREFIX)).await;
+    let site = connect("cloudstack-events").await.unwrap();
+
+    let nats_pw = secret_file(dir.path(), "nats.pw", &pw("cloudstack-adapter"), 0o600);
+    let webhook_pw = secret_file(
+        dir.path(),
+        "webhook.secret",
+        cloudstack::WEBHOOK_SECRET,
+        0o600,
+    );
+    let addr = free_local_addr();
+    let extra: Vec<String> = [
+        "--nats-user",
+        "cloudstack-adapter",
+        "--nats-password-file",
+        &nats_pw.to_string_lossy(),
+        "--webhook-listen",
+        &addr,
+        "--webhook-secret-file",
+        &webhook_pw.to_string_lossy(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let adapter = Adapter::start(Adapter::args(&nats.url(), dir.path(), &extra), dir.path());
+
+    // A forged record, then the site's own event.
+    let forged = serde_json::json!({"source": "cloudstack", "forged": true}).to_string();
+    let _ = site
+        .publish(
+            format!("{}.event_received", cs::EVENTS_PREFIX),
+            forged.into(),
+        )
+        .await;
+    let vpc = "4c3b2a19-0807-4f6e-9d5c-4b3a29180706";
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(cs::EVENT_ID_HEADER, "site-1");
+    let body = action_event("VPC.CREATE", "Vpc", vpc, "Completed");
+    site.publish_with_headers(
+        format!("cloudstack.events.ActionEvent.VPC-CREATE.Vpc.{vpc}"),
+        headers,
+        body.clone().into(),
+    )
+    .await
+    .unwrap();
+    site.flush().await.unwrap();
+    let got = next_received(&mut received, &schemas, "the site's event recorded").await;
+    assert_eq!(
+        got.event_id, "site-1",
+        "not the site's event: a forged record went through"
+    );
+    assert_eq!(got.body, body);
+
+    // The webhook: a request as cloudstack-adapter, answered by its intake.
+    let hook = action_event("VPC.DELETE", "Vpc", vpc, "Completed");
+    let sig = openssl_signature(cloudstack::WEBHOOK_SECRET, &hook);
+    let headers = [
+        ("X-CS-Event-ID", "hook-1"),
+        ("X-CS-Signature", sig.as_str()),
+    ];
+    assert_eq!(
+        post(&addr, &headers, &hook).await,
+        200,
+        "{}",
+        adapter.stderr()
+    );
+    let got = next_received(&mut received, &schemas, "the webhook recorded").await;
+    assert_eq!(got.event_id, "hook-1");
+    let stderr = adapter.stderr();
+    assert!(
+        !stderr.contains("ermission"),
+        "a permissions violation:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains(&pw("cloudstack-adapter")),
+        "the NATS password in stderr"
+    );
+    assert_no_secrets(&stderr);
 }

@@ -32,17 +32,7 @@ use tokio::sync::mpsc;
 use vpcroute_bus::subjects;
 use vpcroute_tests::{binary, bins::workspace_root, CliOutput};
 
-/// NATS users of `deploy/nats-server.conf` and the variables their
-/// passwords come from.
-const USERS: [(&str, &str); 7] = [
-    ("ipam", "VPCROUTE_PW_IPAM"),
-    ("area-registry", "VPCROUTE_PW_AREAS"),
-    ("config-renderer", "VPCROUTE_PW_CONFIG"),
-    ("router-sync", "VPCROUTE_PW_SYNC"),
-    ("cloudstack", "VPCROUTE_PW_CLOUDSTACK"),
-    ("cloudstack-adapter", "VPCROUTE_PW_CLOUDSTACK_ADAPTER"),
-    ("cloudstack-events", "VPCROUTE_PW_CLOUDSTACK_EVENTS"),
-];
+use vpcroute_tests::nats::SHIPPED_USERS as USERS;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
