@@ -98,7 +98,8 @@ impl Adapter {
         let before = self.stderr().len();
         let child = Command::new(binary("vpcroute-cloudstack"))
             .args(&self.args)
-            .env("RUST_LOG", "info")
+            // Everything it can log, so a secret in any line is seen.
+            .env("RUST_LOG", "trace")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
