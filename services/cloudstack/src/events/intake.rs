@@ -39,6 +39,16 @@ pub async fn start(
     let mut sub = client
         .subscribe(subjects::cloudstack::all_cs_events())
         .await?;
+    // subscribe() returns once the SUB is queued, before NATS has it (or
+    // before the connection is even up). A message to ourselves sent after
+    // it comes back only once the server processed what came before on
+    // this connection: then events sent to the intake reach it. Seen as
+    // lost events right after a restart in cloudstack_events_e2e.
+    let probe_subject = client.new_inbox();
+    let mut probe = client.subscribe(probe_subject.clone()).await?;
+    client.publish(probe_subject, bytes::Bytes::new()).await?;
+    probe.next().await.ok_or("the NATS connection closed")?;
+    drop(probe);
     let publisher = Publisher::of::<CloudStackEvent>(SOURCE, subjects::cloudstack::EVENTS_PREFIX);
     tracing::info!(subject = %subjects::cloudstack::all_cs_events(), "intake listening");
     Ok(async move {
