@@ -274,6 +274,27 @@ async fn amqp_events_reach_nats_unchanged_and_wait_while_the_adapter_is_down() {
         assert_eq!(got.subject, cs::cs_event_from_routing_key(key).unwrap());
         assert_eq!(&got.body, body);
     }
+
+    // NATS down: the intake cannot take the event, so RabbitMQ must keep
+    // it (nack, requeue). The adapter is killed before NATS returns: the
+    // event can then only come from the queue.
+    let mut nats = nats;
+    nats.stop();
+    let vm = "2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b";
+    let key = format!("management-server.ActionEvent.VM-CREATE.VirtualMachine.{vm}");
+    let unacked = action_event("VM.CREATE", "VirtualMachine", vm, "Completed");
+    amqp_publish(&rabbit.url(), &key, &unacked).await;
+    adapter.wait_for_log("returned to the queue");
+    adapter.kill9();
+    nats.restart();
+    client.flush().await.unwrap();
+    adapter.restart();
+    let got = next_received(&mut received, &schemas, "the event NATS was down for").await;
+    assert_eq!(
+        got.body, unacked,
+        "an event the intake did not take was acknowledged"
+    );
+
     let stderr = adapter.stderr();
     assert!(stderr.contains("cloudstack event received"), "{stderr}");
     assert_no_secrets(&stderr);

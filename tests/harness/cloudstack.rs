@@ -124,6 +124,20 @@ impl Adapter {
         }
     }
 
+    /// Waits until the current run's stderr has a line containing `text`
+    /// (the adapter saying it did something); panics after a while.
+    pub fn wait_for_log(&self, text: &str) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while !self.stderr().lines().any(|l| l.contains(text)) {
+            assert!(
+                Instant::now() < deadline,
+                "the adapter never logged {text:?}:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// SIGKILL: the adapter gets no chance to do anything more.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -152,13 +152,16 @@ async fn consume(config: &AmqpConfig, client: &async_nats::Client) -> Result<(),
                     .await?;
             }
             Err(e @ DeliverError::Unavailable(_)) => {
-                tracing::warn!(%routing_key, "{e}; returned to the queue");
+                // A moment for NATS or the intake before the event comes
+                // again. Logged once returned (cloudstack_events_e2e waits
+                // for the line).
                 tokio::time::sleep(RETRY).await;
                 let requeue = BasicNackOptions {
                     requeue: true,
                     ..Default::default()
                 };
                 delivery.acker.nack(requeue).await?;
+                tracing::warn!(%routing_key, "{e}; returned to the queue");
             }
         }
     }
