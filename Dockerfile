@@ -9,9 +9,9 @@ RUN cargo build --release --workspace --bins \
  && mkdir /out \
  && cp target/release/vpcroute-ipam target/release/vpcroute-area-registry \
        target/release/vpcroute-config-renderer target/release/vpcroute-router-sync \
-       target/release/vpcctl /out/
+       target/release/vpcctl target/release/vpcroute-cloudstack /out/
 
-# ---- the four services and vpcctl
+# ---- the four services, vpcctl and vpcroute-cloudstack
 FROM debian:bookworm-slim AS service
 RUN useradd --system --home /var/lib/vpcroute vpcroute \
  && install -d -o vpcroute -m 0700 /var/lib/vpcroute

@@ -19,6 +19,8 @@ command -v tcpdump >/dev/null || need+=(tcpdump)
 # The CloudStack API simulator's signature check is proven with `cs` from
 # PyPI (below), which needs python3 and pip.
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3 python3-pip)
+# vpcroute-cloudstack's AMQP tests run a private RabbitMQ (tests/harness/rabbitmq.rs).
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then

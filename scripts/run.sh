@@ -36,7 +36,7 @@ trap cleanup EXIT INT TERM
 # (deploy/nats-server.conf); passwords generated once, kept 0600.
 mkdir -p "$STATE/secrets"
 chmod 700 "$STATE/secrets"
-for user in ipam area-registry config-renderer router-sync cloudstack; do
+for user in ipam area-registry config-renderer router-sync cloudstack cloudstack-adapter cloudstack-events; do
     f="$STATE/secrets/$user"
     [ -s "$f" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$f")
 done
@@ -45,6 +45,8 @@ export VPCROUTE_PW_AREAS=$(cat "$STATE/secrets/area-registry")
 export VPCROUTE_PW_CONFIG=$(cat "$STATE/secrets/config-renderer")
 export VPCROUTE_PW_SYNC=$(cat "$STATE/secrets/router-sync")
 export VPCROUTE_PW_CLOUDSTACK=$(cat "$STATE/secrets/cloudstack")
+export VPCROUTE_PW_CLOUDSTACK_ADAPTER=$(cat "$STATE/secrets/cloudstack-adapter")
+export VPCROUTE_PW_CLOUDSTACK_EVENTS=$(cat "$STATE/secrets/cloudstack-events")
 
 nats-server -c deploy/nats-server.conf -a 127.0.0.1 -p "$PORT" >"$STATE/logs/nats.log" 2>&1 &
 pids+=($!)

@@ -32,15 +32,7 @@ use tokio::sync::mpsc;
 use vpcroute_bus::subjects;
 use vpcroute_tests::{binary, bins::workspace_root, wait_processed, CliOutput, Running};
 
-/// NATS users of `deploy/nats-server.conf` and the variables their
-/// passwords come from.
-const USERS: [(&str, &str); 5] = [
-    ("ipam", "VPCROUTE_PW_IPAM"),
-    ("area-registry", "VPCROUTE_PW_AREAS"),
-    ("config-renderer", "VPCROUTE_PW_CONFIG"),
-    ("router-sync", "VPCROUTE_PW_SYNC"),
-    ("cloudstack", "VPCROUTE_PW_CLOUDSTACK"),
-];
+use vpcroute_tests::nats::SHIPPED_USERS as USERS;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 

@@ -11,6 +11,7 @@ const PACKAGES: &[&str] = &[
     "vpcroute-config-renderer-service",
     "vpcroute-router-sync-service",
     "vpcctl",
+    "vpcroute-cloudstack-service",
 ];
 
 /// `target/<profile>/`, and the cargo profile name that builds into it.

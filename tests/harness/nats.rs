@@ -9,6 +9,18 @@ use std::time::{Duration, Instant};
 /// How long a started server may take to accept clients.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// NATS users of `deploy/nats-server.conf` and the environment variables
+/// their passwords come from.
+pub const SHIPPED_USERS: [(&str, &str); 7] = [
+    ("ipam", "VPCROUTE_PW_IPAM"),
+    ("area-registry", "VPCROUTE_PW_AREAS"),
+    ("config-renderer", "VPCROUTE_PW_CONFIG"),
+    ("router-sync", "VPCROUTE_PW_SYNC"),
+    ("cloudstack", "VPCROUTE_PW_CLOUDSTACK"),
+    ("cloudstack-adapter", "VPCROUTE_PW_CLOUDSTACK_ADAPTER"),
+    ("cloudstack-events", "VPCROUTE_PW_CLOUDSTACK_EVENTS"),
+];
+
 pub struct NatsServer {
     bin: PathBuf,
     /// Extra command-line options (e.g. TLS), kept across restarts.
@@ -32,7 +44,7 @@ fn find_nats_server() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn in_ci() -> bool {
+pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 

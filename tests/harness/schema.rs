@@ -29,6 +29,17 @@ impl SchemaSet {
         SchemaSet::load(&dir).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Panics unless `msg`, published on `subject`, matches the event
+    /// schema `index.json` names for that subject.
+    pub fn assert_valid_event(&self, subject: &str, msg: &serde_json::Value) {
+        if let Err(errors) = self.schemas.check_event(subject, msg) {
+            panic!(
+                "event on {subject} does not match its schema:\n  {}\nmessage: {msg}",
+                errors.join("\n  ")
+            );
+        }
+    }
+
     pub fn request_subjects(&self) -> impl Iterator<Item = &str> {
         self.schemas.subjects().into_iter().map(|(s, _, _)| s)
     }

@@ -164,6 +164,64 @@ pub mod sync {
     }
 }
 
+/// `vpcroute-cloudstack`, the adapter at the CloudStack edge (as vpcctl
+/// is), and CloudStack's own events.
+///
+/// CloudStack's events keep CloudStack's names: the subject is the
+/// RabbitMQ routing key `source.category.type.resourceType.resourceUUID`
+/// that CloudStack's `RabbitMQEventBus.createRoutingKey` writes, with the
+/// source (always `management-server`) replaced by `cloudstack.events`.
+/// They sit outside `vpcroute.` because a site may publish them itself
+/// (deploy/nats-server.conf's `cloudstack-events` user may publish only
+/// there), and the adapter takes all of them in from this one subject.
+pub mod cloudstack {
+    pub const SERVICE_NAME: &str = "vpcroute-cloudstack";
+    /// `cloudstack.events.<category>.<type>.<resourceType>.<uuid>`.
+    pub const CS_EVENTS_PREFIX: &str = "cloudstack.events";
+    /// The adapter's log events: `vpcroute.events.cloudstack.<event_type>`.
+    pub const EVENTS_PREFIX: &str = "vpcroute.events.cloudstack";
+    /// NATS header carrying CloudStack's event UUID, where the source knows
+    /// it (a webhook's `X-CS-Event-ID`); the same name as CloudStack's.
+    pub const EVENT_ID_HEADER: &str = "X-CS-Event-ID";
+
+    /// Every CloudStack event, whatever its source: the adapter's intake.
+    pub fn all_cs_events() -> String {
+        format!("{CS_EVENTS_PREFIX}.>")
+    }
+
+    /// One routing-key part as CloudStack writes it (`replaceNullWithWildcard`
+    /// then `.` → `-`): a missing or empty part is `*`.
+    pub fn routing_part(part: Option<&str>) -> String {
+        match part {
+            None | Some("") => "*".to_string(),
+            Some(p) => p.replace('.', "-"),
+        }
+    }
+
+    /// The subject of a CloudStack event from its routing-key parts.
+    pub fn cs_event(
+        category: Option<&str>,
+        event_type: Option<&str>,
+        resource_type: Option<&str>,
+        resource_uuid: Option<&str>,
+    ) -> String {
+        let parts = [category, event_type, resource_type, resource_uuid].map(routing_part);
+        format!("{CS_EVENTS_PREFIX}.{}", parts.join("."))
+    }
+
+    /// The subject of a CloudStack event received with RabbitMQ routing key
+    /// `routing_key`: its first part (the source) is dropped, the other
+    /// four kept as CloudStack wrote them. `None` when the key does not
+    /// have CloudStack's five non-empty parts.
+    pub fn cs_event_from_routing_key(routing_key: &str) -> Option<String> {
+        let parts: Vec<&str> = routing_key.split('.').collect();
+        if parts.len() != 5 || parts.iter().any(|p| p.is_empty()) {
+            return None;
+        }
+        Some(format!("{CS_EVENTS_PREFIX}.{}", parts[1..].join(".")))
+    }
+}
+
 /// The subject on which `service` publishes an event of `event_type`.
 pub fn event_subject(events_prefix: &str, event_type: &str) -> String {
     format!("{events_prefix}.{event_type}")
@@ -201,6 +259,27 @@ mod tests {
             "vpcroute.events.ipam.vpc_allocated"
         );
         assert_eq!(all_events(ipam::EVENTS_PREFIX), "vpcroute.events.ipam.>");
+    }
+
+    #[test]
+    fn cloudstack_subjects_follow_the_routing_key() {
+        assert_eq!(
+            cloudstack::cs_event_from_routing_key(
+                "management-server.ActionEvent.VPC-CREATE.Vpc.3f2a"
+            )
+            .as_deref(),
+            Some("cloudstack.events.ActionEvent.VPC-CREATE.Vpc.3f2a")
+        );
+        assert_eq!(cloudstack::cs_event_from_routing_key("a.b.c.d"), None);
+        assert_eq!(cloudstack::cs_event_from_routing_key("a.b..d.e"), None);
+        assert_eq!(
+            cloudstack::cs_event(Some("ActionEvent"), Some("VPC.CREATE"), None, Some("")),
+            "cloudstack.events.ActionEvent.VPC-CREATE.*.*"
+        );
+        assert!(subject_matches(
+            &cloudstack::all_cs_events(),
+            "cloudstack.events.ActionEvent.VPC-CREATE.Vpc.3f2a"
+        ));
     }
 
     #[test]

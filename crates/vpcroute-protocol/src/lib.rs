@@ -7,6 +7,7 @@
 
 pub mod acl;
 pub mod areas;
+pub mod cloudstack;
 pub mod config;
 pub mod error;
 pub mod event;

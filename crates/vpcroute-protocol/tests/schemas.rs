@@ -11,6 +11,7 @@ use vpcroute_protocol::acl::{
     self, AclAction, AclCreate, AclProtocol, AclRule, AclRuleAdd, AclRuleDelete, AclView,
     PortRange, TierAclRecord, TierSetAcl, Traffic,
 };
+use vpcroute_protocol::cloudstack::{CloudStackEvent, EventTaken};
 use vpcroute_protocol::ipam::*;
 use vpcroute_protocol::service::{
     Durability, JournalMode, LogStatus, ServiceStatus, ServiceStatusGet, Synchronous,
@@ -267,6 +268,11 @@ fn examples_deserialise_into_the_rust_types() {
     for e in errors {
         serde_json::from_value::<Reply<()>>(e).expect("error example is a Reply");
     }
+    for ev in examples_as::<BusEvent>(&s, "events/cloudstack.event.json") {
+        let payload: CloudStackEvent = serde_json::from_value(ev.payload).expect("payload");
+        assert_eq!(payload.event_type(), ev.event_type);
+    }
+    examples_as::<Reply<EventTaken>>(&s, "cloudstack/event.reply.json");
     for ev in examples_as::<BusEvent>(&s, "events/ipam.event.json") {
         let payload: IpamEvent = serde_json::from_value(ev.payload).expect("payload");
         assert_eq!(payload.event_type(), ev.event_type);
@@ -1812,6 +1818,14 @@ fn index_covers_every_subject_of_every_service() {
             subjects::all_events(subjects::sync::STATUS_PREFIX),
             "sync/status.json",
         ),
+        (
+            subjects::cloudstack::all_cs_events(),
+            "cloudstack/event.json",
+        ),
+        (
+            subjects::all_events(subjects::cloudstack::EVENTS_PREFIX),
+            "events/cloudstack.event.json",
+        ),
     ];
     assert_eq!(events.len(), expected_events.len(), "index.events");
     for (subject, file) in &expected_events {
@@ -1826,6 +1840,11 @@ fn index_covers_every_subject_of_every_service() {
         let file = e["schema"].as_str().expect("schema");
         assert!(s.dir.join(file).is_file(), "{file} missing");
         named.insert(file.to_string());
+        // The intake's answer to an event sent as a request.
+        if let Some(reply) = e["reply"].as_str() {
+            assert!(s.dir.join(reply).is_file(), "{reply} missing");
+            named.insert(reply.to_string());
+        }
     }
     // No schema outside common.json and error.json is left out of the index.
     for rel in s.docs.keys() {

@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use vpcroute_eventlog::NewEvent;
 use vpcroute_protocol::areas::AreaEvent;
+use vpcroute_protocol::cloudstack::CloudStackEvent;
 use vpcroute_protocol::config::ConfigEvent;
 use vpcroute_protocol::ipam::IpamEvent;
 use vpcroute_protocol::sync::SyncEvent;
@@ -101,6 +102,11 @@ impl LogEvent for ConfigEvent {
 /// at the source, so nothing is left to redact here.
 impl LogEvent for SyncEvent {
     const SCHEMA_VERSION: u32 = 1;
+}
+
+/// CloudStack's events hold no secrets (UUIDs, names, a description).
+impl LogEvent for CloudStackEvent {
+    const SCHEMA_VERSION: u32 = CloudStackEvent::SCHEMA_VERSION;
 }
 
 #[cfg(test)]

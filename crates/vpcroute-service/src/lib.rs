@@ -36,13 +36,18 @@ pub struct ServiceArgs {
 /// Logs go to stderr; `RUST_LOG` picks the level (default `info`), except
 /// that `async_nats` never logs at `trace`: there it prints every message
 /// payload, and `zone.set` requests, `events.read` replies of the area
-/// registry and router configurations hold OSPF keys.
+/// registry and router configurations hold OSPF keys. Nor do `lapin` and
+/// `amq_protocol` (vpcroute-cloudstack's AMQP client): at `trace` they
+/// may print AMQP frames, and the connection's `start-ok` holds the
+/// password (not seen in lapin 4.12's output: a precaution).
 pub fn init_tracing() {
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let no_payloads = tracing_subscriber::filter::filter_fn(|meta| {
-        !(*meta.level() == tracing::Level::TRACE && meta.target().starts_with("async_nats"))
+        let payloads = ["async_nats", "lapin", "amq_protocol"];
+        !(*meta.level() == tracing::Level::TRACE
+            && payloads.iter().any(|t| meta.target().starts_with(t)))
     });
     tracing_subscriber::registry()
         .with(
