@@ -34,8 +34,8 @@
 pub mod bins;
 pub mod cli;
 pub mod client;
-pub mod cloudstack_sim;
 pub mod cloudstack;
+pub mod cloudstack_sim;
 pub mod diff;
 pub mod lab;
 pub mod nats;
