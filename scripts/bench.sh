@@ -14,7 +14,8 @@ ROOT=$(pwd)
 command -v jq >/dev/null || { echo "bench.sh: jq is required" >&2; exit 1; }
 
 echo "== building (release)" >&2
-cargo build --release -p vpcroute-benches -p vpcroute-ipam-service >&2
+cargo build --release -p vpcroute-benches -p vpcroute-ipam-service -p vpcroute-area-registry-service \
+    -p vpcroute-config-renderer-service -p vpcctl >&2
 BIN="$ROOT/target/release"
 
 OUT=$(mktemp -d -t vpcroute-bench-XXXXXX)
@@ -36,6 +37,7 @@ run render bench-render
 run memory bench-memory
 run replay bench-replay
 run ipam_nats bench-ipam-nats
+run full_zone bench-full-zone
 
 LAB_STATUS="not run: scripts/lab-bench.sh does not exist"
 LAB_RAN=0
@@ -58,7 +60,7 @@ TOTAL=$((SECONDS - START))
 
 # ----------------------------------------------------------------- report
 A="$OUT/alloc.json"; R="$OUT/render.json"; M="$OUT/memory.json"
-P="$OUT/replay.json"; N="$OUT/ipam_nats.json"
+P="$OUT/replay.json"; N="$OUT/ipam_nats.json"; Z="$OUT/full_zone.json"
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 yn() { if [ "$1" = true ]; then echo "**met**"; else echo "**missed**"; fi; }
 
@@ -192,6 +194,23 @@ jq -r '"* `IpamState` built by applying the \(.events) events (\(.allocations) V
 jq -r '"* The real `vpcroute-ipam` process after replaying the same log (SQLite, tokio, NATS client included): **VmHWM \(.process.vmhwm_mib) MiB**, VmRSS \(.process.vmrss_mib) MiB."' "$P"
 echo
 
+echo "## 9. A full zone through every interface"
+echo
+echo "One nats-server and the release ipam, area-registry and config-renderer (fresh logs, default durability: every"
+echo "answer after its fsync'd group commit). \`vpcctl zone enable\` (MD5), then every VPC (/22, with a VR), tier (/24,"
+echo "with an interface) and VM through \`vpcctl import\`: one ordinary ipam request each, 256 in flight, by kind."
+echo "\"Until rendered\": on until config-renderer's \`service.status\` says it has followed ipam's log to its head."
+echo "Reference in the same run: $(jq .reference_one_at_a_time.items "$Z") items of the same kinds one at a time (\`--window 1\`)."
+echo
+jq -r '"| | figure |\n|---|---:|\n| created | \(.vpcs) VPCs, \(.tiers) tiers, \(.vms) VMs (\(.create.items) requests, file \(.create.file_mb) MB) |\n| import | **\(.create.import_s) s, \(.create.items_per_s) items/s** |\n| until every router rendered | \(.create.until_rendered_s) s |\n| reference: one at a time | \(.reference_one_at_a_time.items_per_s) items/s |\n| `vpcctl show zone` (human): first line, last line | \(.show_zone.human.first_line_s) s, \(.show_zone.human.last_line_s) s (\(.show_zone.human.lines) lines, \(.show_zone.human.bytes) bytes) |\n| `vpcctl show zone --json`: first line, last line | \(.show_zone.json.first_line_s) s, \(.show_zone.json.last_line_s) s (\(.show_zone.json.bytes) bytes) |\n| full paged read (`zone.export`: every VPC, tier, VM) | **\(.paged_read.s) s**, \(.paged_read.pages) pages, \(.paged_read.rows) rows, \(.paged_read.wire_bytes) bytes on the wire |\n| key rotation: every router re-rendered and announced | \(.rotation.s) s (\(.rotation.routers) routers) |"' "$Z"
+echo
+echo "| service | start-up on that log (spawn to first answer) | RSS after start-up | its peak | peak while creating | log |"
+echo "|---|---:|---:|---:|---:|---:|"
+jq -r '.startup | to_entries[] | "| \(.key) | \(.value.startup_s) s | \(.value.rss_mib) MiB | \(.value.hwm_mib) MiB | \(.value.hwm_while_creating_mib) MiB | \(.value.log_mb) MB |"' "$Z"
+echo
+echo "Targets: creating everything ≤ 5 min: $(yn "$(jq '.create.until_rendered_s <= 300' "$Z")"); every service up ≤ 5 s: $(yn "$(jq '[.startup[].startup_s <= 5] | all' "$Z")");"
+echo "full paged read ≤ 3 s: $(yn "$(jq '.paged_read.s <= 3' "$Z")"); no service above 1 GiB RSS: $(yn "$(jq '[.startup[] | (.hwm_mib <= 1024 and .hwm_while_creating_mib <= 1024)] | all' "$Z")")."
+echo
 if [ "$LAB_RAN" = 1 ]; then
     echo "_Sections 6 and 7: ${LAB_STATUS} (network namespaces, real FRR 8.4; see docs/frr-notes.md)._"
     echo
@@ -205,7 +224,7 @@ echo
 echo "## Raw results"
 echo
 echo '```json'
-for f in alloc render memory replay ipam_nats; do jq -c . "$OUT/$f.json"; done
+for f in alloc render memory replay ipam_nats full_zone; do jq -c . "$OUT/$f.json"; done
 echo '```'
 } >BENCHMARKS.md
 

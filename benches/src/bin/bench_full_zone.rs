@@ -256,6 +256,9 @@ async fn paged_read(client: &async_nats::Client) -> Value {
 async fn restarts(services: &mut [(&'static str, Service)]) -> Value {
     let mut out = serde_json::Map::new();
     for (name, svc) in services.iter_mut() {
+        // Peak of the process that took every request (and, for the
+        // renderer, rendered every version), before it goes.
+        let (_, hwm_before) = rss_kib(svc.pid());
         svc.kill9();
         let t0 = Instant::now();
         svc.restart().await;
@@ -265,6 +268,7 @@ async fn restarts(services: &mut [(&'static str, Service)]) -> Value {
         out.insert(
             name.to_string(),
             json!({"startup_s": up, "rss_mib": rss / 1024, "hwm_mib": hwm / 1024,
+                   "hwm_while_creating_mib": hwm_before / 1024,
                    "log_mb": db_mb(svc.data_dir())}),
         );
     }

@@ -723,37 +723,7 @@ impl RendererState {
                 router,
                 version,
                 fingerprint,
-            } => {
-                let expected = self.next_version(router);
-                if *version != expected {
-                    return bad(format!(
-                        "router {router:?} version {version} recorded where {expected} was due"
-                    ));
-                }
-                let Some(vpc) = self.inputs.router_vpc.get(router) else {
-                    return bad(format!("router {router:?} versioned without a VPC"));
-                };
-                let model = match self.inputs.model(vpc) {
-                    Ok(m) => m,
-                    Err(reason) => return bad(format!("router {router:?} versioned: {reason}")),
-                };
-                let zone = self.inputs.vpcs[vpc].zone.clone();
-                self.retired.remove(router);
-                self.failed.remove(router);
-                let keys_applied = self.routers.get(router).and_then(|r| r.keys_applied);
-                self.routers.insert(
-                    router.clone(),
-                    RouterDump {
-                        vpc: vpc.clone(),
-                        zone,
-                        version: *version,
-                        fingerprint: fingerprint.clone(),
-                        model: model.router,
-                        firewall: model.firewall,
-                        keys_applied,
-                    },
-                );
-            }
+            } => return self.apply_router_versioned(router, *version, fingerprint),
             ConfigEvent::RouterRemoved { router } => {
                 let failed = self.failed.remove(router).is_some();
                 match self.routers.remove(router) {
@@ -790,21 +760,73 @@ impl RendererState {
                 r.keys_applied = Some(*version);
             }
             ConfigEvent::KeyRotationAdvanced { zone, step, at_ms } => {
-                let Some(r) = self.inputs.rotations.get(zone) else {
-                    return bad(format!("zone {zone:?} has no key rotation to advance"));
-                };
-                if r.next_step() != *step {
-                    return bad(format!(
-                        "key rotation of zone {zone:?} advanced to {step:?} from {:?}",
-                        r.phase
-                    ));
-                }
-                let r = self.inputs.rotations.remove(zone).expect("checked above");
-                let latest = self.inputs.ospf.get(zone).and_then(|s| md5_key(&s.auth));
-                if let Some(next) = r.advanced(*step, *at_ms, latest) {
-                    self.inputs.rotations.insert(zone.clone(), next);
-                }
+                return self.apply_rotation_advanced(zone, *step, *at_ms)
             }
+        }
+        Ok(())
+    }
+
+    /// A router's new version: its model as the inputs give it now.
+    fn apply_router_versioned(
+        &mut self,
+        router: &str,
+        version: u64,
+        fingerprint: &str,
+    ) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Inconsistent(m));
+        let expected = self.next_version(router);
+        if version != expected {
+            return bad(format!(
+                "router {router:?} version {version} recorded where {expected} was due"
+            ));
+        }
+        let Some(vpc) = self.inputs.router_vpc.get(router) else {
+            return bad(format!("router {router:?} versioned without a VPC"));
+        };
+        let model = match self.inputs.model(vpc) {
+            Ok(m) => m,
+            Err(reason) => return bad(format!("router {router:?} versioned: {reason}")),
+        };
+        let zone = self.inputs.vpcs[vpc].zone.clone();
+        self.retired.remove(router);
+        self.failed.remove(router);
+        let keys_applied = self.routers.get(router).and_then(|r| r.keys_applied);
+        self.routers.insert(
+            router.to_string(),
+            RouterDump {
+                vpc: vpc.clone(),
+                zone,
+                version,
+                fingerprint: fingerprint.to_string(),
+                model: model.router,
+                firewall: model.firewall,
+                keys_applied,
+            },
+        );
+        Ok(())
+    }
+
+    /// A zone's key rotation moved on to `step`.
+    fn apply_rotation_advanced(
+        &mut self,
+        zone: &str,
+        step: vpcroute_protocol::config::RotationStep,
+        at_ms: i64,
+    ) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Inconsistent(m));
+        let Some(r) = self.inputs.rotations.get(zone) else {
+            return bad(format!("zone {zone:?} has no key rotation to advance"));
+        };
+        if r.next_step() != step {
+            return bad(format!(
+                "key rotation of zone {zone:?} advanced to {step:?} from {:?}",
+                r.phase
+            ));
+        }
+        let r = self.inputs.rotations.remove(zone).expect("checked above");
+        let latest = self.inputs.ospf.get(zone).and_then(|s| md5_key(&s.auth));
+        if let Some(next) = r.advanced(step, at_ms, latest) {
+            self.inputs.rotations.insert(zone.to_string(), next);
         }
         Ok(())
     }

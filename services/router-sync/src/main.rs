@@ -236,7 +236,39 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let (record_tx, mut record_rx) = mpsc::unbounded_channel::<SyncEvent>();
-    let mut statuses: Vec<watch::Receiver<RouterStatus>> = Vec::new();
+    let statuses = spawn_router_tasks(&args, &client, &record_tx, &applied)?;
+    tracing::info!(%instance, routers = %routers.join(","), "router-sync running");
+
+    loop {
+        tokio::select! {
+            _ = committer.settle() => {}
+            Some(ev) = record_rx.recv() => {
+                let stream = format!("router/{}", ev.router());
+                let id = uuid::Uuid::new_v4().to_string();
+                committer.commit(None, id.clone(), id, stream, vec![ev.to_new_event()], serde_json::Value::Null);
+            }
+            next = endpoints.requests.next() => match next {
+                None => return Err("NATS subscriptions ended".into()),
+                Some((Route::EventsRead, request)) => committer.serve_events_read(request, Reading::AsRecorded),
+                Some((Route::ServiceStatus, request)) => committer.serve_status(request, progress(&instance, &statuses)),
+                Some((Route::Status(i), request)) => {
+                    let reply = status_reply(&request.message.payload, routers[i], &statuses[i]);
+                    respond(request, reply);
+                }
+            },
+        }
+    }
+}
+
+/// One `RouterTask` per `--router` (with its `--nft`, if any), each on its
+/// own task; returns their status watches, in `--router` order.
+fn spawn_router_tasks(
+    args: &Args,
+    client: &async_nats::Client,
+    record_tx: &mpsc::UnboundedSender<SyncEvent>,
+    applied: &HashMap<String, u64>,
+) -> Result<Vec<watch::Receiver<RouterStatus>>, Box<dyn std::error::Error>> {
+    let mut statuses = Vec::new();
     for (name, _) in &args.nfts {
         if !args.routers.iter().any(|(r, _)| r == name) {
             return Err(format!("--nft {name}=...: {name} is not a --router").into());
@@ -264,25 +296,5 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         statuses.push(task.status());
         tokio::spawn(task.run());
     }
-    tracing::info!(%instance, routers = %routers.join(","), "router-sync running");
-
-    loop {
-        tokio::select! {
-            _ = committer.settle() => {}
-            Some(ev) = record_rx.recv() => {
-                let stream = format!("router/{}", ev.router());
-                let id = uuid::Uuid::new_v4().to_string();
-                committer.commit(None, id.clone(), id, stream, vec![ev.to_new_event()], serde_json::Value::Null);
-            }
-            next = endpoints.requests.next() => match next {
-                None => return Err("NATS subscriptions ended".into()),
-                Some((Route::EventsRead, request)) => committer.serve_events_read(request, Reading::AsRecorded),
-                Some((Route::ServiceStatus, request)) => committer.serve_status(request, progress(&instance, &statuses)),
-                Some((Route::Status(i), request)) => {
-                    let reply = status_reply(&request.message.payload, routers[i], &statuses[i]);
-                    respond(request, reply);
-                }
-            },
-        }
-    }
+    Ok(statuses)
 }
