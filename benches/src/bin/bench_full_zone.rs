@@ -182,7 +182,7 @@ fn db_mb(dir: &Path) -> u64 {
     let mut total = 0;
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.contains(".db") || name.ends_with(".sqlite") {
+        if name.contains(".sqlite") {
             total += e.metadata().map(|m| m.len()).unwrap_or(0);
         }
     }
