@@ -34,8 +34,8 @@ fn read(file: &str) -> String {
 }
 
 fn compose() -> Yaml {
-    let mut docs =
-        YamlLoader::load_from_str(&read("docker-compose.yml")).expect("docker-compose.yml parses as YAML");
+    let mut docs = YamlLoader::load_from_str(&read("docker-compose.yml"))
+        .expect("docker-compose.yml parses as YAML");
     assert_eq!(docs.len(), 1);
     docs.remove(0)
 }
@@ -73,7 +73,11 @@ fn compose_services_are_built_by_the_workspace() {
     for (name, svc) in services {
         let name = name.as_str().unwrap();
         let build = field(svc, "build");
-        assert_eq!(build["context"].as_str(), Some("."), "{name} is built from the workspace");
+        assert_eq!(
+            build["context"].as_str(),
+            Some("."),
+            "{name} is built from the workspace"
+        );
         let target = default_of(build["target"].as_str().unwrap());
         let role = field(field(svc, "environment"), "ROLE").as_str();
         let binary = match (target, role) {
@@ -90,15 +94,28 @@ fn compose_services_are_built_by_the_workspace() {
             other => panic!("{name}: unknown build target and role {other:?}"),
         };
         // vpcctl is run by the healthchecks and `docker compose exec ctl`.
-        let binary = if binary == "sleep" { "vpcctl".to_string() } else { binary };
-        assert!(bins.contains(&binary), "{name} runs {binary}, which the workspace does not build");
+        let binary = if binary == "sleep" {
+            "vpcctl".to_string()
+        } else {
+            binary
+        };
+        assert!(
+            bins.contains(&binary),
+            "{name} runs {binary}, which the workspace does not build"
+        );
         run.insert(binary);
         assert!(
             !field(field(svc, "environment"), "VPCROUTE_NATS_USER").is_badvalue(),
             "{name} has no NATS user"
         );
     }
-    for b in ["vpcroute-ipam", "vpcroute-area-registry", "vpcroute-config-renderer", "vpcroute-router-sync", "vpcctl"] {
+    for b in [
+        "vpcroute-ipam",
+        "vpcroute-area-registry",
+        "vpcroute-config-renderer",
+        "vpcroute-router-sync",
+        "vpcctl",
+    ] {
         assert!(run.contains(b), "docker-compose.yml runs no {b}");
     }
 }
@@ -106,8 +123,12 @@ fn compose_services_are_built_by_the_workspace() {
 #[test]
 fn secrets_are_files_and_capabilities_are_the_needed_ones() {
     let doc = compose();
-    let declared: BTreeSet<&str> =
-        doc["secrets"].as_hash().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
+    let declared: BTreeSet<&str> = doc["secrets"]
+        .as_hash()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
     for (name, svc) in doc["services"].as_hash().unwrap() {
         let name = name.as_str().unwrap();
         let env = field(svc, "environment");
@@ -122,14 +143,26 @@ fn secrets_are_files_and_capabilities_are_the_needed_ones() {
             }
         }
         if let Some(path) = field(env, "VPCROUTE_NATS_PASSWORD_FILE").as_str() {
-            let secret = path.strip_prefix("/run/secrets/").expect("a compose secret");
-            assert!(mounted.contains(&secret), "{name} reads {secret} but does not mount it");
+            let secret = path
+                .strip_prefix("/run/secrets/")
+                .expect("a compose secret");
+            assert!(
+                mounted.contains(&secret),
+                "{name} reads {secret} but does not mount it"
+            );
         }
         for s in &mounted {
             assert!(declared.contains(s), "{name} mounts undeclared secret {s}");
         }
-        assert_eq!(field(svc, "restart").as_str(), Some("unless-stopped"), "{name}");
-        assert!(name == "nats" || !field(svc, "healthcheck").is_badvalue(), "{name} has no healthcheck");
+        assert_eq!(
+            field(svc, "restart").as_str(),
+            Some("unless-stopped"),
+            "{name}"
+        );
+        assert!(
+            name == "nats" || !field(svc, "healthcheck").is_badvalue(),
+            "{name} has no healthcheck"
+        );
         // SYS_ADMIN only where FRR's zebra runs (it refuses to start without).
         let caps = strings(field(svc, "cap_add"));
         let role = field(env, "ROLE").as_str();
@@ -139,13 +172,26 @@ fn secrets_are_files_and_capabilities_are_the_needed_ones() {
             "{name}: SYS_ADMIN is for FRR only ({caps:?})"
         );
         if caps.is_empty() {
-            assert_eq!(strings(field(svc, "cap_drop")), ["ALL"], "{name} drops every capability");
+            assert_eq!(
+                strings(field(svc, "cap_drop")),
+                ["ALL"],
+                "{name} drops every capability"
+            );
         }
     }
     // Every NATS user a service connects as exists in the server config.
     let conf = read("deploy/nats-server.conf");
-    for user in ["ipam", "area-registry", "config-renderer", "router-sync", "cloudstack"] {
-        assert!(conf.contains(&format!("user: {user}\n")), "nats-server.conf has no user {user}");
+    for user in [
+        "ipam",
+        "area-registry",
+        "config-renderer",
+        "router-sync",
+        "cloudstack",
+    ] {
+        assert!(
+            conf.contains(&format!("user: {user}\n")),
+            "nats-server.conf has no user {user}"
+        );
     }
 }
 
@@ -155,10 +201,20 @@ fn the_image_copies_every_binary_it_runs() {
     assert!(dockerfile.contains("cargo build --release --workspace --bins"));
     let staging = read("scripts/docker.sh");
     for b in workspace_binaries() {
-        assert!(dockerfile.contains(&format!("target/release/{b}")), "the image does not copy {b}");
-        assert!(staging.contains(b.as_str()), "scripts/docker.sh does not stage {b}");
+        assert!(
+            dockerfile.contains(&format!("target/release/{b}")),
+            "the image does not copy {b}"
+        );
+        assert!(
+            staging.contains(b.as_str()),
+            "scripts/docker.sh does not stage {b}"
+        );
     }
-    for arg in ["ARG BASE_IMAGE=debian:bookworm-slim", "ARG RUST_IMAGE=rust:1-bookworm", "ARG NATS_IMAGE=nats:2.10"] {
+    for arg in [
+        "ARG BASE_IMAGE=debian:bookworm-slim",
+        "ARG RUST_IMAGE=rust:1-bookworm",
+        "ARG NATS_IMAGE=nats:2.10",
+    ] {
         assert!(dockerfile.contains(arg), "Dockerfile has no {arg}");
     }
     // The classic builder builds every stage before its target: the local
@@ -169,13 +225,21 @@ fn the_image_copies_every_binary_it_runs() {
         .filter_map(|l| l.strip_prefix("FROM "))
         .map(|l| l.split_once(" AS ").expect("every stage is named"))
         .collect();
-    let position = |name: &str| stages.iter().position(|(_, n)| *n == name).unwrap_or_else(|| panic!("no stage {name}"));
+    let position = |name: &str| {
+        stages
+            .iter()
+            .position(|(_, n)| *n == name)
+            .unwrap_or_else(|| panic!("no stage {name}"))
+    };
     let first_registry_only = stages
         .iter()
         .position(|(from, _)| *from == "${RUST_IMAGE}" || *from == "${NATS_IMAGE}")
         .unwrap();
     for local in ["service-prebuilt", "router-prebuilt", "nats-local"] {
-        assert!(position(local) < first_registry_only, "{local} follows a registry-only stage");
+        assert!(
+            position(local) < first_registry_only,
+            "{local} follows a registry-only stage"
+        );
     }
     for (from, name) in &stages {
         assert!(

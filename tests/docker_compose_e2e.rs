@@ -107,7 +107,13 @@ impl Stack {
             return Vec::new();
         }
         let fmt = "{{index .Config.Labels \"com.docker.compose.service\"}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}";
-        let out = docker(&[&["inspect", "-f", fmt][..], &ids.iter().map(String::as_str).collect::<Vec<_>>()].concat());
+        let out = docker(
+            &[
+                &["inspect", "-f", fmt][..],
+                &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+            ]
+            .concat(),
+        );
         out.lines()
             .map(|l| {
                 let mut f = l.split_whitespace().map(str::to_string);
@@ -123,9 +129,9 @@ impl Stack {
     fn all_healthy(&self) -> bool {
         let states = self.states();
         states.len() == SERVICES.len()
-            && states
-                .iter()
-                .all(|(svc, state, health)| state == "running" && (health == "healthy" || svc == "nats"))
+            && states.iter().all(|(svc, state, health)| {
+                state == "running" && (health == "healthy" || svc == "nats")
+            })
     }
 
     async fn wait_healthy(&self, what: &str) {
@@ -136,12 +142,16 @@ impl Stack {
     /// desired version, firewall included.
     async fn synced(&self, router: &str) -> Value {
         let mut last = Value::Null;
-        wait_for(&format!("{router} in sync"), Duration::from_secs(60), || {
-            last = self.vpcctl(&["router", "status", router]);
-            last["state"] == "in_sync"
-                && last["applied_version"] == last["desired_version"]
-                && last["firewall_version"] == last["desired_version"]
-        })
+        wait_for(
+            &format!("{router} in sync"),
+            Duration::from_secs(60),
+            || {
+                last = self.vpcctl(&["router", "status", router]);
+                last["state"] == "in_sync"
+                    && last["applied_version"] == last["desired_version"]
+                    && last["firewall_version"] == last["desired_version"]
+            },
+        )
         .await;
         last
     }
@@ -166,7 +176,10 @@ impl Drop for Stack {
 
 /// `docker ARGS`, which must succeed; its stdout.
 fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("run docker");
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
     assert!(
         out.status.success(),
         "docker {args:?}: {}",
@@ -178,29 +191,42 @@ fn docker(args: &[&str]) -> String {
 fn docker_available() -> bool {
     let compose = Command::new("docker").args(["compose", "version"]).output();
     let compose_v1 = Command::new("docker-compose").arg("version").output();
-    Command::new("docker").arg("info").output().is_ok_and(|o| o.status.success())
-        && (compose.is_ok_and(|o| o.status.success()) || compose_v1.is_ok_and(|o| o.status.success()))
+    Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        && (compose.is_ok_and(|o| o.status.success())
+            || compose_v1.is_ok_and(|o| o.status.success()))
 }
 
-/// The Figure 3 commands (as scripts/lab.sh's addresses, here fixed by
-/// docker-compose.yml), with each VM at the address compose gave it.
+/// The Figure 3 commands (scripts/lab.sh's addresses, here fixed by
+/// docker-compose.yml; the VPC and tier interfaces are the names the router
+/// entrypoint gives them), each VM at the address compose gave it. One
+/// command line per string: vpcctl's words, split on spaces.
 fn figure3(s: &Stack) {
-    s.vpcctl(&[
-        "zone", "enable", "z1", "--super-cidr", "10.1.0.0/16", "--auth", "md5", "--auth-key-id", "1",
-        "--auth-key-file", "/run/secrets/ospf_key",
-    ]);
-    for (vpc, vr, rid, uplink, tier, gw, vm, ip) in [
-        ("left", "left-vr", "10.255.0.1", "bb0=192.168.100.2/24", "left-tier", "10.1.1.1", "left-vm1", "10.1.1.10"),
-        ("right", "right-vr", "10.255.0.2", "bb0=192.168.100.3/24", "right-tier", "10.1.5.1", "right-vm1", "10.1.5.10"),
+    let ctl = |line: String| s.vpcctl(&line.split(' ').collect::<Vec<_>>());
+    ctl("zone enable z1 --super-cidr 10.1.0.0/16 --auth md5 --auth-key-id 1 --auth-key-file /run/secrets/ospf_key".into());
+    for (vpc, rid, uplink, gw, ip) in [
+        (
+            "left",
+            "10.255.0.1",
+            "192.168.100.2/24",
+            "10.1.1.1",
+            "10.1.1.10",
+        ),
+        (
+            "right",
+            "10.255.0.2",
+            "192.168.100.3/24",
+            "10.1.5.1",
+            "10.1.5.10",
+        ),
     ] {
-        s.vpcctl(&[
-            "vpc", "create", vpc, "--zone", "z1", "--netmask", "255.255.252.0", "--router", vr, "--router-id", rid,
-            "--uplink", uplink,
-        ]);
-        s.vpcctl(&[
-            "tier", "create", tier, "--vpc", vpc, "--gateway", gw, "--netmask", "255.255.255.0", "--interface", "tier0",
-        ]);
-        let created = s.vpcctl(&["vm", "create", vm, "--tier", tier, "--ip", ip]);
+        ctl(format!(
+            "vpc create {vpc} --zone z1 --netmask 255.255.252.0 --router {vpc}-vr --router-id {rid} --uplink bb0={uplink}"
+        ));
+        ctl(format!("tier create {vpc}-tier --vpc {vpc} --gateway {gw} --netmask 255.255.255.0 --interface tier0"));
+        let created = ctl(format!("vm create {vpc}-vm1 --tier {vpc}-tier --ip {ip}"));
         assert_eq!(created["ip"], ip, "{created}");
     }
 }
@@ -216,6 +242,11 @@ async fn docker_compose_runs_the_articles_network() {
         secrets: tempfile::tempdir().expect("tempdir"),
     };
 
+    // A password starting with a digit: nats-server parses a variable's
+    // value as config, so this one only works quoted (nats-entrypoint.sh);
+    // `openssl rand -hex` gives such a password more often than not.
+    std::fs::write(stack.secrets.path().join("nats-ipam"), "6e3f0a9c1d2b4e5f\n").expect("write secret");
+
     // ---- build (the one documented command) and up
     let build = stack.script(&["build"]);
     assert!(
@@ -224,29 +255,45 @@ async fn docker_compose_runs_the_articles_network() {
         String::from_utf8_lossy(&build.stderr)
     );
     for secret in ["nats-ipam", "ospf-key"] {
-        assert!(Path::new(&stack.secrets.path().join(secret)).exists(), "no secret {secret}");
+        assert!(
+            Path::new(&stack.secrets.path().join(secret)).exists(),
+            "no secret {secret}"
+        );
     }
     stack.compose_ok(&["up", "-d"]);
     stack.wait_healthy("every service healthy").await;
 
     // ---- Figure 3 as CloudStack; OSPF carries each VPC to the other VR
     figure3(&stack);
-    wait_for("inter-VPC OSPF routes on both VRs", Duration::from_secs(120), || {
-        stack.routes("left-vr").contains("10.1.4.0/22 nhid")
-            && stack.routes("right-vr").contains("10.1.0.0/22 nhid")
-    })
+    wait_for(
+        "inter-VPC OSPF routes on both VRs",
+        Duration::from_secs(120),
+        || {
+            stack.routes("left-vr").contains("10.1.4.0/22 nhid")
+                && stack.routes("right-vr").contains("10.1.0.0/22 nhid")
+        },
+    )
     .await;
     let before_acl = stack.synced("right-vr").await;
     // No rule allows the left VPC in: the route is there, the echo is not
     // answered (the positive control is the same ping after the ACL).
-    assert!(!stack.pings("left-vm", "10.1.5.10"), "ICMP got through with no ACL rule");
+    assert!(
+        !stack.pings("left-vm", "10.1.5.10"),
+        "ICMP got through with no ACL rule"
+    );
     stack.vpcctl(&["tier", "set-acl", "right-tier", "default_allow"]);
     stack.vpcctl(&["tier", "set-acl", "left-tier", "default_allow"]);
     let after_acl = stack.synced("right-vr").await;
     assert!(after_acl["desired_version"].as_u64() > before_acl["desired_version"].as_u64());
     stack.synced("left-vr").await;
-    assert!(stack.pings("left-vm", "10.1.5.10"), "left VM reaches the right VM");
-    assert!(stack.pings("right-vm", "10.1.1.10"), "right VM reaches the left VM");
+    assert!(
+        stack.pings("left-vm", "10.1.5.10"),
+        "left VM reaches the right VM"
+    );
+    assert!(
+        stack.pings("right-vm", "10.1.1.10"),
+        "right VM reaches the left VM"
+    );
 
     // ---- ipam killed, then `up`: the same state from its volume
     let shown = |s: &Stack| {
@@ -259,24 +306,43 @@ async fn docker_compose_runs_the_articles_network() {
     let state = shown(&stack);
     stack.compose_ok(&["kill", "ipam"]);
     assert!(
-        stack.states().iter().any(|(svc, st, _)| svc == "ipam" && st != "running"),
+        stack
+            .states()
+            .iter()
+            .any(|(svc, st, _)| svc == "ipam" && st != "running"),
         "ipam still running after kill: {:?}",
         stack.states()
     );
     stack.compose_ok(&["up", "-d"]);
-    stack.wait_healthy("every service healthy after ipam's restart").await;
+    stack
+        .wait_healthy("every service healthy after ipam's restart")
+        .await;
     assert_eq!(shown(&stack), state, "ipam came back with another state");
 
     // ---- the left VR restarted: its FRR starts empty, router-sync
     // resyncs it and the VPCs reach each other again.
     stack.compose_ok(&["restart", "left-vr"]);
-    stack.wait_healthy("every service healthy after left-vr's restart").await;
+    stack
+        .wait_healthy("every service healthy after left-vr's restart")
+        .await;
     stack.synced("left-vr").await;
-    let running = stack.compose_ok(&["exec", "-T", "left-vr", "vtysh", "-c", "show running-config"]);
-    assert!(running.contains("area 0.0.0.1 range 10.1.0.0/22"), "{running}");
-    wait_for("left VM reaches the right VM after the VR's restart", Duration::from_secs(120), || {
-        stack.pings("left-vm", "10.1.5.10")
-    })
+    let running = stack.compose_ok(&[
+        "exec",
+        "-T",
+        "left-vr",
+        "vtysh",
+        "-c",
+        "show running-config",
+    ]);
+    assert!(
+        running.contains("area 0.0.0.1 range 10.1.0.0/22"),
+        "{running}"
+    );
+    wait_for(
+        "left VM reaches the right VM after the VR's restart",
+        Duration::from_secs(120),
+        || stack.pings("left-vm", "10.1.5.10"),
+    )
     .await;
 
     // ---- down -v: no container, network or volume of the project is left
