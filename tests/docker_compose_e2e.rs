@@ -245,7 +245,8 @@ async fn docker_compose_runs_the_articles_network() {
     // A password starting with a digit: nats-server parses a variable's
     // value as config, so this one only works quoted (nats-entrypoint.sh);
     // `openssl rand -hex` gives such a password more often than not.
-    std::fs::write(stack.secrets.path().join("nats-ipam"), "6e3f0a9c1d2b4e5f\n").expect("write secret");
+    std::fs::write(stack.secrets.path().join("nats-ipam"), "6e3f0a9c1d2b4e5f\n")
+        .expect("write secret");
 
     // ---- build (the one documented command) and up
     let build = stack.script(&["build"]);
