@@ -9,6 +9,8 @@ command -v nats-server >/dev/null || need+=(nats-server)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)
 command -v jq >/dev/null || need+=(jq)
+# scripts/docker-base.sh builds the local Docker base image with debootstrap.
+command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v ping >/dev/null || need+=(iputils-ping)
 # The NATS TLS test makes its CA and certificates with openssl.

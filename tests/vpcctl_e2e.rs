@@ -166,3 +166,21 @@ async fn router_status_human_output_is_exact_and_ends_with_a_newline() {
          applies 0, repairs 0, failures 0; 0 OSPF routes\n"
     );
 }
+
+/// `vpcctl ping SERVICE` (the containers' healthcheck, docker-compose.yml):
+/// answered by a running service with its name, an error and a non-zero
+/// exit for a service nobody runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_answers_for_a_running_service_only() {
+    let nats = nats_or_skip!();
+    let url = nats.url();
+    let dir = tempfile::tempdir().unwrap();
+    let _ipam = Service::start(ServiceKind::Ipam, &url, &dir.path().join("ipam")).await;
+    let pong = vpcctl(&url, &["ping", "vpcroute-ipam", "--json"])
+        .await
+        .expect_ok();
+    assert_eq!(pong["name"], "vpcroute-ipam", "{pong}");
+    let none = vpcctl(&url, &["ping", "vpcroute-nobody", "--json"]).await;
+    assert_ne!(none.code, 0, "{}", none.json);
+    assert_eq!(none.json["error"]["code"], "unavailable", "{}", none.json);
+}

@@ -220,6 +220,12 @@ pub mod cloudstack {
         }
         Some(format!("{CS_EVENTS_PREFIX}.{}", parts[1..].join(".")))
     }
+/// `$SRV.PING.<service>`: the NATS Services API's liveness probe, answered
+/// by every running instance of `service` (its `SERVICE_NAME`). `vpcctl
+/// ping` sends it; the containers' healthchecks run that with the service's
+/// own NATS user, allowed to publish only its own name's ping.
+pub fn service_ping(service: &str) -> String {
+    format!("$SRV.PING.{service}")
 }
 
 /// The subject on which `service` publishes an event of `event_type`.

@@ -17,7 +17,7 @@ use vpcroute_bus::{connect, request, ConnectError, NatsArgs, Pager, Startup};
 use vpcroute_protocol::page::PagedRequest;
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 
-use cmd::{acl, import, log, router, service, show, tier, vm, vpc, zone};
+use cmd::{acl, import, log, ping, router, service, show, tier, vm, vpc, zone};
 use output::Output;
 
 #[derive(Debug, Parser)]
@@ -82,6 +82,9 @@ enum Cmd {
     /// Create many VPCs, lists, tiers and VMs from a JSON Lines file of
     /// ipam requests (a migration), pipelined; safe to run again.
     Import(import::ImportArgs),
+    /// Whether a service answers on the bus (NATS Services API ping):
+    /// exits non-zero when none does. The containers' healthcheck.
+    Ping(ping::PingArgs),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -172,6 +175,7 @@ async fn run(cli: Cli) -> Result<Output, ErrorBody> {
         Cmd::Router(cmd) => cmd.run(&ctx).await,
         Cmd::Service(cmd) => cmd.run(&ctx).await,
         Cmd::Import(args) => args.run(&ctx).await,
+        Cmd::Ping(args) => args.run(&ctx).await,
         Cmd::Log(_) => unreachable!("handled above"),
     }
 }

@@ -5,6 +5,7 @@
 pub mod acl;
 pub mod import;
 pub mod log;
+pub mod ping;
 pub mod router;
 pub mod service;
 pub mod show;
