@@ -220,6 +220,8 @@ pub mod cloudstack {
         }
         Some(format!("{CS_EVENTS_PREFIX}.{}", parts[1..].join(".")))
     }
+}
+
 /// `$SRV.PING.<service>`: the NATS Services API's liveness probe, answered
 /// by every running instance of `service` (its `SERVICE_NAME`). `vpcctl
 /// ping` sends it; the containers' healthchecks run that with the service's
