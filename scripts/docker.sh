@@ -50,11 +50,13 @@ build() {
     local profile=${PROFILE:-debug} flag=()
     [ "$profile" = release ] && flag=(--release)
     cargo build "${flag[@]}" -p vpcroute-ipam-service -p vpcroute-area-registry-service \
-        -p vpcroute-config-renderer-service -p vpcroute-router-sync-service -p vpcctl
+        -p vpcroute-config-renderer-service -p vpcroute-router-sync-service -p vpcctl \
+        -p vpcroute-cloudstack-service
     rm -rf target/docker/bin
     install -d target/docker/bin
     local b
-    for b in vpcroute-ipam vpcroute-area-registry vpcroute-config-renderer vpcroute-router-sync vpcctl; do
+    for b in vpcroute-ipam vpcroute-area-registry vpcroute-config-renderer vpcroute-router-sync vpcctl \
+        vpcroute-cloudstack; do
         # Debug info is most of a debug binary; the images need none.
         strip -o "target/docker/bin/$b" "target/$profile/$b"
     done
