@@ -475,6 +475,14 @@ async fn check_vpcctl(url: &str, vpcs: usize) {
         text.lines().filter(|l| l.starts_with("  vpc ")).count(),
         vpcs
     );
+
+    // An OSPF-only `zone update` answers with the zone's super-CIDRs, read
+    // from `zone.summary`: it read them from `zone.show`, which at this
+    // size is `reply_too_large` (found by bench-full-zone's key rotation).
+    let updated = vpcctl(url, &["zone", "update", "z1", "--hello-interval", "5"])
+        .await
+        .expect_ok();
+    assert_eq!(updated["super_cidrs"][0], "10.0.0.0/8", "{updated}");
 }
 
 /// `vpcctl show zone` prints the first VPC before it asks for the last

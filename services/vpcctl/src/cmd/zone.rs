@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use vpcroute_bus::subjects;
 use vpcroute_protocol::areas::{self, ZoneOspfView};
-use vpcroute_protocol::ipam::{Show, ZoneEnable, ZoneRecord, ZoneUpdate, ZoneView};
+use vpcroute_protocol::ipam::{Show, ZoneEnable, ZoneRecord, ZoneSummary, ZoneUpdate};
 use vpcroute_protocol::{ErrorBody, ErrorCode};
 
 use crate::output::{record, Output};
@@ -137,8 +137,12 @@ async fn update(
     let ospf_set = ospf.to_request_if_any(&ctx.request_id, &zone)?;
     let ospf_view = set_ospf(ctx, ospf_set).await?;
     let r = if super_cidrs.is_empty() {
-        let v: ZoneView = ctx
-            .call(subjects::ipam::ZONE_SHOW, &Show { name: zone })
+        // The zone's super-CIDRs only: `zone.summary`, whose size does not
+        // grow with the zone (`zone.show` lists every VPC and is refused as
+        // `reply_too_large` past a few thousand: found by bench-full-zone's
+        // key rotation at 10,000 VPCs).
+        let v: ZoneSummary = ctx
+            .call(subjects::ipam::ZONE_SUMMARY, &Show { name: zone })
             .await?;
         ZoneRecord {
             zone: v.zone,
