@@ -30,6 +30,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use vpcroute_bus::subjects;
+use vpcroute_tests::lab::vpc_create_args;
 use vpcroute_tests::{binary, bins::workspace_root, wait_processed, CliOutput, Running};
 
 use vpcroute_tests::nats::SHIPPED_USERS as USERS;
@@ -531,24 +532,6 @@ async fn run_vpcctl(url: &str, args: &[&str], envs: &[(&str, &str)]) -> CliOutpu
     }
 }
 
-fn vpc_create<'a>(vpc: &'a str, router: &'a str, rid: &'a str, uplink: &'a str) -> Vec<&'a str> {
-    vec![
-        "vpc",
-        "create",
-        vpc,
-        "--zone",
-        "z1",
-        "--netmask",
-        "255.255.252.0",
-        "--router",
-        router,
-        "--router-id",
-        rid,
-        "--uplink",
-        uplink,
-    ]
-}
-
 /// `ipam`'s event log head, read as the config-renderer (allowed).
 async fn ipam_head(reader: &async_nats::Client) -> u64 {
     let msg = tokio::time::timeout(
@@ -635,7 +618,7 @@ async fn figure3_flow_works_with_every_service_under_its_own_user() {
     );
 
     let left = s
-        .ok(&vpc_create(
+        .ok(&vpc_create_args(
             "left",
             "left-vr",
             "10.255.0.1",
@@ -643,7 +626,7 @@ async fn figure3_flow_works_with_every_service_under_its_own_user() {
         ))
         .await;
     let right = s
-        .ok(&vpc_create(
+        .ok(&vpc_create_args(
             "right",
             "right-vr",
             "10.255.0.2",
@@ -1060,7 +1043,7 @@ async fn no_key_or_password_ever_reaches_a_log() {
     outputs.push(("zone enable".into(), out));
     for (vpc, router, rid) in [("v1", "r1", "10.255.0.1"), ("v2", "r2", "10.255.0.2")] {
         let out = s
-            .ctl(&vpc_create(vpc, router, rid, "eth1=192.168.100.2/24"))
+            .ctl(&vpc_create_args(vpc, router, rid, "eth1=192.168.100.2/24"))
             .await;
         assert!(out.ok(), "{}{}", out.stdout, out.stderr);
         outputs.push((format!("vpc create {vpc}"), out));
@@ -1330,7 +1313,7 @@ async fn data_files_are_readable_by_their_owner_only() {
     let s = Stack::start(nats, "info", Some(&["--router", "vr1=/bin/false"])).await;
     s.ok(&["zone", "enable", "z1", "--super-cidr", "10.1.0.0/16"])
         .await;
-    s.ok(&vpc_create(
+    s.ok(&vpc_create_args(
         "v1",
         "vr1",
         "10.255.0.1",
@@ -1428,7 +1411,7 @@ async fn a_user_cannot_read_replies_meant_for_another() {
         key_file.to_str().unwrap(),
     ])
     .await;
-    s.ok(&vpc_create(
+    s.ok(&vpc_create_args(
         "v1",
         "vr1",
         "10.255.0.1",

@@ -388,26 +388,34 @@ pub async fn firewall_synced(nats_url: &str, router: &str) -> u64 {
 /// uplink on eth1, as the lab expects (see [`VRS`]).
 pub async fn create_vpc(nats_url: &str, (vpc, vr, router_id, uplink): (&str, &str, &str, &str)) {
     let uplink = format!("eth1={uplink}");
-    crate::vpcctl(
-        nats_url,
-        &[
-            "vpc",
-            "create",
-            vpc,
-            "--zone",
-            "z1",
-            "--netmask",
-            "255.255.252.0",
-            "--router",
-            vr,
-            "--router-id",
-            router_id,
-            "--uplink",
-            &uplink,
-        ],
-    )
-    .await
-    .expect_ok();
+    crate::vpcctl(nats_url, &vpc_create_args(vpc, vr, router_id, &uplink))
+        .await
+        .expect_ok();
+}
+
+/// `vpcctl` arguments creating VPC `vpc` (a /22 of zone `z1`) with router
+/// `router` (`router_id`, `uplink` as IFACE=ADDR/LEN).
+pub fn vpc_create_args<'a>(
+    vpc: &'a str,
+    router: &'a str,
+    router_id: &'a str,
+    uplink: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "vpc",
+        "create",
+        vpc,
+        "--zone",
+        "z1",
+        "--netmask",
+        "255.255.252.0",
+        "--router",
+        router,
+        "--router-id",
+        router_id,
+        "--uplink",
+        uplink,
+    ]
 }
 
 /// Waits until each VR's kernel holds the other VPC's /22 as an OSPF
